@@ -1,0 +1,86 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Runnel",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "runnel-server", targets: ["runnel-server"]),
+        .library(name: "RunnelRESP", targets: ["RunnelRESP"]),
+        .library(name: "RunnelBroker", targets: ["RunnelBroker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // RESP2/RESP3 server-side codec: command parsing and reply encoding. NIOCore only.
+        .target(
+            name: "RunnelRESP",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Pure value semantics of streams and consumer groups. No I/O.
+        .target(name: "RunnelStreams", swiftSettings: swiftSettings),
+        // Connections, command table, keyspace, Pub/Sub hub, INFO/CONFIG.
+        .target(
+            name: "RunnelBroker",
+            dependencies: [
+                "RunnelRESP", "RunnelStreams",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "runnel-server",
+            dependencies: [
+                "RunnelBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test helpers: a blocking RESP client, server launchers, the differential runner.
+        .target(
+            name: "RunnelTestSupport",
+            dependencies: ["RunnelRESP", "RunnelBroker", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/RunnelTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RunnelRESPTests",
+            dependencies: [
+                "RunnelRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RunnelBrokerTests",
+            dependencies: [
+                "RunnelBroker", "RunnelRESP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RunnelIntegrationTests",
+            dependencies: ["RunnelTestSupport", "RunnelBroker"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,474 @@
+import DequeModule
+import Logging
+import NIOCore
+import RunnelRESP
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Wall-clock and monotonic time helpers.
+enum Clock {
+    static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    static func nowUs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Server statistics reported by INFO stats.
+struct BrokerStats {
+    var connectionsReceived = 0
+    var commandsProcessed = 0
+    var netInputBytes = 0
+    var netOutputBytes = 0
+    var rejectedConnections = 0
+    var expiredKeys = 0
+    var keyspaceHits = 0
+    var keyspaceMisses = 0
+    var errorReplies = 0
+    var readsProcessed = 0
+    var writesProcessed = 0
+    var errorCounts: [String: Int] = [:]
+    var clientRecentMaxInput = 0
+    var clientRecentMaxOutput = 0
+}
+
+/// One SLOWLOG entry.
+struct SlowlogEntry {
+    let id: Int
+    let timestamp: Int64
+    let durationUs: Int
+    let args: [ByteBuffer]
+    let clientAddress: String
+    let clientName: String
+}
+
+/// The broker: keyspace, clients, Pub/Sub hub and command dispatch.
+///
+/// Everything here is confined to one event loop, like redis-server's main thread: each
+/// command runs to completion before the next, so no client ever observes half a command.
+public final class Broker {
+    public let eventLoop: any EventLoop
+    public internal(set) var config: ServerConfig
+    var logger: Logger
+    var dbs: [Database]
+    var commands = CommandTable()
+    var clients: [Int: ClientSession] = [:]
+    var nextClientID = 1
+    var stats = BrokerStats()
+    let startedAtMs: Int64
+    let startedMonotonicNs: UInt64
+    let runID: String
+    var pubsub = PubSubHub()
+    var slowlog: Deque<SlowlogEntry> = []
+    var nextSlowlogID = 0
+    /// Keys watched by transactions: (db, key) → watching client IDs.
+    var watchers: [Int: [Key: Set<Int>]] = [:]
+    /// Sessions with replies or messages waiting to be flushed at the end of this turn.
+    var pendingFlush: [ClientSession] = []
+    /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
+    var pauseEndMs: Int64 = 0
+    var pauseWritesOnly = false
+    /// Sessions waiting for a pause to end; resumed by the connection handler's callback.
+    var pausedWaiters: [Int: () -> Void] = [:]
+    var pauseTimer: Scheduled<Void>?
+    /// Called by SHUTDOWN; the server stops accepting, flushes replies and exits.
+    public var onShutdown: (() -> Void)?
+    /// Actual TCP port after binding (port 0 picks a free one).
+    public var boundPort: Int = 0
+    var configFile: String = ""
+    var cronTask: RepeatedTask?
+    var lastSaveTime: Int64
+
+    public init(config: ServerConfig, eventLoop: any EventLoop, logger: Logger = Logger(label: "runnel")) {
+        self.config = config
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.dbs = Array(repeating: Database(), count: config.databases)
+        self.startedAtMs = Clock.nowMs()
+        self.startedMonotonicNs = Clock.monotonicNs()
+        self.lastSaveTime = Clock.nowMs() / 1000
+        var rng = SystemRandomNumberGenerator()
+        self.runID = (0..<40).map { _ in String("0123456789abcdef".randomElement(using: &rng)!) }.joined()
+        registerAllCommands()
+    }
+
+    /// Starts periodic work (active expiry, client timeouts, pubsub soft limits).
+    public func startCron() {
+        let interval = TimeAmount.milliseconds(Int64(1000 / max(1, config.hz)))
+        cronTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.cron()
+        }
+    }
+
+    public func stopCron() {
+        cronTask?.cancel()
+        cronTask = nil
+    }
+
+    func cron() {
+        let now = Clock.nowMs()
+        activeExpireCycle(now: now)
+        if config.timeoutSeconds > 0 {
+            for session in clients.values
+            where !session.isSubscribed && now - session.lastInteractionMs > Int64(config.timeoutSeconds) * 1000 {
+                session.killed = true
+                session.close?()
+            }
+        }
+        for session in clients.values where session.isSubscribed && session.softLimitSinceMs != nil {
+            enforceOutputLimits(session, now: now)
+        }
+    }
+
+    // MARK: - Sessions
+
+    /// Registers a new connection; nil (with the error already written) when refused.
+    func connect(remoteAddress: String, localAddress: String) -> ClientSession {
+        stats.connectionsReceived += 1
+        let session = ClientSession(
+            id: nextClientID, remoteAddress: remoteAddress, localAddress: localAddress, nowMs: Clock.nowMs(),
+            authenticated: config.requirepass.isEmpty)
+        nextClientID += 1
+        clients[session.id] = session
+        return session
+    }
+
+    /// Whether a new connection would exceed `maxclients`.
+    var atClientLimit: Bool { clients.count >= config.maxclients }
+
+    func disconnect(_ session: ClientSession) {
+        guard clients.removeValue(forKey: session.id) != nil else { return }
+        unwatchAll(session)
+        pubsub.removeAll(session)
+        pausedWaiters.removeValue(forKey: session.id)
+    }
+
+    /// Queues a session for flushing at the end of the current turn.
+    func scheduleFlush(_ session: ClientSession) {
+        if !session.flushScheduled {
+            session.flushScheduled = true
+            pendingFlush.append(session)
+        }
+    }
+
+    /// Writes every session's pending output to its socket.
+    func flushPending() {
+        guard !pendingFlush.isEmpty else { return }
+        let sessions = pendingFlush
+        pendingFlush.removeAll(keepingCapacity: true)
+        let now = Clock.nowMs()
+        for session in sessions {
+            session.flushScheduled = false
+            flush(session)
+            if session.isSubscribed { enforceOutputLimits(session, now: now) }
+        }
+    }
+
+    func flush(_ session: ClientSession) {
+        guard session.out.buffer.readableBytes > 0 else { return }
+        let bytes = session.out.buffer
+        stats.netOutputBytes += bytes.readableBytes
+        stats.writesProcessed += 1
+        session.out.buffer = ByteBufferAllocator().buffer(capacity: 512)
+        session.flushOut?(bytes)
+    }
+
+    /// Applies `client-output-buffer-limit pubsub` to a subscriber.
+    func enforceOutputLimits(_ session: ClientSession, now: Int64) {
+        let limit = config.outputLimits.pubsub
+        let used = session.bufferedBytes() + session.out.buffer.readableBytes
+        if limit.hard > 0 && used >= limit.hard {
+            killForOutputLimit(session, used: used)
+            return
+        }
+        if limit.soft > 0 && used >= limit.soft {
+            if let since = session.softLimitSinceMs {
+                if now - since >= Int64(limit.softSeconds) * 1000 {
+                    killForOutputLimit(session, used: used)
+                }
+            } else {
+                session.softLimitSinceMs = now
+            }
+        } else {
+            session.softLimitSinceMs = nil
+        }
+    }
+
+    private func killForOutputLimit(_ session: ClientSession, used: Int) {
+        guard !session.killed else { return }
+        logger.warning(
+            "Client id=\(session.id) addr=\(session.remoteAddress) scheduled to be closed ASAP for overcoming of output buffer limits (\(used) bytes)"
+        )
+        session.killed = true
+        session.out.buffer.clear()
+        disconnect(session)
+        session.close?()
+    }
+
+    // MARK: - Dispatch
+
+    /// Runs one command for `session`, writing its reply into the session's output.
+    /// Returns false when the command must wait (CLIENT PAUSE); the caller retries later.
+    func execute(_ session: ClientSession, _ args: [ByteBuffer]) -> Bool {
+        guard !args.isEmpty else { return true }
+        session.lastInteractionMs = Clock.nowMs()
+        guard var spec = commands.lookup(args[0]) else {
+            rejectUnknown(session, args)
+            return true
+        }
+        if !spec.subcommands.isEmpty {
+            if args.count == 1 {
+                if !spec.arityOK(1) {
+                    reject(session, spec, "ERR wrong number of arguments for '\(spec.fullName)' command")
+                    return true
+                }
+            } else if let sub = spec.subcommand(args[1]) {
+                spec = sub
+            } else if spec.handler == nil {
+                let text = "ERR unknown subcommand '\(String(args[1].string.prefix(128)))'. Try \(spec.fullName.uppercased()) HELP."
+                reject(session, spec, text)
+                return true
+            }
+        }
+        if !spec.arityOK(args.count) {
+            reject(session, spec, "ERR wrong number of arguments for '\(spec.fullName)' command")
+            return true
+        }
+        if !session.authenticated && !spec.noAuth {
+            reject(session, spec, "NOAUTH Authentication required.")
+            return true
+        }
+        if session.resp == .resp2 && session.isSubscribed && !spec.allowedInSubscribe {
+            reject(
+                session, spec,
+                "ERR Can't execute '\(spec.fullName)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )
+            return true
+        }
+        if session.inMulti && !spec.runsInMulti {
+            if spec.noMulti {
+                reject(session, spec, "ERR Command not allowed inside a transaction")
+                return true
+            }
+            session.multiQueue.append(args.map(\.detached))
+            session.out.simpleString("QUEUED")
+            return true
+        }
+        if isPaused(for: spec, now: Clock.nowMs()) {
+            return false
+        }
+        call(session, spec, args)
+        return true
+    }
+
+    /// Runs a command that passed all checks, with statistics and slowlog.
+    func call(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer]) {
+        session.lastCommandName = spec.fullName
+        let errorsBefore = stats.errorReplies
+        let start = Clock.monotonicNs()
+        spec.handler?(self, session, args)
+        let durationUs = Int((Clock.monotonicNs() - start) / 1000)
+        stats.commandsProcessed += 1
+        spec.calls += 1
+        spec.usec += durationUs
+        if stats.errorReplies != errorsBefore { spec.failedCalls += 1 }
+        if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan
+            && !spec.flags.contains("skip_slowlog")
+        {
+            addSlowlog(session, args, durationUs)
+        }
+    }
+
+    func addSlowlog(_ session: ClientSession, _ args: [ByteBuffer], _ durationUs: Int) {
+        // As Redis: at most 32 arguments, each cut to 128 bytes.
+        var kept: [ByteBuffer] = []
+        for (i, a) in args.enumerated() {
+            if i == 31 && args.count > 32 {
+                kept.append(ByteBuffer(string: "... (\(args.count - 31) more arguments)"))
+                break
+            }
+            if a.readableBytes > 128 {
+                var cut = a.getSlice(at: a.readerIndex, length: 128)!.detached
+                cut.writeString("... (\(a.readableBytes - 128) more bytes)")
+                kept.append(cut)
+            } else {
+                kept.append(a.detached)
+            }
+        }
+        slowlog.prepend(
+            SlowlogEntry(
+                id: nextSlowlogID, timestamp: Clock.nowMs() / 1000, durationUs: durationUs, args: kept,
+                clientAddress: session.remoteAddress, clientName: session.name?.string ?? ""))
+        nextSlowlogID += 1
+        while slowlog.count > config.slowlogMaxLen { slowlog.removeLast() }
+    }
+
+    private func rejectUnknown(_ session: ClientSession, _ args: [ByteBuffer]) {
+        var argText = ""
+        var i = 1
+        while i < args.count && argText.utf8.count < 128 {
+            let room = 128 - argText.utf8.count
+            argText += "'" + String(decoding: args[i].readableBytesView.prefix(room), as: UTF8.self) + "' "
+            i += 1
+        }
+        let name = String(decoding: args[0].readableBytesView.prefix(128), as: UTF8.self)
+        reject(session, nil, "ERR unknown command '\(name)', with args beginning with: \(argText)")
+    }
+
+    /// A command refused before running: counts as rejected, aborts a transaction.
+    func reject(_ session: ClientSession, _ spec: CommandSpec?, _ text: String) {
+        spec?.rejectedCalls += 1
+        if spec?.fullName == "exec" {
+            discardTransaction(session)
+            let message = text.hasPrefix("ERR ") ? String(text.dropFirst(4)) : text
+            replyError(session, "EXECABORT Transaction discarded because of: \(message)")
+            return
+        }
+        if session.inMulti && session.multiError == nil { session.multiError = text }
+        replyError(session, text)
+    }
+
+    /// Writes an error reply and counts it in errorstats.
+    func replyError(_ session: ClientSession, _ text: String) {
+        stats.errorReplies += 1
+        let code = text.split(separator: " ", maxSplits: 1).first.map(String.init) ?? "ERR"
+        stats.errorCounts[code, default: 0] += 1
+        session.out.error(text)
+    }
+
+    // MARK: - CLIENT PAUSE
+
+    func isPaused(for spec: CommandSpec, now: Int64) -> Bool {
+        guard pauseEndMs > now else { return false }
+        if pauseWritesOnly {
+            return spec.isWrite || ["publish", "spublish", "pfcount", "eval", "evalsha"].contains(spec.fullName)
+        }
+        return !["client|unpause", "client|pause"].contains(spec.fullName) && spec.fullName != "quit"
+    }
+
+    func pause(untilMs: Int64, writesOnly: Bool) {
+        // A new pause can only extend the current one, as Redis does.
+        if untilMs > pauseEndMs || pauseEndMs <= Clock.nowMs() {
+            pauseEndMs = max(untilMs, pauseEndMs > Clock.nowMs() ? pauseEndMs : 0)
+            pauseWritesOnly = writesOnly
+        } else if !writesOnly {
+            pauseWritesOnly = false
+        }
+        pauseTimer?.cancel()
+        let delay = max(0, pauseEndMs - Clock.nowMs())
+        pauseTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.unpause() }
+    }
+
+    func unpause() {
+        pauseEndMs = 0
+        pauseTimer?.cancel()
+        pauseTimer = nil
+        let waiters = pausedWaiters
+        pausedWaiters.removeAll()
+        for (_, resume) in waiters.sorted(by: { $0.key < $1.key }) { resume() }
+    }
+
+    // MARK: - Keyspace
+
+    /// Looks a key up, expiring it first if its time has passed.
+    func lookup(_ db: Int, _ key: Key, now: Int64 = Clock.nowMs()) -> StoredValue? {
+        if let at = dbs[db].expireTime(key), at <= now {
+            expireKey(db, key)
+            return nil
+        }
+        return dbs[db].rawValue(key)
+    }
+
+    /// Removes an expired key and announces it.
+    func expireKey(_ db: Int, _ key: Key) {
+        dbs[db].remove(key)
+        stats.expiredKeys += 1
+        touchWatched(db, key)
+        notifyKeyspaceEvent(.expired, "expired", key, db)
+    }
+
+    func activeExpireCycle(now: Int64) {
+        // Sample up to 20 keys with an expiry per db per cycle, repeating while > 25% expired.
+        for db in 0..<dbs.count where !dbs[db].expires.isEmpty {
+            var rounds = 0
+            while rounds < 16 {
+                rounds += 1
+                var sampled = 0
+                var expired: [Key] = []
+                for (key, at) in dbs[db].expires {
+                    sampled += 1
+                    if at <= now { expired.append(key) }
+                    if sampled >= 20 { break }
+                }
+                for key in expired { expireKey(db, key) }
+                if sampled == 0 || expired.count * 4 <= sampled { break }
+            }
+        }
+    }
+
+    /// Deletes a key; true if it existed.
+    @discardableResult
+    func deleteKey(_ db: Int, _ key: Key) -> Bool {
+        guard lookup(db, key) != nil else { return false }
+        dbs[db].remove(key)
+        touchWatched(db, key)
+        return true
+    }
+
+    /// Signals that a key was modified: invalidates WATCHes on it.
+    func touchWatched(_ db: Int, _ key: Key) {
+        guard let ids = watchers[db]?[key] else { return }
+        for id in ids { clients[id]?.watchDirty = true }
+    }
+
+    /// Invalidates WATCHes on existing keys of a db about to be flushed (all dbs when nil).
+    func touchAllWatched(db: Int?) {
+        for (wdb, keys) in watchers where db == nil || db == wdb {
+            for (key, ids) in keys where dbs[wdb].rawValue(key) != nil {
+                for id in ids { clients[id]?.watchDirty = true }
+            }
+        }
+    }
+
+    // MARK: - Keyspace notifications
+
+    enum EventClass { case generic, stream, expired, evicted }
+
+    func notifyKeyspaceEvent(_ cls: EventClass, _ event: String, _ key: Key, _ db: Int) {
+        let flags = config.keyspaceEvents
+        guard flags.isEnabled else { return }
+        let enabled: Bool
+        switch cls {
+        case .generic: enabled = flags.generic
+        case .stream: enabled = flags.stream
+        case .expired: enabled = flags.expired
+        case .evicted: enabled = flags.evicted
+        }
+        guard enabled else { return }
+        if flags.keyspace {
+            var channel = ByteBuffer(string: "__keyspace@\(db)__:")
+            channel.writeImmutableBuffer(key)
+            _ = publish(channel: channel, message: ByteBuffer(string: event))
+        }
+        if flags.keyevent {
+            let channel = ByteBuffer(string: "__keyevent@\(db)__:\(event)")
+            _ = publish(channel: channel, message: key)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import NIOCore
+import RunnelRESP
+
+/// Per-connection state. Owned by the broker's event loop; never shared across threads.
+public final class ClientSession {
+    public let id: Int
+    public var name: ByteBuffer?
+    public var db = 0
+    public var resp: RESPVersion = .resp2
+    public var authenticated: Bool
+    public let remoteAddress: String
+    public let localAddress: String
+    public let createdAtMs: Int64
+    public var lastInteractionMs: Int64
+    public var lastCommandName = "NULL"
+
+    /// Replies waiting to be written to the socket.
+    public var out: RESPWriter
+
+    // Transactions.
+    var inMulti = false
+    var multiQueue: [[ByteBuffer]] = []
+    var multiError: String?  // first queue-time error, "previous errors" abort
+    var watchedKeys: [(db: Int, key: Key)] = []
+    var watchDirty = false
+
+    // Pub/Sub.
+    var channels: Set<Key> = []
+    var patterns: Set<Key> = []
+    var shardChannels: Set<Key> = []
+    var subscriptionCount: Int { channels.count + patterns.count }
+    var isSubscribed: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }
+
+    // Reply control.
+    enum ReplyMode { case on, off, skip, skipNext }
+    var replyMode: ReplyMode = .on
+
+    /// Set when the connection must close once its pending replies are written.
+    var closeAfterReply = false
+    /// Set when the connection should be closed as soon as possible (CLIENT KILL, limits).
+    var killed = false
+    /// Time the pubsub output buffer first exceeded the soft limit, if it still does.
+    var softLimitSinceMs: Int64?
+
+    /// Writes queued bytes to the socket; installed by the connection handler.
+    var flushOut: ((ByteBuffer) -> Void)?
+    /// Closes the connection; installed by the connection handler.
+    var close: (() -> Void)?
+    /// Bytes queued in the channel but not yet written to the socket.
+    var bufferedBytes: () -> Int = { 0 }
+    /// True while this session is in the broker's pending-flush list.
+    var flushScheduled = false
+
+    init(id: Int, remoteAddress: String, localAddress: String, nowMs: Int64, authenticated: Bool) {
+        self.id = id
+        self.remoteAddress = remoteAddress
+        self.localAddress = localAddress
+        self.createdAtMs = nowMs
+        self.lastInteractionMs = nowMs
+        self.authenticated = authenticated
+        self.out = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 512), version: .resp2)
+    }
+
+    /// Flags as CLIENT LIST shows them.
+    var flagString: String {
+        var f = ""
+        if isSubscribed { f += "P" }
+        if inMulti { f += "x" }
+        if closeAfterReply { f += "c" }
+        return f.isEmpty ? "N" : f
+    }
+}

@@ -1,0 +1,414 @@
+import RunnelRESP
+
+/// Server configuration: redis.conf directives by their Redis names, with redis-server 7.0's
+/// parsing rules and CONFIG SET error texts.
+public struct ServerConfig: Sendable {
+    /// How a directive's text is parsed and validated.
+    enum Kind: Sendable {
+        case integer(min: Int, max: Int)
+        case memory(min: Int, max: Int)
+        case bool
+        case choice([String])
+        case string
+        case special
+    }
+
+    struct Directive: Sendable {
+        let name: String
+        let kind: Kind
+        let mutable: Bool
+        let defaultValue: String
+        var aliases: [String] = []
+    }
+
+    static let directives: [Directive] = [
+        Directive(name: "bind", kind: .string, mutable: false, defaultValue: "127.0.0.1 -::1"),
+        Directive(name: "port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "6379"),
+        Directive(name: "dir", kind: .string, mutable: false, defaultValue: "./runnel-data"),
+        Directive(name: "databases", kind: .integer(min: 1, max: Int(Int32.max)), mutable: false, defaultValue: "16"),
+        Directive(name: "maxclients", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "10000"),
+        Directive(name: "timeout", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "0"),
+        Directive(name: "tcp-keepalive", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "300"),
+        Directive(name: "tcp-backlog", kind: .integer(min: 0, max: Int(Int32.max)), mutable: false, defaultValue: "511"),
+        Directive(name: "proto-max-bulk-len", kind: .memory(min: 1024 * 1024, max: Int.max), mutable: true, defaultValue: "536870912"),
+        Directive(name: "client-query-buffer-limit", kind: .memory(min: 1024 * 1024, max: Int.max), mutable: true, defaultValue: "1073741824"),
+        Directive(name: "client-output-buffer-limit", kind: .special, mutable: true,
+                  defaultValue: "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        Directive(name: "notify-keyspace-events", kind: .special, mutable: true, defaultValue: ""),
+        Directive(name: "slowlog-log-slower-than", kind: .integer(min: -1, max: Int.max), mutable: true, defaultValue: "10000"),
+        Directive(name: "slowlog-max-len", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "128"),
+        Directive(name: "latency-monitor-threshold", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "hz", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10"),
+        Directive(name: "loglevel", kind: .choice(["debug", "verbose", "notice", "warning"]), mutable: true, defaultValue: "notice"),
+        Directive(name: "logfile", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "pidfile", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "daemonize", kind: .bool, mutable: false, defaultValue: "no"),
+        Directive(name: "save", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "dbfilename", kind: .string, mutable: false, defaultValue: "dump.rdb"),
+        Directive(name: "appendonly", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "appendfsync", kind: .choice(["everysec", "always", "no"]), mutable: true, defaultValue: "everysec"),
+        Directive(name: "appendfilename", kind: .string, mutable: false, defaultValue: "appendonly.aof"),
+        Directive(name: "appenddirname", kind: .string, mutable: false, defaultValue: "appendonlydir"),
+        Directive(name: "stream-node-max-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "100"),
+        Directive(name: "stream-node-max-bytes", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "4096"),
+        Directive(name: "requirepass", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "protected-mode", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "maxmemory", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "maxmemory-policy",
+                  kind: .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                 "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
+                  mutable: true, defaultValue: "noeviction"),
+        Directive(name: "io-threads", kind: .integer(min: 1, max: 128), mutable: false, defaultValue: "1"),
+        Directive(name: "lazyfree-lazy-user-del", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "lazyfree-lazy-user-flush", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "busy-reply-threshold", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "5000",
+                  aliases: ["lua-time-limit"]),
+    ]
+
+    static let directiveIndex: [String: Int] = {
+        var index: [String: Int] = [:]
+        for (i, d) in directives.enumerated() {
+            index[d.name] = i
+            for a in d.aliases { index[a] = i }
+        }
+        return index
+    }()
+
+    /// Canonical text of every directive, by index in `directives`.
+    private(set) var values: [String]
+
+    // Typed copies of the values the server reads on hot paths.
+    public private(set) var port = 6379
+    public private(set) var bindAddresses: [String] = ["127.0.0.1", "-::1"]
+    public private(set) var dir = "./runnel-data"
+    public private(set) var databases = 16
+    public private(set) var maxclients = 10000
+    public private(set) var timeoutSeconds = 0
+    public private(set) var protoMaxBulkLen = 536_870_912
+    public private(set) var clientQueryBufferLimit = 1_073_741_824
+    public private(set) var outputLimits = OutputBufferLimits.defaults
+    public private(set) var keyspaceEvents = KeyspaceEventFlags()
+    public private(set) var slowlogSlowerThan = 10000
+    public private(set) var slowlogMaxLen = 128
+    public private(set) var hz = 10
+    public private(set) var loglevel = "notice"
+    public private(set) var requirepass = ""
+    public private(set) var appendfsync = "everysec"
+    public private(set) var appendonly = true
+    public private(set) var streamNodeMaxEntries = 100
+    public private(set) var streamNodeMaxBytes = 4096
+
+    public init() {
+        values = Self.directives.map(\.defaultValue)
+        for (i, d) in Self.directives.enumerated() {
+            _ = try? apply(index: i, text: d.defaultValue)
+        }
+    }
+
+    /// Canonical name of a directive (resolving aliases), or nil when unknown.
+    public static func canonicalName(_ name: String) -> String? {
+        directiveIndex[name.lowercased()].map { directives[$0].name }
+    }
+
+    public func value(of name: String) -> String? {
+        Self.directiveIndex[name.lowercased()].map { values[$0] }
+    }
+
+    /// (name, value) pairs whose name matches the glob `pattern`, in table order.
+    public func matching(_ pattern: String) -> [(String, String)] {
+        var out: [(String, String)] = []
+        let p = Array(pattern.lowercased().utf8)
+        // An exact name (or alias) is returned under the name asked for, as Redis does.
+        if !pattern.contains(where: { "*?[\\".contains($0) }), let i = Self.directiveIndex[pattern.lowercased()] {
+            return [(pattern.lowercased(), values[i])]
+        }
+        for (i, d) in Self.directives.enumerated() where Glob.matches(pattern: p, d.name.utf8, caseInsensitive: true) {
+            out.append((d.name, values[i]))
+        }
+        return out
+    }
+
+    /// Error from a CONFIG SET or config-file line.
+    public struct SetError: Error, Sendable {
+        public let directive: String
+        public let reason: String
+    }
+
+    /// Validates and stores one directive. `fromFile` allows immutable directives.
+    public mutating func set(_ name: String, _ text: String, startup: Bool = false) throws(SetError) {
+        guard let index = Self.directiveIndex[name.lowercased()] else {
+            throw SetError(directive: name, reason: "unknown")
+        }
+        let d = Self.directives[index]
+        if !d.mutable && !startup {
+            throw SetError(directive: name, reason: "can't set immutable config")
+        }
+        do {
+            try apply(index: index, text: text)
+        } catch {
+            throw SetError(directive: name, reason: error.reason)
+        }
+    }
+
+    /// Checks that `text` would be accepted for `name`, without storing it.
+    public func validate(_ name: String, _ text: String) throws(SetError) {
+        var copy = self
+        try copy.set(name, text)
+    }
+
+    private struct Invalid: Error { let reason: String }
+
+    private mutating func apply(index: Int, text: String) throws(Invalid) {
+        let d = Self.directives[index]
+        var canonical = text
+        switch d.kind {
+        case .integer(let min, let max):
+            guard let v = Int(text) else { throw Invalid(reason: "argument couldn't be parsed into an integer") }
+            guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
+            canonical = String(v)
+        case .memory(let min, let max):
+            guard let v = Self.parseMemory(text) else { throw Invalid(reason: "argument must be a memory value") }
+            guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
+            canonical = String(v)
+        case .bool:
+            switch text.lowercased() {
+            case "yes": canonical = "yes"
+            case "no": canonical = "no"
+            default: throw Invalid(reason: "argument must be 'yes' or 'no'")
+            }
+        case .choice(let options):
+            guard options.contains(text.lowercased()) else {
+                throw Invalid(reason: "argument(s) must be one of the following: " + options.joined(separator: ", "))
+            }
+            canonical = text.lowercased()
+        case .string:
+            canonical = text
+        case .special:
+            switch d.name {
+            case "client-output-buffer-limit":
+                var limits = outputLimits
+                guard limits.apply(text) else {
+                    throw Invalid(reason: "Wrong number of arguments in buffer limit configuration.")
+                }
+                canonical = limits.description
+            case "notify-keyspace-events":
+                guard let flags = KeyspaceEventFlags(text) else {
+                    throw Invalid(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+                }
+                canonical = flags.description
+            default:
+                canonical = text
+            }
+        }
+        values[index] = canonical
+        switch d.name {
+        case "port": port = Int(canonical)!
+        case "bind": bindAddresses = canonical.split(separator: " ").map(String.init)
+        case "dir": dir = canonical
+        case "databases": databases = Int(canonical)!
+        case "maxclients": maxclients = Int(canonical)!
+        case "timeout": timeoutSeconds = Int(canonical)!
+        case "proto-max-bulk-len": protoMaxBulkLen = Int(canonical)!
+        case "client-query-buffer-limit": clientQueryBufferLimit = Int(canonical)!
+        case "client-output-buffer-limit": _ = outputLimits.apply(canonical)
+        case "notify-keyspace-events": keyspaceEvents = KeyspaceEventFlags(canonical)!
+        case "slowlog-log-slower-than": slowlogSlowerThan = Int(canonical)!
+        case "slowlog-max-len": slowlogMaxLen = Int(canonical)!
+        case "hz": hz = Swift.max(1, Swift.min(500, Int(canonical)!))
+        case "loglevel": loglevel = canonical
+        case "requirepass": requirepass = canonical
+        case "appendfsync": appendfsync = canonical
+        case "appendonly": appendonly = canonical == "yes"
+        case "stream-node-max-entries": streamNodeMaxEntries = Int(canonical)!
+        case "stream-node-max-bytes": streamNodeMaxBytes = Int(canonical)!
+        default: break
+        }
+    }
+
+    /// Redis's `memtoull`: a number with an optional unit b, k, kb, m, mb, g, gb (any case).
+    static func parseMemory(_ text: String) -> Int? {
+        let lower = text.lowercased()
+        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
+                                      ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+        var digits = Substring(lower)
+        var mul = 1
+        for (suffix, m) in units where lower.hasSuffix(suffix) {
+            digits = lower.dropLast(suffix.count)
+            mul = m
+            break
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(digits) else { return nil }
+        let (r, o) = v.multipliedReportingOverflow(by: mul)
+        return o ? nil : r
+    }
+
+    // MARK: - Config files (redis.conf syntax)
+
+    /// Error in a config file or command-line directive, reported as redis-server does.
+    public struct FileError: Error, Sendable, CustomStringConvertible {
+        public let line: Int
+        public let text: String
+        public let reason: String
+        public var description: String {
+            "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line \(line)\n>>> '\(text)'\n\(reason)"
+        }
+    }
+
+    /// Applies the lines of a redis.conf-syntax text: `directive arg…`, `#` comments, quotes.
+    public mutating func load(configText: String) throws(FileError) {
+        var lineNo = 0
+        for rawLine in configText.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNo += 1
+            let line = rawLine.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let parts = ConfigSplitter.split(line), !parts.isEmpty else {
+                throw FileError(line: lineNo, text: String(line), reason: "Unbalanced quotes in configuration line")
+            }
+            let name = parts[0].lowercased()
+            if name == "include" || name == "rename-command" || name == "user" || name == "loadmodule" {
+                continue  // accepted and ignored: Runnel has one config file and no modules
+            }
+            guard parts.count >= 2 || name == "save" || name == "requirepass" || name == "logfile" || name == "pidfile"
+            else {
+                throw FileError(line: lineNo, text: String(line), reason: "Bad directive or wrong number of arguments")
+            }
+            let value = parts.dropFirst().joined(separator: " ")
+            do {
+                try set(name, value, startup: true)
+            } catch {
+                let reason = error.reason == "unknown" ? "Bad directive or wrong number of arguments" : error.reason
+                throw FileError(line: lineNo, text: String(line), reason: reason)
+            }
+        }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return s
+    }
+}
+
+/// Splits a config line with sdssplitargs rules (shared with inline commands).
+enum ConfigSplitter {
+    static func split(_ line: Substring) -> [String]? {
+        guard let parts = InlineSplitter.split(bytes: Array(line.utf8)) else { return nil }
+        return parts.map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+/// `client-output-buffer-limit`: hard limit, soft limit and soft seconds per client class.
+public struct OutputBufferLimits: Sendable, CustomStringConvertible {
+    public struct Limit: Sendable {
+        public var hard: Int
+        public var soft: Int
+        public var softSeconds: Int
+    }
+    public var normal = Limit(hard: 0, soft: 0, softSeconds: 0)
+    public var replica = Limit(hard: 268_435_456, soft: 67_108_864, softSeconds: 60)
+    public var pubsub = Limit(hard: 33_554_432, soft: 8_388_608, softSeconds: 60)
+
+    public static let defaults = OutputBufferLimits()
+
+    /// Applies `class hard soft seconds` groups. Returns false on a malformed text.
+    mutating func apply(_ text: String) -> Bool {
+        let parts = text.split(separator: " ").map(String.init)
+        guard parts.count % 4 == 0 else { return false }
+        var copy = self
+        var i = 0
+        while i < parts.count {
+            guard let hard = ServerConfig.parseMemory(parts[i + 1]),
+                let soft = ServerConfig.parseMemory(parts[i + 2]),
+                let secs = Int(parts[i + 3]), secs >= 0
+            else { return false }
+            let limit = Limit(hard: hard, soft: soft, softSeconds: secs)
+            switch parts[i].lowercased() {
+            case "normal": copy.normal = limit
+            case "slave", "replica": copy.replica = limit
+            case "pubsub": copy.pubsub = limit
+            default: return false
+            }
+            i += 4
+        }
+        self = copy
+        return true
+    }
+
+    public var description: String {
+        "normal \(normal.hard) \(normal.soft) \(normal.softSeconds) slave \(replica.hard) \(replica.soft) \(replica.softSeconds) pubsub \(pubsub.hard) \(pubsub.soft) \(pubsub.softSeconds)"
+    }
+}
+
+/// `notify-keyspace-events` classes, parsed and printed as Redis does.
+public struct KeyspaceEventFlags: Sendable, CustomStringConvertible, Equatable {
+    public var keyspace = false  // K
+    public var keyevent = false  // E
+    public var generic = false  // g
+    public var string = false  // $
+    public var list = false  // l
+    public var set = false  // s
+    public var hash = false  // h
+    public var zset = false  // z
+    public var expired = false  // x
+    public var evicted = false  // e
+    public var stream = false  // t
+    public var keyMiss = false  // m
+    public var module = false  // d
+    public var newKey = false  // n
+
+    public init() {}
+
+    public init?(_ text: String) {
+        for c in text {
+            switch c {
+            case "A":
+                generic = true; string = true; list = true; set = true; hash = true; zset = true
+                expired = true; evicted = true; stream = true; module = true
+            case "g": generic = true
+            case "$": string = true
+            case "l": list = true
+            case "s": set = true
+            case "h": hash = true
+            case "z": zset = true
+            case "x": expired = true
+            case "e": evicted = true
+            case "K": keyspace = true
+            case "E": keyevent = true
+            case "t": stream = true
+            case "m": keyMiss = true
+            case "d": module = true
+            case "n": newKey = true
+            default: return nil
+            }
+        }
+    }
+
+    public var isEnabled: Bool { keyspace || keyevent }
+
+    public var description: String {
+        var s = ""
+        let all = generic && string && list && set && hash && zset && expired && evicted && stream && module
+        if all {
+            s += "A"
+        } else {
+            if generic { s += "g" }
+            if string { s += "$" }
+            if list { s += "l" }
+            if set { s += "s" }
+            if hash { s += "h" }
+            if zset { s += "z" }
+            if expired { s += "x" }
+            if evicted { s += "e" }
+            if stream { s += "t" }
+            if module { s += "d" }
+        }
+        if keyspace { s += "K" }
+        if keyevent { s += "E" }
+        if keyMiss { s += "m" }
+        if newKey { s += "n" }
+        return s
+    }
+}

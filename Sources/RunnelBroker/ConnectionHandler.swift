@@ -1,0 +1,180 @@
+import NIOCore
+import RunnelRESP
+
+/// One client connection: accumulates input, parses commands, runs them on the broker and
+/// writes replies. Pipelined replies are batched and flushed once per read burst.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let broker: Broker
+    private var session: ClientSession?
+    private var context: ChannelHandlerContext?
+    private var inbound: ByteBuffer?
+    private var parser: RESPCommandParser
+    /// A parsed command waiting for CLIENT PAUSE to end.
+    private var postponed: [ByteBuffer]?
+    private var closing = false
+
+    init(broker: Broker) {
+        self.broker = broker
+        self.parser = RESPCommandParser(maxBulkLength: broker.config.protoMaxBulkLen)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.context = context
+        let remote = Self.format(context.channel.remoteAddress)
+        let local = Self.format(context.channel.localAddress)
+        if broker.atClientLimit {
+            broker.stats.rejectedConnections += 1
+            var buf = context.channel.allocator.buffer(capacity: 64)
+            buf.writeString("-ERR max number of clients reached\r\n")
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        let session = broker.connect(remoteAddress: remote, localAddress: local)
+        let channel = context.channel
+        session.flushOut = { [weak self] bytes in
+            guard let self, let ctx = self.context else { return }
+            ctx.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+        }
+        session.close = { [weak self] in
+            guard let self, let ctx = self.context else { return }
+            self.closing = true
+            ctx.close(promise: nil)
+        }
+        session.bufferedBytes = {
+            (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+        }
+        self.session = session
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let session { broker.disconnect(session) }
+        session = nil
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing, let session, !session.killed else { return }
+        var incoming = unwrapInboundIn(data)
+        broker.stats.netInputBytes += incoming.readableBytes
+        broker.stats.readsProcessed += 1
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = incoming
+        } else {
+            inbound!.writeBuffer(&incoming)
+        }
+        if inbound!.readableBytes > broker.config.clientQueryBufferLimit {
+            broker.logger.warning("Closing client that reached max query buffer length: id=\(session.id) addr=\(session.remoteAddress)")
+            inbound = nil
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        process()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        finishTurn()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Parses and runs as many complete commands as the input holds.
+    private func process() {
+        guard let session else { return }
+        if let args = postponed {
+            guard broker.execute(session, args) else { return waitForUnpause() }
+            postponed = nil
+            afterCommand(session)
+        }
+        while !closing && !session.closeAfterReply && !session.killed, inbound != nil {
+            let args: [ByteBuffer]?
+            do {
+                parser.maxBulkLength = broker.config.protoMaxBulkLen
+                parser.unauthenticated = !session.authenticated
+                args = try parser.next(&inbound!)
+            } catch {
+                broker.replyError(session, "ERR \(error.message)")
+                broker.logger.debug("Protocol error from client id=\(session.id) addr=\(session.remoteAddress): \(error.message)")
+                session.closeAfterReply = true
+                inbound = nil
+                break
+            }
+            guard let args else { break }
+            if args.isEmpty { continue }
+            let mark = session.out.buffer.writerIndex
+            guard broker.execute(session, args) else {
+                postponed = args.map(\.detached)
+                return waitForUnpause()
+            }
+            applyReplyMode(session, mark: mark)
+            afterCommand(session)
+        }
+        if let buf = inbound, buf.readableBytes == 0 {
+            inbound = nil
+        } else if inbound != nil, !parser.isMidCommand, inbound!.readerIndex > 64 * 1024 {
+            inbound!.discardReadBytes()
+        }
+    }
+
+    private func afterCommand(_ session: ClientSession) {
+        // Large reply batches go out early so a long pipeline does not hold them all.
+        if session.out.buffer.readableBytes > 64 * 1024 { broker.flush(session) }
+    }
+
+    /// CLIENT REPLY OFF/SKIP: drop what the last command wrote.
+    private func applyReplyMode(_ session: ClientSession, mark: Int) {
+        switch session.replyMode {
+        case .on:
+            return
+        case .off:
+            session.out.buffer.moveWriterIndex(to: mark)
+        case .skip:
+            // The CLIENT REPLY SKIP command itself is silent; the next one is dropped.
+            session.out.buffer.moveWriterIndex(to: mark)
+            session.replyMode = .skipNext
+        case .skipNext:
+            session.out.buffer.moveWriterIndex(to: mark)
+            session.replyMode = .on
+        }
+    }
+
+    private func waitForUnpause() {
+        guard let session else { return }
+        broker.pausedWaiters[session.id] = { [weak self] in
+            self?.process()
+            self?.finishTurn()
+        }
+        finishTurn()
+    }
+
+    /// Flushes this client's replies and any messages queued for other clients.
+    private func finishTurn() {
+        guard let session, let context else { return }
+        broker.flush(session)
+        broker.flushPending()
+        if session.closeAfterReply && !closing {
+            closing = true
+            context.close(promise: nil)
+        }
+    }
+
+    static func format(_ address: SocketAddress?) -> String {
+        guard let address else { return "?:0" }
+        switch address {
+        case .v4: return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .v6: return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        case .unixDomainSocket: return "\(address.pathname ?? "?"):0"
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionHandler: Sendable {}

@@ -1,0 +1,264 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Broker {
+    static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                                      "modules", "errorstats", "cluster", "keyspace"]
+    static let allInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
+                                  "modules", "commandstats", "errorstats", "cluster", "keyspace"]
+
+    /// INFO text with Redis's section names and field names, `\r\n` line ends.
+    func infoText(sections requested: [String]) -> String {
+        var wanted: [String]
+        if requested.isEmpty || requested.contains("default") {
+            wanted = Self.defaultInfoSections
+        } else if requested.contains("all") || requested.contains("everything") {
+            wanted = Self.allInfoSections
+        } else {
+            wanted = Self.allInfoSections.filter { requested.contains($0) }
+        }
+        for extra in requested where Self.allInfoSections.contains(extra) && !wanted.contains(extra) {
+            wanted.append(extra)
+        }
+        var out: [String] = []
+        for section in Self.allInfoSections where wanted.contains(section) {
+            if !out.isEmpty { out.append("") }
+            out.append(contentsOf: infoSection(section))
+        }
+        return out.joined(separator: "\r\n") + (out.isEmpty ? "" : "\r\n")
+    }
+
+    func infoSection(_ name: String) -> [String] {
+        let now = Clock.nowMs()
+        switch name {
+        case "server":
+            let uptime = (Clock.monotonicNs() - startedMonotonicNs) / 1_000_000_000
+            return [
+                "# Server",
+                "redis_version:\(Self.compatibleRedisVersion)",
+                "redis_git_sha1:00000000",
+                "redis_git_dirty:0",
+                "redis_build_id:0",
+                "redis_mode:standalone",
+                "os:\(Self.osName())",
+                "arch_bits:64",
+                "monotonic_clock:POSIX clock_gettime",
+                "multiplexing_api:epoll",
+                "atomicvar_api:c11-builtin",
+                "gcc_version:0.0.0",
+                "process_id:\(getpid())",
+                "process_supervised:no",
+                "run_id:\(runID)",
+                "tcp_port:\(boundPort)",
+                "server_time_usec:\(Clock.nowUs())",
+                "uptime_in_seconds:\(uptime)",
+                "uptime_in_days:\(uptime / 86400)",
+                "hz:\(config.hz)",
+                "configured_hz:\(config.hz)",
+                "lru_clock:\((now / 1000) & 0xFFFFFF)",
+                "executable:\(Self.executablePath())",
+                "config_file:\(configFile)",
+                "io_threads_active:0",
+                "runnel_version:\(Self.runnelVersion)",
+            ]
+        case "clients":
+            return [
+                "# Clients",
+                "connected_clients:\(clients.count)",
+                "cluster_connections:0",
+                "maxclients:\(config.maxclients)",
+                "client_recent_max_input_buffer:\(stats.clientRecentMaxInput)",
+                "client_recent_max_output_buffer:\(stats.clientRecentMaxOutput)",
+                "blocked_clients:0",
+                "tracking_clients:0",
+                "clients_in_timeout_table:0",
+                "pubsub_clients:\(clients.values.filter(\.isSubscribed).count)",
+            ]
+        case "memory":
+            let rss = Self.residentBytes()
+            return [
+                "# Memory",
+                "used_memory:\(rss)",
+                "used_memory_human:\(Self.human(rss))",
+                "used_memory_rss:\(rss)",
+                "used_memory_rss_human:\(Self.human(rss))",
+                "used_memory_peak:\(rss)",
+                "used_memory_peak_human:\(Self.human(rss))",
+                "total_system_memory:\(Self.totalSystemMemory())",
+                "total_system_memory_human:\(Self.human(Self.totalSystemMemory()))",
+                "maxmemory:\(config.value(of: "maxmemory") ?? "0")",
+                "maxmemory_human:\(Self.human(Int(config.value(of: "maxmemory") ?? "0") ?? 0))",
+                "maxmemory_policy:\(config.value(of: "maxmemory-policy") ?? "noeviction")",
+                "mem_allocator:libc",
+            ]
+        case "persistence":
+            return [
+                "# Persistence",
+                "loading:0",
+                "async_loading:0",
+                "rdb_changes_since_last_save:0",
+                "rdb_bgsave_in_progress:0",
+                "rdb_last_save_time:\(lastSaveTime)",
+                "rdb_last_bgsave_status:ok",
+                "rdb_last_bgsave_time_sec:-1",
+                "rdb_current_bgsave_time_sec:-1",
+                "rdb_saves:0",
+                "aof_enabled:0",
+                "aof_rewrite_in_progress:0",
+                "aof_rewrite_scheduled:0",
+                "aof_last_rewrite_time_sec:-1",
+                "aof_current_rewrite_time_sec:-1",
+                "aof_last_bgrewrite_status:ok",
+                "aof_rewrites:0",
+                "aof_last_write_status:ok",
+            ]
+        case "stats":
+            return [
+                "# Stats",
+                "total_connections_received:\(stats.connectionsReceived)",
+                "total_commands_processed:\(stats.commandsProcessed)",
+                "instantaneous_ops_per_sec:0",
+                "total_net_input_bytes:\(stats.netInputBytes)",
+                "total_net_output_bytes:\(stats.netOutputBytes)",
+                "total_net_repl_input_bytes:0",
+                "total_net_repl_output_bytes:0",
+                "instantaneous_input_kbps:0.00",
+                "instantaneous_output_kbps:0.00",
+                "rejected_connections:\(stats.rejectedConnections)",
+                "expired_keys:\(stats.expiredKeys)",
+                "evicted_keys:0",
+                "evicted_clients:0",
+                "keyspace_hits:\(stats.keyspaceHits)",
+                "keyspace_misses:\(stats.keyspaceMisses)",
+                "pubsub_channels:\(pubsub.channels.count)",
+                "pubsub_patterns:\(pubsub.patterns.count)",
+                "pubsubshard_channels:\(pubsub.shardChannels.count)",
+                "total_error_replies:\(stats.errorReplies)",
+                "total_reads_processed:\(stats.readsProcessed)",
+                "total_writes_processed:\(stats.writesProcessed)",
+            ]
+        case "replication":
+            return [
+                "# Replication",
+                "role:master",
+                "connected_slaves:0",
+                "master_failover_state:no-failover",
+                "master_replid:\(runID)",
+                "master_replid2:0000000000000000000000000000000000000000",
+                "master_repl_offset:0",
+                "second_repl_offset:-1",
+                "repl_backlog_active:0",
+                "repl_backlog_size:1048576",
+                "repl_backlog_first_byte_offset:0",
+                "repl_backlog_histlen:0",
+            ]
+        case "cpu":
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            func secs(_ t: timeval) -> String {
+                let micros = Int(t.tv_sec) * 1_000_000 + Int(t.tv_usec)
+                let frac = String(micros % 1_000_000)
+                return "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
+            }
+            return [
+                "# CPU",
+                "used_cpu_sys:\(secs(usage.ru_stime))",
+                "used_cpu_user:\(secs(usage.ru_utime))",
+                "used_cpu_sys_children:0.000000",
+                "used_cpu_user_children:0.000000",
+            ]
+        case "modules":
+            return ["# Modules"]
+        case "commandstats":
+            var lines = ["# Commandstats"]
+            for top in commands.all {
+                for c in top.allSpecs where c.calls > 0 || c.rejectedCalls > 0 {
+                    let perCall = c.calls > 0 ? Double(c.usec) / Double(c.calls) : 0
+                    lines.append(
+                        "cmdstat_\(c.fullName):calls=\(c.calls),usec=\(c.usec),usec_per_call=\(Self.fixed2(perCall)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)"
+                    )
+                }
+            }
+            return lines
+        case "errorstats":
+            var lines = ["# Errorstats"]
+            for (code, count) in stats.errorCounts.sorted(by: { $0.key < $1.key }) {
+                lines.append("errorstat_\(code):count=\(count)")
+            }
+            return lines
+        case "cluster":
+            return ["# Cluster", "cluster_enabled:0"]
+        case "keyspace":
+            var lines = ["# Keyspace"]
+            for (i, db) in dbs.enumerated() where db.count > 0 {
+                lines.append("db\(i):keys=\(db.count),expires=\(db.expires.count),avg_ttl=0")
+            }
+            return lines
+        default:
+            return []
+        }
+    }
+
+    static func fixed2(_ v: Double) -> String {
+        let scaled = Int((v * 100).rounded())
+        let frac = scaled % 100
+        return "\(scaled / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
+    }
+
+    static func human(_ bytes: Int) -> String {
+        let units = ["B", "K", "M", "G", "T"]
+        var v = Double(bytes)
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(bytes)B" : fixed2(v) + units[u]
+    }
+
+    static func osName() -> String {
+        var u = utsname()
+        uname(&u)
+        func field<T>(_ t: T) -> String {
+            withUnsafeBytes(of: t) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        return "\(field(u.sysname)) \(field(u.release)) \(field(u.machine))"
+    }
+
+    static func executablePath() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    }
+
+    /// Resident set size from /proc/self/statm.
+    static func residentBytes() -> Int {
+        guard let fp = fopen("/proc/self/statm", "r") else { return 0 }
+        defer { fclose(fp) }
+        var size = 0
+        var resident = 0
+        guard withUnsafeMutablePointer(to: &size, { sp in
+            withUnsafeMutablePointer(to: &resident) { rp in
+                vfscanf_wrapper(fp, sp, rp)
+            }
+        }) else { return 0 }
+        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    private static func vfscanf_wrapper(_ fp: UnsafeMutablePointer<FILE>, _ a: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Int>) -> Bool {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard fgets(&buf, 256, fp) != nil else { return false }
+        let parts = String(cString: buf).split(separator: " ")
+        guard parts.count >= 2, let x = Int(parts[0]), let y = Int(parts[1]) else { return false }
+        a.pointee = x
+        b.pointee = y
+        return true
+    }
+
+    static func totalSystemMemory() -> Int {
+        Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

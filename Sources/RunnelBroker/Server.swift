@@ -1,0 +1,107 @@
+import Logging
+import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// The TCP server: one event loop owns the broker and every connection, as redis-server's
+/// main thread does. Start with `start()`, stop with `shutdown()`.
+public final class RunnelServer: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    private let loopBroker: NIOLoopBound<Broker>
+    private let channels: NIOLockedValueBox<[any Channel]> = NIOLockedValueBox([])
+    private let shutdownPromise: EventLoopPromise<Void>
+    public let logger: Logger
+
+    public init(config: ServerConfig, configFile: String = "", logger: Logger) {
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        self.logger = logger
+        self.shutdownPromise = loop.makePromise()
+        let broker = loop.submit { () -> NIOLoopBound<Broker> in
+            let b = Broker(config: config, eventLoop: loop, logger: logger)
+            b.configFile = configFile
+            return NIOLoopBound(b, eventLoop: loop)
+        }
+        self.loopBroker = try! broker.wait()
+    }
+
+    public var eventLoop: any EventLoop { loopBroker.eventLoop }
+
+    /// Binds every `bind` address on the configured port. Returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        let loop = eventLoop
+        let bound = loopBroker
+        let config = try loop.submit { bound.value.config }.wait()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: Int32(config.value(of: "tcp-backlog").flatMap(Int.init) ?? 511))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 512, initial: 16384, maximum: 1 << 20))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
+                }
+            }
+        var port = config.port
+        var opened: [any Channel] = []
+        for var address in config.bindAddresses {
+            let optional = address.hasPrefix("-")
+            if optional { address.removeFirst() }
+            if address == "*" { address = "0.0.0.0" }
+            do {
+                let ch = try bootstrap.bind(host: address, port: port).wait()
+                if port == 0, let p = ch.localAddress?.port { port = p }
+                opened.append(ch)
+                logger.notice("Ready to accept connections tcp on \(address):\(port)")
+            } catch {
+                if optional { continue }
+                for ch in opened { try? ch.close().wait() }
+                throw error
+            }
+        }
+        channels.withLockedValue { $0 = opened }
+        let finalPort = port
+        try loop.submit {
+            let b = bound.value
+            b.boundPort = finalPort
+            b.onShutdown = { [weak self] in self?.initiateShutdown() }
+            b.startCron()
+        }.wait()
+        return finalPort
+    }
+
+    /// Stops accepting, lets pending replies go out, closes every connection.
+    public func initiateShutdown() {
+        let bound = loopBroker
+        let promise = shutdownPromise
+        let open = channels.withLockedValue { $0 }
+        eventLoop.execute {
+            let b = bound.value
+            b.stopCron()
+            let closes = open.map { $0.close() }
+            EventLoopFuture.andAllComplete(closes, on: b.eventLoop).whenComplete { _ in
+                b.flushPending()
+                for session in b.clients.values {
+                    b.flush(session)
+                    session.close?()
+                }
+                // Give the closes a moment to go out, then report done.
+                b.eventLoop.scheduleTask(in: .milliseconds(50)) { promise.succeed(()) }
+            }
+        }
+    }
+
+    /// Waits until shutdown has completed (SHUTDOWN, a signal, or `initiateShutdown`).
+    public func waitUntilShutdown() throws {
+        try shutdownPromise.futureResult.wait()
+        try group.syncShutdownGracefully()
+    }
+
+    /// Runs `body` on the broker's loop (for tests and embedding).
+    public func withBroker<T: Sendable>(_ body: @escaping @Sendable (Broker) -> T) throws -> T {
+        let bound = loopBroker
+        return try eventLoop.submit { body(bound.value) }.wait()
+    }
+}

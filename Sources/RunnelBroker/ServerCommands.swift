@@ -1,0 +1,371 @@
+import NIOCore
+import RunnelRESP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Broker {
+    static func registerServerCommands(_ r: inout CommandRegistrar) {
+        r.add("info", -1, ["loading", "stale", "sentinel"], ["@slow", "@dangerous"], "server", "Get information and statistics about the server") { b, s, a in
+            s.out.verbatim(b.infoText(sections: a.dropFirst().map { $0.lowercasedString }))
+        }
+        r.add("time", 1, ["loading", "stale", "fast"], ["@fast"], "server", "Return the current server time", "2.6.0") { _, s, _ in
+            let us = Clock.nowUs()
+            s.out.arrayHeader(2)
+            s.out.bulk(String(us / 1_000_000))
+            s.out.bulk(String(us % 1_000_000))
+        }
+        r.add("lastsave", 1, ["loading", "stale", "fast"], ["@admin", "@fast", "@dangerous"], "server", "Get the UNIX time stamp of the last successful save to disk") { b, s, _ in
+            s.out.integer(Int(b.lastSaveTime))
+        }
+        r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
+            var abort = false
+            for opt in a.dropFirst() {
+                if opt.equalsIgnoringCase("abort") {
+                    abort = true
+                } else if !(opt.equalsIgnoringCase("nosave") || opt.equalsIgnoringCase("save")
+                    || opt.equalsIgnoringCase("now") || opt.equalsIgnoringCase("force"))
+                {
+                    b.replyError(s, "ERR syntax error")
+                    return
+                }
+            }
+            if abort {
+                if a.count > 2 {
+                    b.replyError(s, "ERR syntax error")
+                } else {
+                    b.replyError(s, "ERR No shutdown in progress.")
+                }
+                return
+            }
+            b.logger.notice("User requested shutdown...")
+            s.closeAfterReply = true
+            b.onShutdown?()
+        }
+        registerConfigCommands(&r)
+        registerCommandCommands(&r)
+        registerSlowlogCommands(&r)
+    }
+
+    // MARK: - CONFIG
+
+    static func registerConfigCommands(_ r: inout CommandRegistrar) {
+        r.container("config", group: "server", summary: "A container for server configuration commands", since: "2.0.0")
+        let flags = ["admin", "noscript", "loading", "stale"]
+        let cats = ["@admin", "@slow", "@dangerous"]
+        r.sub("config", "get", -3, flags, cats, "Get the values of configuration parameters", since: "2.0.0") { b, s, a in
+            var seen = Set<String>()
+            var pairs: [(String, String)] = []
+            for p in a.dropFirst(2) {
+                for (k, v) in b.config.matching(p.string) where seen.insert(k).inserted {
+                    pairs.append((k, v))
+                }
+            }
+            s.out.mapHeader(pairs.count)
+            for (k, v) in pairs {
+                s.out.bulk(k)
+                s.out.bulk(v)
+            }
+        }
+        r.sub("config", "set", -4, flags + ["may_replicate"], cats, "Set configuration parameters to the given values", since: "2.0.0") { b, s, a in
+            guard a.count % 2 == 0 else {
+                b.replyError(s, "ERR syntax error")
+                return
+            }
+            var updated = b.config
+            var seen = Set<String>()
+            var i = 2
+            while i < a.count {
+                let name = a[i].string
+                guard let canonical = ServerConfig.canonicalName(name) else {
+                    b.replyError(s, "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
+                    return
+                }
+                guard seen.insert(canonical).inserted else {
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
+                    return
+                }
+                do {
+                    try updated.set(name, a[i + 1].string)
+                } catch let error as ServerConfig.SetError {
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - \(error.reason)")
+                    return
+                } catch {
+                    return
+                }
+                i += 2
+            }
+            let oldHz = b.config.hz
+            b.config = updated
+            if b.config.hz != oldHz && b.cronTask != nil {
+                b.stopCron()
+                b.startCron()
+            }
+            s.out.ok()
+        }
+        r.sub("config", "resetstat", 2, flags, cats, "Reset the stats returned by INFO", since: "2.0.0") { b, s, _ in
+            b.resetStats()
+            s.out.ok()
+        }
+        r.sub("config", "rewrite", 2, flags, cats, "Rewrite the configuration file with the in memory configuration", since: "2.8.0") { b, s, _ in
+            guard !b.configFile.isEmpty else {
+                b.replyError(s, "ERR The server is running without a config file")
+                return
+            }
+            if let problem = b.rewriteConfigFile() {
+                b.replyError(s, "ERR Rewriting config file: \(problem)")
+            } else {
+                s.out.ok()
+            }
+        }
+        r.help("config", [
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ])
+    }
+
+    func resetStats() {
+        let kept = (stats.connectionsReceived, stats.clientRecentMaxInput)
+        stats = BrokerStats()
+        _ = kept
+        for spec in commands.all {
+            for c in spec.allSpecs {
+                c.calls = 0
+                c.usec = 0
+                c.rejectedCalls = 0
+                c.failedCalls = 0
+            }
+        }
+    }
+
+    /// Rewrites the config file: changed directives replace their lines, new ones are
+    /// appended; comments and unknown lines are kept. Returns an error text on failure.
+    func rewriteConfigFile() -> String? {
+        var lines: [String] = []
+        if let fp = fopen(configFile, "r") {
+            var buf = [CChar](repeating: 0, count: 65536)
+            while fgets(&buf, Int32(buf.count), fp) != nil {
+                var line = String(cString: buf)
+                if line.hasSuffix("\n") { line.removeLast() }
+                lines.append(line)
+            }
+            fclose(fp)
+        }
+        let defaults = ServerConfig()
+        var written = Set<String>()
+        var output: [String] = []
+        for line in lines {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("#"),
+                let name = trimmed.split(separator: " ").first.map({ String($0).lowercased() }),
+                let canonical = ServerConfig.canonicalName(name)
+            else {
+                output.append(line)
+                continue
+            }
+            if written.contains(canonical) { continue }
+            written.insert(canonical)
+            output.append("\(canonical) \(Self.quoteConfig(config.value(of: canonical) ?? ""))")
+        }
+        for d in ServerConfig.directives where !written.contains(d.name) {
+            let v = config.value(of: d.name) ?? ""
+            if v != defaults.value(of: d.name) {
+                output.append("\(d.name) \(Self.quoteConfig(v))")
+            }
+        }
+        let text = output.joined(separator: "\n") + "\n"
+        let tmp = configFile + ".tmp-rewrite"
+        guard let fp = fopen(tmp, "w") else { return String(cString: strerror(errno)) }
+        let ok = fputs(text, fp) >= 0 && fflush(fp) == 0 && fsync(fileno(fp)) == 0
+        fclose(fp)
+        guard ok, Glibc.rename(tmp, configFile) == 0 else { return String(cString: strerror(errno)) }
+        return nil
+    }
+
+    static func quoteConfig(_ v: String) -> String {
+        if v.isEmpty { return "\"\"" }
+        if v.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" }) {
+            return "\"" + v.map { $0 == "\"" ? "\\\"" : String($0) }.joined() + "\""
+        }
+        return v
+    }
+
+    // MARK: - COMMAND
+
+    static func registerCommandCommands(_ r: inout CommandRegistrar) {
+        r.add("command", -1, ["loading", "stale", "sentinel"], ["@slow", "@connection"], "server", "Get array of Redis command details", "2.8.13") { b, s, _ in
+            let all = b.commands.all
+            s.out.arrayHeader(all.count)
+            for c in all { b.writeCommandInfo(s, c) }
+        }
+        let flags = ["loading", "stale", "sentinel"]
+        let cats = ["@slow", "@connection"]
+        r.sub("command", "count", 2, flags, cats, "Get total number of Redis commands", since: "2.8.13") { b, s, _ in
+            s.out.integer(b.commands.all.count)
+        }
+        r.sub("command", "info", -2, flags, cats, "Get array of specific Redis command details, or all when no argument is given", since: "2.8.13") { b, s, a in
+            let names = a.count > 2 ? a.dropFirst(2).map { $0.lowercasedString } : b.commands.all.map(\.fullName)
+            s.out.arrayHeader(names.count)
+            for n in names {
+                if let c = b.lookupFullName(n) { b.writeCommandInfo(s, c) } else { s.out.nullArray() }
+            }
+        }
+        r.sub("command", "docs", -2, flags, cats, "Get array of specific Redis command documentation", since: "7.0.0") { b, s, a in
+            let specs = a.count > 2 ? a.dropFirst(2).compactMap { b.lookupFullName($0.lowercasedString) } : b.commands.all
+            s.out.mapHeader(specs.count)
+            for c in specs {
+                s.out.bulk(c.name)
+                b.writeCommandDocs(s, c)
+            }
+        }
+        r.sub("command", "list", -2, flags, cats, "Get an array of Redis command names", since: "7.0.0") { b, s, a in
+            var names = b.commands.all.flatMap { $0.allSpecs.map(\.fullName) }
+            if a.count == 5 && a[2].equalsIgnoringCase("filterby") {
+                let value = a[4].lowercasedString
+                if a[3].equalsIgnoringCase("pattern") {
+                    names = names.filter { Glob.matches(pattern: Array(value.utf8), $0.utf8, caseInsensitive: true) }
+                } else if a[3].equalsIgnoringCase("aclcat") {
+                    names = names.filter { b.lookupFullName($0)?.categories.contains("@" + value) == true }
+                } else if a[3].equalsIgnoringCase("module") {
+                    names = []
+                } else {
+                    b.replyError(s, "ERR syntax error")
+                    return
+                }
+            } else if a.count != 2 {
+                b.replyError(s, "ERR syntax error")
+                return
+            }
+            s.out.arrayHeader(names.count)
+            for n in names { s.out.bulk(n) }
+        }
+        r.help("command", [
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "HELP",
+            "    Prints this help.",
+        ])
+    }
+
+    func lookupFullName(_ name: String) -> CommandSpec? {
+        let parts = name.split(separator: "|", maxSplits: 1).map(String.init)
+        guard let top = commands.lookup(parts[0]) else { return nil }
+        return parts.count == 2 ? top.subcommands[parts[1]] : top
+    }
+
+    func writeCommandInfo(_ s: ClientSession, _ c: CommandSpec) {
+        s.out.arrayHeader(10)
+        s.out.bulk(c.fullName)
+        s.out.integer(c.arity)
+        s.out.setHeader(c.flags.count)
+        for f in c.flags { s.out.simpleString(f) }
+        s.out.integer(c.firstKey)
+        s.out.integer(c.lastKey)
+        s.out.integer(c.keyStep)
+        s.out.setHeader(c.categories.count)
+        for cat in c.categories { s.out.simpleString(cat) }
+        s.out.setHeader(0)
+        s.out.setHeader(0)
+        let subs = c.subcommands.values.sorted { $0.fullName < $1.fullName }
+        s.out.setHeader(subs.count)
+        for sub in subs { writeCommandInfo(s, sub) }
+    }
+
+    func writeCommandDocs(_ s: ClientSession, _ c: CommandSpec) {
+        let subs = c.subcommands.values.sorted { $0.fullName < $1.fullName }
+        s.out.mapHeader(subs.isEmpty ? 4 : 5)
+        s.out.bulk("summary" as StaticString)
+        s.out.bulk(c.summary)
+        s.out.bulk("since" as StaticString)
+        s.out.bulk(c.since)
+        s.out.bulk("group" as StaticString)
+        s.out.bulk(c.group)
+        s.out.bulk("complexity" as StaticString)
+        s.out.bulk(c.complexity)
+        if !subs.isEmpty {
+            s.out.bulk("subcommands" as StaticString)
+            s.out.mapHeader(subs.count)
+            for sub in subs {
+                s.out.bulk(sub.fullName)
+                writeCommandDocs(s, sub)
+            }
+        }
+    }
+
+    // MARK: - SLOWLOG
+
+    static func registerSlowlogCommands(_ r: inout CommandRegistrar) {
+        r.container("slowlog", group: "server", summary: "A container for slow log commands", since: "2.2.12")
+        let flags = ["admin", "loading", "stale"]
+        let cats = ["@admin", "@slow", "@dangerous"]
+        r.sub("slowlog", "get", -2, flags, cats, "Get the slow log's entries", since: "2.2.12") { b, s, a in
+            var count = 10
+            if a.count == 3 {
+                guard let n = RESPInteger.parse(a[2]), n >= -1 else {
+                    b.replyError(s, "ERR count should be greater than or equal to -1")
+                    return
+                }
+                count = n == -1 ? b.slowlog.count : n
+            } else if a.count > 3 {
+                b.replyError(s, "ERR wrong number of arguments for 'slowlog|get' command")
+                return
+            }
+            let entries = b.slowlog.prefix(count)
+            s.out.arrayHeader(entries.count)
+            for e in entries {
+                s.out.arrayHeader(6)
+                s.out.integer(e.id)
+                s.out.integer(Int(e.timestamp))
+                s.out.integer(e.durationUs)
+                s.out.arrayHeader(e.args.count)
+                for arg in e.args { s.out.bulk(arg) }
+                s.out.bulk(e.clientAddress)
+                s.out.bulk(e.clientName)
+            }
+        }
+        r.sub("slowlog", "len", 2, flags, cats, "Get the slow log's length", since: "2.2.12") { b, s, _ in
+            s.out.integer(b.slowlog.count)
+        }
+        r.sub("slowlog", "reset", 2, flags, cats, "Clear all entries from the slow log", since: "2.2.12") { b, s, _ in
+            b.slowlog.removeAll()
+            s.out.ok()
+        }
+        r.help("slowlog", [
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ])
+    }
+}

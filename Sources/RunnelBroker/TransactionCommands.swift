@@ -1,0 +1,88 @@
+import NIOCore
+
+extension Broker {
+    static func registerTransactionCommands(_ r: inout CommandRegistrar) {
+        let flags = ["noscript", "loading", "stale", "fast", "allow_busy"]
+        r.add("multi", 1, flags, ["@fast", "@transaction"], "transactions", "Mark the start of a transaction block") { b, s, _ in
+            if s.inMulti {
+                b.replyError(s, "ERR MULTI calls can not be nested")
+                return
+            }
+            s.inMulti = true
+            s.multiQueue = []
+            s.multiError = nil
+            s.out.ok()
+        }
+        r.add("discard", 1, flags, ["@fast", "@transaction"], "transactions", "Discard all commands issued after MULTI", "2.0.0") { b, s, _ in
+            guard s.inMulti else {
+                b.replyError(s, "ERR DISCARD without MULTI")
+                return
+            }
+            b.discardTransaction(s)
+            b.unwatchAll(s)
+            s.out.ok()
+        }
+        r.add("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], ["@slow", "@transaction"], "transactions", "Execute all commands issued after MULTI", "1.2.0") { b, s, _ in
+            b.exec(s)
+        }
+        r.add("watch", -2, flags, ["@fast", "@transaction"], "transactions", "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0", keys: (1, -1, 1)) { b, s, a in
+            if s.inMulti {
+                b.replyError(s, "ERR WATCH inside MULTI is not allowed")
+                return
+            }
+            for key in a.dropFirst() where !s.watchedKeys.contains(where: { $0.db == s.db && $0.key == key }) {
+                let k = key.detached
+                s.watchedKeys.append((s.db, k))
+                b.watchers[s.db, default: [:]][k, default: []].insert(s.id)
+            }
+            s.out.ok()
+        }
+        r.add("unwatch", 1, flags, ["@fast", "@transaction"], "transactions", "Forget about all watched keys", "2.2.0") { b, s, _ in
+            b.unwatchAll(s)
+            s.out.ok()
+        }
+    }
+
+    func discardTransaction(_ s: ClientSession) {
+        s.inMulti = false
+        s.multiQueue = []
+        s.multiError = nil
+    }
+
+    func unwatchAll(_ s: ClientSession) {
+        for (db, key) in s.watchedKeys {
+            watchers[db]?[key]?.remove(s.id)
+            if watchers[db]?[key]?.isEmpty == true { watchers[db]?[key] = nil }
+        }
+        s.watchedKeys = []
+        s.watchDirty = false
+    }
+
+    func exec(_ s: ClientSession) {
+        guard s.inMulti else {
+            replyError(s, "ERR EXEC without MULTI")
+            return
+        }
+        if s.multiError != nil {
+            discardTransaction(s)
+            unwatchAll(s)
+            replyError(s, "EXECABORT Transaction discarded because of previous errors.")
+            return
+        }
+        if s.watchDirty {
+            discardTransaction(s)
+            unwatchAll(s)
+            s.out.nullArray()
+            return
+        }
+        let queue = s.multiQueue
+        discardTransaction(s)
+        unwatchAll(s)
+        s.out.arrayHeader(queue.count)
+        for args in queue {
+            guard var spec = commands.lookup(args[0]) else { continue }
+            if !spec.subcommands.isEmpty, args.count > 1, let sub = spec.subcommand(args[1]) { spec = sub }
+            call(s, spec, args)
+        }
+    }
+}

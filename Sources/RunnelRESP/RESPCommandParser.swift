@@ -1,0 +1,182 @@
+import NIOCore
+
+/// Incremental parser for client requests: RESP multibulk (`*N\r\n$len\r\n…`) and inline
+/// commands (`PING\r\n`), with redis-server 7.0's framing rules and error texts.
+///
+/// The parser never copies argument bytes: a finished command is a list of `ByteBuffer`
+/// slices of the caller's buffer. While a multibulk command is incomplete it remembers only
+/// offsets relative to the reader index (not slices), so appending more input to the buffer
+/// never triggers a copy-on-write of everything received so far.
+public struct RESPCommandParser: Sendable {
+    /// Longest inline request or length line, as Redis's `PROTO_INLINE_MAX_SIZE`.
+    public static let inlineMaxSize = 64 * 1024
+
+    /// `proto-max-bulk-len`: the largest accepted bulk argument.
+    public var maxBulkLength: Int
+    /// When true, the unauthenticated limits apply (at most 10 arguments of at most 16 KiB).
+    public var unauthenticated: Bool = false
+
+    // In-progress multibulk command: how many arguments remain, and where the parsed ones are.
+    private var expectedArgs: Int = 0
+    private var argRanges: [(offset: Int, length: Int)] = []
+    private var scanned: Int = 0  // bytes past readerIndex already consumed by the in-progress command
+
+    public init(maxBulkLength: Int = 512 * 1024 * 1024) {
+        self.maxBulkLength = maxBulkLength
+    }
+
+    /// True while a multibulk command has started but not finished.
+    public var isMidCommand: Bool { expectedArgs > 0 }
+
+    /// Parses the next command from `buffer`.
+    ///
+    /// Returns `nil` when more bytes are needed (the buffer's reader index is left where the
+    /// command starts). Returns an empty array for an empty request (`*0`, `*-1`, a blank
+    /// inline line), which a server ignores. On success the reader index moves past the command.
+    public mutating func next(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
+        if expectedArgs == 0 {
+            guard let first = buffer.readableBytesView.first else { return nil }
+            if first != UInt8(ascii: "*") {
+                return try parseInline(&buffer)
+            }
+            // Multibulk header.
+            guard let lineEnd = findCR(buffer, from: 1) else {
+                if buffer.readableBytes > Self.inlineMaxSize { throw .tooBigMultibulkCount }
+                return nil
+            }
+            guard let count = parseInteger(buffer, from: 1, to: lineEnd), count <= Int(Int32.max) else {
+                throw .invalidMultibulkLength
+            }
+            if count <= 0 {
+                buffer.moveReaderIndex(forwardBy: lineEnd + 2)
+                return []
+            }
+            if unauthenticated && count > 10 { throw .unauthenticatedMultibulk }
+            expectedArgs = count
+            scanned = lineEnd + 2
+            argRanges.removeAll(keepingCapacity: true)
+            argRanges.reserveCapacity(min(count, 1024))
+        }
+        while argRanges.count < expectedArgs {
+            guard scanned < buffer.readableBytes else { return nil }
+            let marker = buffer.getInteger(at: buffer.readerIndex + scanned, as: UInt8.self)!
+            if marker != UInt8(ascii: "$") {
+                reset()
+                throw .expectedDollar(got: marker)
+            }
+            guard let lineEnd = findCR(buffer, from: scanned + 1) else {
+                if buffer.readableBytes - scanned > Self.inlineMaxSize {
+                    reset()
+                    throw .tooBigBulkCount
+                }
+                return nil
+            }
+            guard let length = parseInteger(buffer, from: scanned + 1, to: lineEnd),
+                length >= 0, length <= maxBulkLength
+            else {
+                reset()
+                throw .invalidBulkLength
+            }
+            if unauthenticated && length > 16384 {
+                reset()
+                throw .unauthenticatedBulk
+            }
+            let dataStart = lineEnd + 2
+            // Redis skips the two bytes after the payload without checking them.
+            guard buffer.readableBytes - dataStart >= length + 2 else { return nil }
+            argRanges.append((dataStart, length))
+            scanned = dataStart + length + 2
+        }
+        var args: [ByteBuffer] = []
+        args.reserveCapacity(argRanges.count)
+        let base = buffer.readerIndex
+        for range in argRanges {
+            args.append(buffer.getSlice(at: base + range.offset, length: range.length)!)
+        }
+        buffer.moveReaderIndex(forwardBy: scanned)
+        reset()
+        return args
+    }
+
+    private mutating func reset() {
+        expectedArgs = 0
+        scanned = 0
+        argRanges.removeAll(keepingCapacity: true)
+    }
+
+    /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
+    private func findCR(_ buffer: ByteBuffer, from offset: Int) -> Int? {
+        let view = buffer.readableBytesView
+        guard offset < view.count else { return nil }
+        let start = view.startIndex + offset
+        guard let cr = view[start...].firstIndex(of: UInt8(ascii: "\r")) else { return nil }
+        let rel = cr - view.startIndex
+        // Redis needs the byte after '\r' to be present too.
+        if rel + 1 >= view.count { return nil }
+        return rel
+    }
+
+    /// Redis's `string2ll` on the bytes in `[from, to)`: optional '-', no leading zeros, no '+'.
+    private func parseInteger(_ buffer: ByteBuffer, from: Int, to: Int) -> Int? {
+        buffer.withUnsafeReadableBytes { raw in
+            RESPInteger.parse(UnsafeRawBufferPointer(rebasing: raw[from..<to]))
+        }
+    }
+
+    private mutating func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
+        let view = buffer.readableBytesView
+        guard let nl = view.firstIndex(of: UInt8(ascii: "\n")) else {
+            if view.count > Self.inlineMaxSize { throw .tooBigInline }
+            return nil
+        }
+        var lineLength = nl - view.startIndex
+        if lineLength > 0 && view[nl - 1] == UInt8(ascii: "\r") { lineLength -= 1 }
+        let line = buffer.getSlice(at: buffer.readerIndex, length: lineLength)!
+        guard let args = InlineSplitter.split(line) else {
+            throw .unbalancedQuotes
+        }
+        buffer.moveReaderIndex(forwardBy: nl - view.startIndex + 1)
+        return args
+    }
+}
+
+/// Integer parsing with redis-server's strictness (`string2ll`).
+public enum RESPInteger {
+    @inlinable
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let n = bytes.count
+        if n == 0 || n > 20 { return nil }
+        var i = 0
+        var negative = false
+        if bytes[0] == UInt8(ascii: "-") {
+            negative = true
+            i = 1
+            if n == 1 { return nil }
+        }
+        if bytes[i] == UInt8(ascii: "0") {
+            return (n == 1) ? 0 : nil
+        }
+        var value: UInt64 = 0
+        while i < n {
+            let d = bytes[i] &- UInt8(ascii: "0")
+            if d > 9 { return nil }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d))
+            if o1 || o2 { return nil }
+            value = a
+            i += 1
+        }
+        if negative {
+            if value > UInt64(Int64.max) + 1 { return nil }
+            return value == UInt64(Int64.max) + 1 ? Int.min : -Int(value)
+        }
+        if value > UInt64(Int64.max) { return nil }
+        return Int(value)
+    }
+
+    /// Parses a whole `ByteBuffer`'s readable bytes.
+    @inlinable
+    public static func parse(_ buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { parse($0) }
+    }
+}

@@ -1,0 +1,207 @@
+import NIOCore
+
+/// The protocol a connection speaks: RESP2 (default) or RESP3 (after `HELLO 3`).
+public enum RESPVersion: Int, Sendable {
+    case resp2 = 2
+    case resp3 = 3
+}
+
+/// Writes replies into a `ByteBuffer`, choosing the RESP2 or RESP3 shape of each reply type.
+///
+/// RESP3 types fall back as redis-server does for RESP2 clients: maps become flat arrays of
+/// 2·n elements, sets become arrays, doubles become bulk strings, booleans become integers,
+/// nulls become `$-1` (or `*-1` for a null array), verbatim strings become bulk strings and
+/// push messages become arrays.
+public struct RESPWriter {
+    public var buffer: ByteBuffer
+    public var version: RESPVersion
+
+    public init(buffer: ByteBuffer, version: RESPVersion) {
+        self.buffer = buffer
+        self.version = version
+    }
+
+    @inlinable
+    mutating func writeCRLF() { buffer.writeStaticString("\r\n") }
+
+    @inlinable
+    mutating func writeDecimal(_ value: Int) {
+        // Digits straight into the buffer, no String.
+        if value >= 0 && value < 10 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        var v = value.magnitude
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
+        var len = 0
+        withUnsafeMutableBytes(of: &tmp) { raw in
+            repeat {
+                raw[23 - len] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                len += 1
+            } while v > 0
+            if value < 0 {
+                raw[23 - len] = UInt8(ascii: "-")
+                len += 1
+            }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(24 - len)...]))
+        }
+    }
+
+    @inlinable
+    mutating func writeHeader(_ marker: UInt8, _ count: Int) {
+        buffer.writeInteger(marker)
+        writeDecimal(count)
+        writeCRLF()
+    }
+
+    // MARK: - Simple types
+
+    /// `+OK`-style status reply. The text must not contain CR or LF.
+    @inlinable
+    public mutating func simpleString(_ text: StaticString) {
+        buffer.writeInteger(UInt8(ascii: "+"))
+        buffer.writeStaticString(text)
+        writeCRLF()
+    }
+
+    public mutating func simpleString(_ text: String) {
+        buffer.writeInteger(UInt8(ascii: "+"))
+        buffer.writeString(text)
+        writeCRLF()
+    }
+
+    public mutating func ok() { simpleString("OK") }
+
+    /// An error reply. `text` is the full message including its code, e.g. `ERR syntax error`.
+    /// CR and LF are replaced by spaces as Redis does.
+    public mutating func error(_ text: String) {
+        buffer.writeInteger(UInt8(ascii: "-"))
+        if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            buffer.writeBytes(text.utf8.map { ($0 == 0x0D || $0 == 0x0A) ? 0x20 : $0 })
+        } else {
+            buffer.writeString(text)
+        }
+        writeCRLF()
+    }
+
+    @inlinable
+    public mutating func integer(_ value: Int) {
+        buffer.writeInteger(UInt8(ascii: ":"))
+        writeDecimal(value)
+        writeCRLF()
+    }
+
+    @inlinable
+    public mutating func bulk(_ bytes: ByteBuffer) {
+        writeHeader(UInt8(ascii: "$"), bytes.readableBytes)
+        var copy = bytes
+        buffer.writeBuffer(&copy)
+        writeCRLF()
+    }
+
+    public mutating func bulk<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
+        let arr = Array(bytes)
+        writeHeader(UInt8(ascii: "$"), arr.count)
+        buffer.writeBytes(arr)
+        writeCRLF()
+    }
+
+    public mutating func bulk(_ text: String) {
+        writeHeader(UInt8(ascii: "$"), text.utf8.count)
+        buffer.writeString(text)
+        writeCRLF()
+    }
+
+    @inlinable
+    public mutating func bulk(_ text: StaticString) {
+        writeHeader(UInt8(ascii: "$"), text.utf8CodeUnitCount)
+        buffer.writeStaticString(text)
+        writeCRLF()
+    }
+
+    /// The null reply: `$-1` in RESP2, `_` in RESP3.
+    public mutating func null() {
+        if version == .resp3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("$-1\r\n") }
+    }
+
+    /// The null array: `*-1` in RESP2, `_` in RESP3.
+    public mutating func nullArray() {
+        if version == .resp3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("*-1\r\n") }
+    }
+
+    /// A double: RESP3 `,` type, RESP2 bulk string, both with Redis's `%.17g` text.
+    public mutating func double(_ value: Double) {
+        let text = RESPDouble.format(value)
+        if version == .resp3 {
+            buffer.writeInteger(UInt8(ascii: ","))
+            buffer.writeString(text)
+            writeCRLF()
+        } else {
+            bulk(text)
+        }
+    }
+
+    /// A boolean: RESP3 `#t`/`#f`, RESP2 `:1`/`:0`.
+    public mutating func boolean(_ value: Bool) {
+        if version == .resp3 {
+            buffer.writeStaticString(value ? "#t\r\n" : "#f\r\n")
+        } else {
+            integer(value ? 1 : 0)
+        }
+    }
+
+    /// A verbatim string (`=len\r\ntxt:…` in RESP3, a bulk string in RESP2).
+    public mutating func verbatim(_ text: String, format: StaticString = "txt") {
+        if version == .resp3 {
+            writeHeader(UInt8(ascii: "="), text.utf8.count + 4)
+            buffer.writeStaticString(format)
+            buffer.writeInteger(UInt8(ascii: ":"))
+            buffer.writeString(text)
+            writeCRLF()
+        } else {
+            bulk(text)
+        }
+    }
+
+    // MARK: - Aggregates (headers; the caller writes the elements)
+
+    @inlinable
+    public mutating func arrayHeader(_ count: Int) { writeHeader(UInt8(ascii: "*"), count) }
+
+    /// A map of `count` pairs: `%count` in RESP3, `*2·count` in RESP2.
+    public mutating func mapHeader(_ count: Int) {
+        if version == .resp3 { writeHeader(UInt8(ascii: "%"), count) } else { writeHeader(UInt8(ascii: "*"), count * 2) }
+    }
+
+    /// A set: `~count` in RESP3, `*count` in RESP2.
+    public mutating func setHeader(_ count: Int) {
+        if version == .resp3 { writeHeader(UInt8(ascii: "~"), count) } else { writeHeader(UInt8(ascii: "*"), count) }
+    }
+
+    /// An out-of-band push: `>count` in RESP3, `*count` in RESP2.
+    public mutating func pushHeader(_ count: Int) {
+        if version == .resp3 { writeHeader(UInt8(ascii: ">"), count) } else { writeHeader(UInt8(ascii: "*"), count) }
+    }
+
+    /// An empty array.
+    public mutating func emptyArray() { buffer.writeStaticString("*0\r\n") }
+
+    /// Appends bytes that already are a complete RESP reply.
+    public mutating func raw(_ bytes: ByteBuffer) {
+        var copy = bytes
+        buffer.writeBuffer(&copy)
+    }
+}
+
+/// Double formatting as redis-server prints doubles in replies.
+public enum RESPDouble {
+    public static func format(_ value: Double) -> String {
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        if value.isNaN { return "nan" }
+        if value == value.rounded(.towardZero) && abs(value) < 1e17 {
+            return String(Int64(value))
+        }
+        return "\(value)"
+    }
+}

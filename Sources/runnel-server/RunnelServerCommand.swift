@@ -1,0 +1,167 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import RunnelBroker
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct RunnelServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runnel-server",
+        abstract: "A durable, Redis-compatible stream broker.",
+        discussion: """
+            Like redis-server, the first argument may be a config file in redis.conf syntax, and any \
+            directive can be given as an option: `--<directive> <value…>` (e.g. --hz 20, \
+            --client-output-buffer-limit "pubsub 32mb 8mb 60"). Options override the file.
+            """,
+        version: Broker.runnelVersion
+    )
+
+    @Option(help: "TCP port to listen on (0 picks a free port).")
+    var port: Int?
+
+    @Option(help: "Addresses to bind, space separated; a leading '-' makes one optional.")
+    var bind: String?
+
+    @Option(help: "Data directory (default ./runnel-data).")
+    var dir: String?
+
+    @Option(help: "Number of databases (default 16).")
+    var databases: Int?
+
+    @Option(help: "Maximum number of connected clients (default 10000).")
+    var maxclients: Int?
+
+    @Option(help: "Durability policy: always | everysec | no (default everysec).")
+    var appendfsync: String?
+
+    @Option(help: "Log level: debug | verbose | notice | warning (default notice).")
+    var loglevel: String?
+
+    @Option(help: "Password clients must AUTH with (default: none).")
+    var requirepass: String?
+
+    @Argument(parsing: .allUnrecognized, help: "[config-file] [--<directive> <value>…]")
+    var rest: [String] = []
+
+    func run() throws {
+        var config = ServerConfig()
+        var configFile = ""
+        var args = rest
+        if let first = args.first, !first.hasPrefix("--") {
+            configFile = first
+            args.removeFirst()
+        }
+        do {
+            if !configFile.isEmpty {
+                guard let text = readFile(configFile) else {
+                    printError("Fatal error, can't open config file '\(configFile)': \(String(cString: strerror(errno)))\n")
+                    throw ExitCode(1)
+                }
+                try config.load(configText: text)
+            }
+            var lines: [String] = []
+            var explicit: [(String, String?)] = [
+                ("port", port.map(String.init)), ("bind", bind), ("dir", dir),
+                ("databases", databases.map(String.init)), ("maxclients", maxclients.map(String.init)),
+                ("appendfsync", appendfsync), ("loglevel", loglevel), ("requirepass", requirepass),
+            ]
+            var current: [String] = []
+            for a in args {
+                if a.hasPrefix("--") {
+                    if !current.isEmpty { lines.append(current.map(quote).joined(separator: " ")) }
+                    current = [String(a.dropFirst(2))]
+                } else if current.isEmpty {
+                    printError("Unexpected argument '\(a)'\n")
+                    throw ExitCode(1)
+                } else {
+                    current.append(a)
+                }
+            }
+            if !current.isEmpty { lines.append(current.map(quote).joined(separator: " ")) }
+            explicit.removeAll { $0.1 == nil }
+            for (k, v) in explicit { lines.append("\(k) \(quote(v!))") }
+            try config.load(configText: lines.joined(separator: "\n"))
+        } catch let error as ServerConfig.FileError {
+            printError("\(error)\n")
+            throw ExitCode(1)
+        }
+
+        let level: Logger.Level
+        switch config.loglevel {
+        case "debug": level = .debug
+        case "verbose": level = .info
+        case "warning": level = .warning
+        default: level = .notice
+        }
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "runnel")
+
+        if mkdir(config.dir, 0o755) != 0 && errno != EEXIST {
+            logger.critical("Can't create data directory '\(config.dir)': \(String(cString: strerror(errno)))")
+            throw ExitCode(1)
+        }
+        logger.notice("Runnel \(Broker.runnelVersion) starting, pid=\(getpid()), data dir \(config.dir)")
+
+        let server = RunnelServer(config: config, configFile: configFile, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            logger.critical("Failed listening on port \(config.port) (tcp), aborting: \(error)")
+            throw ExitCode(1)
+        }
+
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler {
+                logger.notice("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+                server.initiateShutdown()
+            }
+            src.resume()
+            sources.append(src)
+        }
+        try server.waitUntilShutdown()
+        logger.notice("Runnel is now ready to exit, bye bye...")
+        _ = sources
+    }
+}
+
+private func quote(_ s: String) -> String {
+    if s.isEmpty { return "\"\"" }
+    guard s.contains(where: { $0 == " " || $0 == "\"" || $0 == "'" || $0 == "\\" }) else { return s }
+    var out = "\""
+    for c in s {
+        if c == "\"" || c == "\\" { out.append("\\") }
+        out.append(c)
+    }
+    return out + "\""
+}
+
+private func readFile(_ path: String) -> String? {
+    guard let fp = fopen(path, "r") else { return nil }
+    defer { fclose(fp) }
+    var bytes: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, fp)
+        if n <= 0 { break }
+        bytes.append(contentsOf: buf[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+private func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = write(2, &bytes, bytes.count)
+}
