@@ -240,7 +240,7 @@ public final class Broker {
                 }
             } else if let sub = spec.subcommand(args[1]) {
                 spec = sub
-            } else if spec.handler == nil {
+            } else {
                 let text = "ERR unknown subcommand '\(String(args[1].string.prefix(128)))'. Try \(spec.fullName.uppercased()) HELP."
                 reject(session, spec, text)
                 return true

@@ -6,7 +6,7 @@ extension Broker {
     public static let runnelVersion = "0.1.0"
 
     static func registerConnectionCommands(_ r: inout CommandRegistrar) {
-        r.add("ping", -1, ["fast", "sentinel"], ["@fast", "@connection"], "connection", "Ping the server") { b, s, a in
+        r.add("ping", -1, ["fast"], ["@fast", "@connection"], "connection", "Ping the server") { b, s, a in
             if a.count > 2 {
                 b.replyError(s, "ERR wrong number of arguments for 'ping' command")
                 return
@@ -21,7 +21,7 @@ extension Broker {
                 s.out.simpleString("PONG")
             }
         }
-        r.add("echo", 2, ["fast"], ["@fast", "@connection"], "connection", "Echo the given string") { _, s, a in
+        r.add("echo", 2, ["loading", "stale", "fast"], ["@fast", "@connection"], "connection", "Echo the given string") { _, s, a in
             s.out.bulk(a[1])
         }
         r.add("quit", -1, ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"], ["@fast", "@connection"], "connection", "Close the connection") { _, s, _ in
@@ -69,7 +69,7 @@ extension Broker {
                 b.replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
             }
         }
-        r.add("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "sentinel", "allow_busy"], ["@fast", "@connection"], "connection", "Handshake with Redis", "6.0.0") { b, s, a in
+        r.add("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"], ["@fast", "@connection"], "connection", "Handshake with Redis", "6.0.0") { b, s, a in
             b.hello(s, a)
         }
         registerClientCommands(&r)
@@ -233,8 +233,12 @@ extension Broker {
             }
         }
         r.sub("client", "pause", -3, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous", "@connection"], "Stop processing commands from clients for some time", since: "2.9.50") { b, s, a in
-            guard let ms = RESPInteger.parse(a[2]), ms >= 0 else {
+            guard let ms = RESPInteger.parse(a[2]) else {
                 b.replyError(s, "ERR timeout is not an integer or out of range")
+                return
+            }
+            guard ms >= 0 else {
+                b.replyError(s, "ERR timeout is negative")
                 return
             }
             var writesOnly = false
@@ -246,7 +250,7 @@ extension Broker {
                     return
                 }
             } else if a.count > 4 {
-                b.replyError(s, "ERR syntax error")
+                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try CLIENT HELP.")
                 return
             }
             b.pause(untilMs: Clock.nowMs() + Int64(ms), writesOnly: writesOnly)
@@ -264,15 +268,16 @@ extension Broker {
             }
         }
         r.sub("client", "unblock", -3, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous", "@connection"], "Unblock a client blocked in a blocking command from a different connection", since: "5.0.0") { b, s, a in
+            if a.count > 4 {
+                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try CLIENT HELP.")
+                return
+            }
             guard RESPInteger.parse(a[2]) != nil else {
                 b.replyError(s, "ERR value is not an integer or out of range")
                 return
             }
             if a.count == 4 && !(a[3].equalsIgnoringCase("timeout") || a[3].equalsIgnoringCase("error")) {
                 b.replyError(s, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
-                return
-            } else if a.count > 4 {
-                b.replyError(s, "ERR syntax error")
                 return
             }
             // No command blocks yet: nobody can be unblocked.

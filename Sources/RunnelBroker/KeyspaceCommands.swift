@@ -194,7 +194,7 @@ extension Broker {
     /// SCAN over a stable order: keys sorted by a 63-bit hash of their bytes, so a key that
     /// exists for the whole iteration is returned at least once whatever else changes.
     func scan(_ s: ClientSession, _ a: [ByteBuffer]) {
-        guard let cursor = UInt64(a[1].string) else {
+        guard let cursor = Self.parseCursor(a[1]) else {
             replyError(s, "ERR invalid cursor")
             return
         }
@@ -254,6 +254,19 @@ extension Broker {
         s.out.bulk(String(next))
         s.out.arrayHeader(result.count)
         for k in result { s.out.bulk(k) }
+    }
+
+    /// Redis parses cursors with `strtoul`: optional sign (a minus wraps around), digits,
+    /// nothing else.
+    static func parseCursor(_ arg: ByteBuffer) -> UInt64? {
+        var bytes = Array(arg.readableBytesView)
+        var negative = false
+        if let f = bytes.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") {
+            negative = f == UInt8(ascii: "-")
+            bytes.removeFirst()
+        }
+        guard let v = parseUInt64(bytes[...]) else { return nil }
+        return negative ? (0 &- v) : v
     }
 
     static func scanHash(_ key: Key) -> UInt64 {

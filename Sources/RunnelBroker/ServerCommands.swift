@@ -7,7 +7,7 @@ import Glibc
 
 extension Broker {
     static func registerServerCommands(_ r: inout CommandRegistrar) {
-        r.add("info", -1, ["loading", "stale", "sentinel"], ["@slow", "@dangerous"], "server", "Get information and statistics about the server") { b, s, a in
+        r.add("info", -1, ["loading", "stale"], ["@slow", "@dangerous"], "server", "Get information and statistics about the server") { b, s, a in
             s.out.verbatim(b.infoText(sections: a.dropFirst().map { $0.lowercasedString }))
         }
         r.add("time", 1, ["loading", "stale", "fast"], ["@fast"], "server", "Return the current server time", "2.6.0") { _, s, _ in
@@ -19,7 +19,7 @@ extension Broker {
         r.add("lastsave", 1, ["loading", "stale", "fast"], ["@admin", "@fast", "@dangerous"], "server", "Get the UNIX time stamp of the last successful save to disk") { b, s, _ in
             s.out.integer(Int(b.lastSaveTime))
         }
-        r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "sentinel", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
+        r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             var abort = false
             for opt in a.dropFirst() {
                 if opt.equalsIgnoringCase("abort") {
@@ -203,12 +203,12 @@ extension Broker {
     // MARK: - COMMAND
 
     static func registerCommandCommands(_ r: inout CommandRegistrar) {
-        r.add("command", -1, ["loading", "stale", "sentinel"], ["@slow", "@connection"], "server", "Get array of Redis command details", "2.8.13") { b, s, _ in
+        r.add("command", -1, ["loading", "stale"], ["@slow", "@connection"], "server", "Get array of Redis command details", "2.8.13") { b, s, _ in
             let all = b.commands.all
             s.out.arrayHeader(all.count)
             for c in all { b.writeCommandInfo(s, c) }
         }
-        let flags = ["loading", "stale", "sentinel"]
+        let flags = ["loading", "stale"]
         let cats = ["@slow", "@connection"]
         r.sub("command", "count", 2, flags, cats, "Get total number of Redis commands", since: "2.8.13") { b, s, _ in
             s.out.integer(b.commands.all.count)
@@ -217,7 +217,7 @@ extension Broker {
             let names = a.count > 2 ? a.dropFirst(2).map { $0.lowercasedString } : b.commands.all.map(\.fullName)
             s.out.arrayHeader(names.count)
             for n in names {
-                if let c = b.lookupFullName(n) { b.writeCommandInfo(s, c) } else { s.out.nullArray() }
+                if let c = b.lookupFullName(n) { b.writeCommandInfo(s, c) } else { s.out.null() }
             }
         }
         r.sub("command", "docs", -2, flags, cats, "Get array of specific Redis command documentation", since: "7.0.0") { b, s, a in
@@ -249,6 +249,22 @@ extension Broker {
             s.out.arrayHeader(names.count)
             for n in names { s.out.bulk(n) }
         }
+        r.sub("command", "getkeys", -4, flags, cats, "Extract keys given a full Redis command", since: "2.8.13") { b, s, a in
+            guard let keys = b.commandKeys(s, Array(a.dropFirst(2))) else { return }
+            s.out.arrayHeader(keys.count)
+            for k in keys { s.out.bulk(k.0) }
+        }
+        r.sub("command", "getkeysandflags", -4, flags, cats, "Extract keys and access flags given a full Redis command", since: "7.0.0") { b, s, a in
+            guard let keys = b.commandKeys(s, Array(a.dropFirst(2))) else { return }
+            s.out.arrayHeader(keys.count)
+            for (k, write) in keys {
+                s.out.arrayHeader(2)
+                s.out.bulk(k)
+                s.out.setHeader(2)
+                s.out.simpleString(write ? "RW" : "RO")
+                s.out.simpleString(write ? "update" : "access")
+            }
+        }
         r.help("command", [
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)",
@@ -265,9 +281,38 @@ extension Broker {
             "    Return documentation details about multiple Redis commands.",
             "    If no command names are given, documentation details for all",
             "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
             "HELP",
             "    Prints this help.",
         ])
+    }
+
+    /// Keys of a full command line by its (first, last, step) key positions; nil after an error reply.
+    func commandKeys(_ s: ClientSession, _ cmd: [ByteBuffer]) -> [(ByteBuffer, Bool)]? {
+        guard var spec = commands.lookup(cmd[0]) else {
+            replyError(s, "ERR Invalid command specified")
+            return nil
+        }
+        if !spec.subcommands.isEmpty, cmd.count > 1, let sub = spec.subcommand(cmd[1]) { spec = sub }
+        guard spec.arityOK(cmd.count) else {
+            replyError(s, "ERR Invalid number of arguments specified for command")
+            return nil
+        }
+        guard spec.firstKey > 0 else {
+            replyError(s, "ERR The command has no key arguments")
+            return nil
+        }
+        let last = spec.lastKey < 0 ? cmd.count + spec.lastKey : spec.lastKey
+        var keys: [(ByteBuffer, Bool)] = []
+        var i = spec.firstKey
+        while i <= last && i < cmd.count {
+            keys.append((cmd[i], spec.isWrite))
+            i += max(1, spec.keyStep)
+        }
+        return keys
     }
 
     func lookupFullName(_ name: String) -> CommandSpec? {

@@ -1,0 +1,184 @@
+import RunnelRESP
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One differential script: lines sent to redis-server and to Runnel, replies compared.
+///
+/// Line syntax (one step per line):
+/// - `CMD arg "quoted arg"` — a command on connection 0, sent as a RESP multibulk request
+///   (split with redis-cli's quoting rules).
+/// - `@2 CMD …` — the same on connection 2 (connections open on first use).
+/// - `@2 ?` — read whatever arrives on connection 2 (Pub/Sub messages) without sending.
+/// - `raw:PING\r\n` — send raw bytes (`\r`, `\n`, `\xHH` escapes) for protocol tests.
+/// - `~CMD …` — compare only the reply's shape (types and sizes), for replies with ids/times.
+/// - `sleep:50` — pause 50 ms.
+public struct DiffCase: Sendable, CustomStringConvertible {
+    public let name: String
+    public let steps: [String]
+    public init(_ name: String, _ steps: [String]) {
+        self.name = name
+        self.steps = steps
+    }
+    public var description: String { name }
+}
+
+/// Runs `DiffCase`s against a redis-server and a runnel-server and reports differences.
+public final class DifferentialRunner {
+    public let redis: ServerProcess
+    public let runnel: ServerProcess
+
+    public init(redis: ServerProcess, runnel: ServerProcess) {
+        self.redis = redis
+        self.runnel = runnel
+    }
+
+    /// Runs a case; returns one message per mismatching step (empty when identical).
+    public func run(_ c: DiffCase, resp3: Bool) -> [String] {
+        var failures: [String] = []
+        for server in [redis, runnel] {
+            if let admin = try? TestConnection(port: server.port) {
+                _ = try? admin.command("FLUSHALL")
+                _ = try? admin.command("CONFIG", "SET", "notify-keyspace-events", "")
+            }
+        }
+        var conns: [Int: (TestConnection, TestConnection)] = [:]
+        func connection(_ n: Int) throws -> (TestConnection, TestConnection) {
+            if let c = conns[n] { return c }
+            let pair = (try TestConnection(port: redis.port), try TestConnection(port: runnel.port))
+            if resp3 {
+                for conn in [pair.0, pair.1] {
+                    conn.send(["HELLO", "3"])
+                    _ = try conn.read(1)
+                }
+            }
+            conns[n] = pair
+            return pair
+        }
+        for (index, original) in c.steps.enumerated() {
+            var line = Substring(original)
+            var conn = 0
+            if line.hasPrefix("@"), let space = line.firstIndex(of: " "), let n = Int(line[line.index(after: line.startIndex)..<space]) {
+                conn = n
+                line = line[line.index(after: space)...]
+            }
+            if line.hasPrefix("sleep:") {
+                usleep(UInt32(Int(line.dropFirst(6)) ?? 0) * 1000)
+                continue
+            }
+            var shapeOnly = false
+            var unordered = false
+            if line.hasPrefix("^") {
+                unordered = true
+                line = line.dropFirst()
+                if line.hasPrefix("@"), let space = line.firstIndex(of: " "), let n = Int(line[line.index(after: line.startIndex)..<space]) {
+                    conn = n
+                    line = line[line.index(after: space)...]
+                }
+            }
+            if line.hasPrefix("~") {
+                shapeOnly = true
+                line = line.dropFirst()
+            }
+            let pair: (TestConnection, TestConnection)
+            do {
+                pair = try connection(conn)
+            } catch {
+                failures.append("[\(c.name)] step \(index + 1) `\(original)`: cannot connect: \(error)")
+                break
+            }
+            let readOnly = line == "?"
+            if !readOnly {
+                let bytes: [UInt8]
+                if line.hasPrefix("raw:") {
+                    bytes = Self.unescape(String(line.dropFirst(4)))
+                } else {
+                    guard let args = InlineSplitter.split(bytes: Array(line.utf8)) else {
+                        failures.append("[\(c.name)] step \(index + 1): bad step syntax `\(original)`")
+                        continue
+                    }
+                    bytes = encodeCommand(args)
+                }
+                pair.0.send(bytes)
+                pair.1.send(bytes)
+            }
+            let expected = pair.0.readUntilQuiet(firstMs: readOnly ? 150 : 1500, quietMs: 15)
+            let expectedCount = (try? RESPReplyParser.parseAll(expected).0.count) ?? 0
+            let actual = pair.1.readReplies(count: expectedCount, timeoutMs: 1500, quietMs: 15)
+            let same: Bool
+            if unordered {
+                same = Self.unorderedKey(expected) == Self.unorderedKey(actual)
+            } else if shapeOnly {
+                let e = (try? RESPReplyParser.parseAll(expected).0.map(\.shape)) ?? []
+                let a = (try? RESPReplyParser.parseAll(actual).0.map(\.shape)) ?? []
+                same = e == a
+            } else {
+                same = expected == actual
+            }
+            if !same {
+                failures.append(
+                    "[\(c.name)\(resp3 ? " RESP3" : "")] step \(index + 1) `\(original)`\n  redis:  \(Self.escape(expected))\n  runnel: \(Self.escape(actual))"
+                )
+            }
+            if pair.0.closedByPeer != pair.1.closedByPeer {
+                failures.append(
+                    "[\(c.name)\(resp3 ? " RESP3" : "")] step \(index + 1) `\(original)`: connection closed by redis: \(pair.0.closedByPeer), by runnel: \(pair.1.closedByPeer)"
+                )
+            }
+        }
+        for (_, pair) in conns {
+            pair.0.close()
+            pair.1.close()
+        }
+        return failures
+    }
+
+    /// Replies as a multiset: top-level replies sorted, and each array's elements sorted.
+    static func unorderedKey(_ bytes: [UInt8]) -> [String] {
+        let values = (try? RESPReplyParser.parseAll(bytes).0) ?? []
+        return values.map { v -> String in
+            if let elements = v.elements { return v.shape + ":" + elements.map(\.description).sorted().joined(separator: ",") }
+            if case .map(let pairs) = v { return "%" + pairs.map { "\($0.0)=\($0.1)" }.sorted().joined(separator: ",") }
+            return v.description
+        }.sorted()
+    }
+
+    public static func escape(_ bytes: [UInt8]) -> String {
+        var s = ""
+        for b in bytes.prefix(2000) {
+            switch b {
+            case 13: s += "\\r"
+            case 10: s += "\\n"
+            case 32...126: s += String(UnicodeScalar(b))
+            default: s += "\\x" + String(b, radix: 16)
+            }
+        }
+        return bytes.count > 2000 ? s + "…(\(bytes.count) bytes)" : s
+    }
+
+    public static func unescape(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        let b = Array(text.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\") && i + 1 < b.count {
+                switch b[i + 1] {
+                case UInt8(ascii: "r"): out.append(13); i += 2; continue
+                case UInt8(ascii: "n"): out.append(10); i += 2; continue
+                case UInt8(ascii: "\\"): out.append(92); i += 2; continue
+                case UInt8(ascii: "x") where i + 3 < b.count:
+                    if let v = UInt8(String(decoding: b[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) {
+                        out.append(v)
+                        i += 4
+                        continue
+                    }
+                default: break
+                }
+            }
+            out.append(b[i])
+            i += 1
+        }
+        return out
+    }
+}
