@@ -1,0 +1,78 @@
+import Testing
+
+@testable import RunnelBroker
+
+@Suite("Glob matching as Redis's stringmatchlen")
+struct GlobTests {
+    @Test("matches", arguments: [
+        ("*", "anything", true), ("*", "", false), ("a*", "a", true), ("a?c", "abc", true), ("a?c", "ac", false),
+        ("h[ae]llo", "hello", true), ("h[ae]llo", "hillo", false), ("h[^e]llo", "hallo", true),
+        ("h[^e]llo", "hello", false), ("h[a-b]llo", "hbllo", true), ("[c-a]", "b", true), ("h\\*x", "h*x", true),
+        ("h\\*x", "hx", false), ("*.log", "x.log", true), ("a*b*c", "aXbYc", true), ("a*b*c", "aXbY", false),
+        ("[abc", "a", true), ("[\\]]", "]", true), ("**a", "xa", true), ("news.*", "news.sport", true),
+    ])
+    func globs(pattern: String, string: String, expected: Bool) {
+        #expect(Glob.matches(pattern: Array(pattern.utf8), Array(string.utf8)) == expected)
+    }
+
+    @Test("case-insensitive mode")
+    func nocase() {
+        #expect(Glob.matches(pattern: Array("HZ".utf8), Array("hz".utf8), caseInsensitive: true))
+        #expect(!Glob.matches(pattern: Array("HZ".utf8), Array("hz".utf8)))
+    }
+
+    @Test("pathological patterns finish quickly")
+    func pathological() {
+        let pattern = Array(String(repeating: "a*", count: 30).utf8) + [UInt8(ascii: "b")]
+        let string = Array(String(repeating: "a", count: 60).utf8)
+        #expect(!Glob.matches(pattern: pattern, string))
+    }
+}
+
+@Suite("Server configuration")
+struct ConfigTests {
+    @Test("defaults match redis-server 7.0 where they share a directive")
+    func defaults() {
+        let c = ServerConfig()
+        #expect(c.value(of: "proto-max-bulk-len") == "536870912")
+        #expect(c.value(of: "client-query-buffer-limit") == "1073741824")
+        #expect(c.value(of: "client-output-buffer-limit") == "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+        #expect(c.port == 6379)
+        #expect(c.dir == "./runnel-data")
+        #expect(c.databases == 16)
+    }
+
+    @Test("memory units")
+    func memory() {
+        #expect(ServerConfig.parseMemory("1kb") == 1024)
+        #expect(ServerConfig.parseMemory("1k") == 1000)
+        #expect(ServerConfig.parseMemory("2GB") == 2 << 30)
+        #expect(ServerConfig.parseMemory("12") == 12)
+        #expect(ServerConfig.parseMemory("1x") == nil)
+        #expect(ServerConfig.parseMemory("-1") == nil)
+    }
+
+    @Test("config file syntax: comments, quotes, errors with line numbers")
+    func file() throws {
+        var c = ServerConfig()
+        try c.load(configText: "# comment\nport 7000\n\nclient-output-buffer-limit pubsub 1mb 512kb 10\nrequirepass \"a b\"\n")
+        #expect(c.port == 7000)
+        #expect(c.outputLimits.pubsub.hard == 1 << 20)
+        #expect(c.requirepass == "a b")
+        var d = ServerConfig()
+        #expect(throws: ServerConfig.FileError.self) { try d.load(configText: "port 1\nnosuchdirective 5\n") }
+        do {
+            try d.load(configText: "port 1\nnosuchdirective 5\n")
+        } catch {
+            #expect(error.line == 2)
+            #expect(error.reason == "Bad directive or wrong number of arguments")
+        }
+    }
+
+    @Test("keyspace event flags round-trip as Redis prints them")
+    func keyspaceFlags() {
+        #expect(KeyspaceEventFlags("KEA")?.description == "AKE")
+        #expect(KeyspaceEventFlags("Et")?.description == "tE")
+        #expect(KeyspaceEventFlags("q") == nil)
+    }
+}

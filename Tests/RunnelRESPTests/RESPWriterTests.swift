@@ -1,0 +1,44 @@
+import NIOCore
+import Testing
+
+@testable import RunnelRESP
+
+@Suite("RESP reply writer")
+struct RESPWriterTests {
+    func render(_ version: RESPVersion, _ body: (inout RESPWriter) -> Void) -> String {
+        var w = RESPWriter(buffer: ByteBuffer(), version: version)
+        body(&w)
+        return String(buffer: w.buffer)
+    }
+
+    @Test("scalars")
+    func scalars() {
+        #expect(render(.resp2) { $0.integer(-42) } == ":-42\r\n")
+        #expect(render(.resp2) { $0.integer(Int.min) } == ":-9223372036854775808\r\n")
+        #expect(render(.resp2) { $0.integer(0) } == ":0\r\n")
+        #expect(render(.resp2) { $0.bulk("hey") } == "$3\r\nhey\r\n")
+        #expect(render(.resp2) { $0.error("ERR a\r\nb") } == "-ERR a  b\r\n")
+        #expect(render(.resp2) { $0.ok() } == "+OK\r\n")
+    }
+
+    @Test("RESP3 types fall back to RESP2 shapes")
+    func fallbacks() {
+        #expect(render(.resp2) { $0.null() } == "$-1\r\n")
+        #expect(render(.resp3) { $0.null() } == "_\r\n")
+        #expect(render(.resp2) { $0.nullArray() } == "*-1\r\n")
+        #expect(render(.resp3) { $0.nullArray() } == "_\r\n")
+        #expect(render(.resp2) { $0.mapHeader(2) } == "*4\r\n")
+        #expect(render(.resp3) { $0.mapHeader(2) } == "%2\r\n")
+        #expect(render(.resp2) { $0.setHeader(3) } == "*3\r\n")
+        #expect(render(.resp3) { $0.setHeader(3) } == "~3\r\n")
+        #expect(render(.resp2) { $0.pushHeader(3) } == "*3\r\n")
+        #expect(render(.resp3) { $0.pushHeader(3) } == ">3\r\n")
+        #expect(render(.resp2) { $0.boolean(true) } == ":1\r\n")
+        #expect(render(.resp3) { $0.boolean(false) } == "#f\r\n")
+        #expect(render(.resp2) { $0.double(1.5) } == "$3\r\n1.5\r\n")
+        #expect(render(.resp3) { $0.double(3) } == ",3\r\n")
+        #expect(render(.resp3) { $0.double(-.infinity) } == ",-inf\r\n")
+        #expect(render(.resp2) { $0.verbatim("a") } == "$1\r\na\r\n")
+        #expect(render(.resp3) { $0.verbatim("a") } == "=5\r\ntxt:a\r\n")
+    }
+}
