@@ -108,13 +108,15 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts the runnel-server binary on a fresh (or given) data directory.
-    public static func runnel(dataDir: String? = nil, port: Int? = nil, extraArgs: [String] = []) throws -> ServerProcess {
+    public static func runnel(
+        dataDir: String? = nil, port: Int? = nil, leadingArgs: [String] = [], extraArgs: [String] = []
+    ) throws -> ServerProcess {
         let bin = try runnelBinary()
         let port = port ?? freePort()
         let dir = dataDir ?? makeTempDir("runnel-test")
         return try ServerProcess(
             name: "runnel-server", executable: bin,
-            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir + "/data"] + extraArgs,
+            arguments: leadingArgs + ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir + "/data"] + extraArgs,
             port: port, dataDir: dir)
     }
 

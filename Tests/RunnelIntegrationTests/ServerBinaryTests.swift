@@ -1,0 +1,181 @@
+import Foundation
+import Testing
+import RunnelTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tests against the real runnel-server binary: lifecycle, limits and hostile input.
+@Suite("runnel-server binary")
+struct ServerBinaryTests {
+    @Test("SIGTERM and SIGINT shut down gracefully with exit status 0", arguments: [SIGTERM, SIGINT])
+    func signals(sig: Int32) throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("PING") == .simple("PONG"))
+        server.signal(sig)
+        #expect(server.waitForExit(timeoutMs: 10_000) == 0)
+        #expect(c.waitForClose(timeoutMs: 5000))
+        #expect(server.log().contains("bye bye"))
+    }
+
+    @Test("SHUTDOWN stops the server; pipelined replies before it are delivered")
+    func shutdownCommand() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        c.send(encodeCommand(["PING"]) + encodeCommand(["ECHO", "last"]) + encodeCommand(["SHUTDOWN"]))
+        let replies = try c.read(2)
+        #expect(replies == [.simple("PONG"), .bulk(Array("last".utf8))])
+        #expect(server.waitForExit(timeoutMs: 10_000) == 0)
+    }
+
+    @Test("maxclients refuses the extra client with Redis's error")
+    func maxclients() throws {
+        let server = try ServerProcess.runnel(extraArgs: ["--maxclients", "2"])
+        defer { server.stop() }
+        let a = try TestConnection(port: server.port)
+        let b = try TestConnection(port: server.port)
+        #expect(try a.command("PING") == .simple("PONG"))
+        #expect(try b.command("PING") == .simple("PONG"))
+        let c = try TestConnection(port: server.port)
+        #expect(try c.read(1) == [.error("ERR max number of clients reached")])
+        #expect(c.waitForClose(timeoutMs: 5000))
+        #expect(try a.command("PING") == .simple("PONG"))
+    }
+
+    @Test("a config file in redis.conf syntax is the first argument; options override it")
+    func configFile() throws {
+        let dir = ServerProcess.makeTempDir("runnel-conf")
+        let path = dir + "/runnel.conf"
+        try "# test config\nhz 25\nslowlog-max-len 7\nnotify-keyspace-events \"Et\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let server = try ServerProcess.runnel(leadingArgs: [path], extraArgs: ["--slowlog-max-len", "9"])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("CONFIG", "GET", "hz") == .array([.bulk(Array("hz".utf8)), .bulk(Array("25".utf8))]))
+        #expect(try c.command("CONFIG", "GET", "slowlog-max-len") == .array([.bulk(Array("slowlog-max-len".utf8)), .bulk(Array("9".utf8))]))
+        #expect(try c.command("CONFIG", "GET", "notify-keyspace-events") == .array([.bulk(Array("notify-keyspace-events".utf8)), .bulk(Array("tE".utf8))]))
+        // CONFIG REWRITE keeps comments and records the new value.
+        #expect(try c.command("CONFIG", "SET", "hz", "30") == .simple("OK"))
+        #expect(try c.command("CONFIG", "REWRITE") == .simple("OK"))
+        let rewritten = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(rewritten.contains("# test config"))
+        #expect(rewritten.contains("hz 30"))
+    }
+
+    @Test("an unknown directive refuses to start, naming the line")
+    func badConfig() throws {
+        let dir = ServerProcess.makeTempDir("runnel-badconf")
+        let path = dir + "/bad.conf"
+        try "port 0\nno-such-directive yes\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try ServerProcess.runnelBinary())
+        p.arguments = [path]
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let err = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 1)
+        #expect(err.contains("FATAL CONFIG FILE ERROR"))
+        #expect(err.contains("at line 2"))
+        #expect(err.contains("no-such-directive yes"))
+    }
+
+    @Test("idle clients are closed after `timeout` seconds; subscribers are not")
+    func idleTimeout() throws {
+        let server = try ServerProcess.runnel(extraArgs: ["--timeout", "1"])
+        defer { server.stop() }
+        let idle = try TestConnection(port: server.port)
+        let sub = try TestConnection(port: server.port)
+        sub.send(["SUBSCRIBE", "x"])
+        _ = try sub.read(1)
+        #expect(idle.waitForClose(timeoutMs: 5000))
+        #expect(!sub.closedByPeer)
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("PUBLISH", "x", "still here") == .integer(1))
+    }
+
+    @Test("CLIENT KILL closes another client; CLIENT PAUSE WRITE holds writes until it ends")
+    func killAndPause() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let admin = try TestConnection(port: server.port)
+        let victim = try TestConnection(port: server.port)
+        guard case .integer(let id) = try victim.command("CLIENT", "ID") else { Issue.record("no id"); return }
+        #expect(try admin.command("CLIENT", "KILL", "ID", "\(id)") == .integer(1))
+        #expect(victim.waitForClose(timeoutMs: 5000))
+
+        let writer = try TestConnection(port: server.port)
+        #expect(try admin.command("CLIENT", "PAUSE", "300", "WRITE") == .simple("OK"))
+        let start = monotonicMs()
+        #expect(try writer.command("PING") == .simple("PONG"))  // reads are not paused
+        #expect(try writer.command("XADD", "s", "1-1", "a", "b") == .bulk(Array("1-1".utf8)))
+        #expect(monotonicMs() - start >= 250)
+    }
+
+    @Test("malformed and hostile input never crashes the server or grows it unboundedly")
+    func hostileInput() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let other = try TestConnection(port: server.port)
+        for input in Self.hostileInputs() {
+            let c = try TestConnection(port: server.port)
+            c.send(input)
+            _ = c.readUntilQuiet(firstMs: 50, quietMs: 10)
+            c.close()
+            #expect(try other.command("PING") == .simple("PONG"))
+        }
+        // A client that announces a 512 MB bulk and sends nothing more costs no memory.
+        let hog = try TestConnection(port: server.port)
+        hog.send(Array("*2\r\n$4\r\nECHO\r\n$536870912\r\nabc".utf8))
+        usleep(100_000)
+        let rss = Self.rssKiB(pid: server.pid)
+        #expect(rss > 0 && rss < 200 * 1024, "RSS \(rss) KiB")
+        #expect(try other.command("PING") == .simple("PONG"))
+    }
+
+    static func rssKiB(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+
+    static func hostileInputs() -> [[UInt8]] {
+        var rng = SplitMix(seed: 0xC0FFEE)
+        var inputs: [[UInt8]] = [
+            Array("*1\r\n$1000000000\r\n".utf8),  // over proto-max-bulk-len
+            Array("*2\r\n$4\r\nECHO\r\n$9223372036854775807\r\n".utf8),
+            Array("*9223372036854775807\r\n".utf8),
+            Array("*1048576\r\n".utf8) + Array(repeating: UInt8(ascii: "$"), count: 10),
+            Array("*1\r\n$536870912\r\nabc".utf8),  // exactly the limit, then hang up
+            Array(repeating: UInt8(ascii: "x"), count: 200_000),  // endless inline line
+            Array("*-1\r\n*0\r\n\r\n\n\n".utf8),
+            [0, 0, 0, 0, 255, 254, 13, 10],
+            Array("\"unterminated\r\n".utf8),
+        ]
+        for _ in 0..<12 {
+            inputs.append((0..<Int(rng.next() % 4096)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        }
+        return inputs
+    }
+
+}
+
+/// Deterministic PRNG for reproducible random inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
