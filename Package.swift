@@ -6,6 +6,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The hot path (parse → dispatch → encode) runs on one event loop that owns all state; dynamic
+/// exclusivity checks on its class properties cost ~15% of a pipelined PING (perf, see
+/// docs/BENCHMARKS.md), so release builds of these modules check exclusivity statically only.
+let hotPathSettings: [SwiftSetting] = swiftSettings + [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "Runnel",
     platforms: [.macOS(.v14)],
@@ -25,7 +32,7 @@ let package = Package(
         .target(
             name: "RunnelRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: swiftSettings
+            swiftSettings: hotPathSettings
         ),
         // Pure value semantics of streams and consumer groups. No I/O.
         .target(name: "RunnelStreams", swiftSettings: swiftSettings),
@@ -40,7 +47,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: hotPathSettings
         ),
         .executableTarget(
             name: "runnel-server",

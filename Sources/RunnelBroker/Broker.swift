@@ -1,6 +1,7 @@
 import DequeModule
 import Logging
 import NIOCore
+import NIOPosix
 import RunnelRESP
 
 #if canImport(Glibc)
@@ -94,6 +95,22 @@ public final class Broker {
     var configFile: String = ""
     var cronTask: RepeatedTask?
     var lastSaveTime: Int64
+    /// Reused encoding buffer for PUBLISH frames (copied into each subscriber's output).
+    var publishScratch = ByteBufferAllocator().buffer(capacity: 256)
+    /// Wall-clock time at the start of the current read turn (one clock read per turn).
+    var turnTimeMs: Int64 = Clock.nowMs()
+    /// Monotonic time at the end of the last command (or the start of the turn).
+    var lastClockNs: UInt64 = Clock.monotonicNs()
+
+    /// Marks the start of a read turn: refreshes the cached clocks.
+    func beginTurn() {
+        turnTimeMs = Clock.nowMs()
+        lastClockNs = Clock.monotonicNs()
+    }
+
+    /// Threads for blocking work (file I/O) that must not run on the event loop; nil runs it
+    /// inline (EmbeddedChannel tests).
+    var blockingPool: NIOThreadPool?
 
     public init(config: ServerConfig, eventLoop: any EventLoop, logger: Logger = Logger(label: "runnel")) {
         self.config = config
@@ -182,16 +199,28 @@ public final class Broker {
 
     func flush(_ session: ClientSession) {
         guard session.out.buffer.readableBytes > 0 else { return }
-        let bytes = session.out.buffer
-        stats.netOutputBytes += bytes.readableBytes
+        stats.netOutputBytes += session.out.buffer.readableBytes
         stats.writesProcessed += 1
-        session.out.buffer = ByteBufferAllocator().buffer(capacity: 512)
-        session.flushOut?(bytes)
+        session.flushOut?(session.out.buffer)
+        // When the socket took the whole write, NIO has dropped its reference and clear()
+        // keeps the storage for the next turn; otherwise clear() allocates fresh storage.
+        if session.out.buffer.capacity > 64 * 1024 {
+            session.out.buffer = ByteBufferAllocator().buffer(capacity: 512)
+        } else {
+            session.out.buffer.clear()
+        }
     }
 
     /// Applies `client-output-buffer-limit pubsub` to a subscriber.
     func enforceOutputLimits(_ session: ClientSession, now: Int64) {
         let limit = config.outputLimits.pubsub
+        // A writable channel holds less than its 64 KiB high-water mark: far below any
+        // sensible limit, so skip asking NIO for the exact count.
+        if session.softLimitSinceMs == nil && session.isWritable()
+            && (limit.soft == 0 || limit.soft > 128 * 1024) && (limit.hard == 0 || limit.hard > 128 * 1024)
+        {
+            return
+        }
         let used = session.bufferedBytes() + session.out.buffer.readableBytes
         if limit.hard > 0 && used >= limit.hard {
             killForOutputLimit(session, used: used)
@@ -227,7 +256,7 @@ public final class Broker {
     /// Returns false when the command must wait (CLIENT PAUSE); the caller retries later.
     func execute(_ session: ClientSession, _ args: [ByteBuffer]) -> Bool {
         guard !args.isEmpty else { return true }
-        session.lastInteractionMs = Clock.nowMs()
+        session.lastInteractionMs = turnTimeMs
         guard var spec = commands.lookup(args[0]) else {
             rejectUnknown(session, args)
             return true
@@ -270,7 +299,7 @@ public final class Broker {
             session.out.simpleString("QUEUED")
             return true
         }
-        if isPaused(for: spec, now: Clock.nowMs()) {
+        if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs) {
             return false
         }
         call(session, spec, args)
@@ -281,16 +310,17 @@ public final class Broker {
     func call(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer]) {
         session.lastCommandName = spec.fullName
         let errorsBefore = stats.errorReplies
-        let start = Clock.monotonicNs()
+        // One clock read per command: the previous command's end is this one's start.
+        let start = lastClockNs
         spec.handler?(self, session, args)
-        let durationUs = Int((Clock.monotonicNs() - start) / 1000)
+        let end = Clock.monotonicNs()
+        lastClockNs = end
+        let durationUs = Int((end &- start) / 1000)
         stats.commandsProcessed += 1
         spec.calls += 1
         spec.usec += durationUs
         if stats.errorReplies != errorsBefore { spec.failedCalls += 1 }
-        if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan
-            && !spec.flags.contains("skip_slowlog")
-        {
+        if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
             addSlowlog(session, args, durationUs)
         }
     }
@@ -352,14 +382,41 @@ public final class Broker {
         session.out.error(text)
     }
 
+    // MARK: - Suspended sessions
+
+    /// Runs `work` off the event loop, then `completion` on the loop with its result; the
+    /// session's later commands wait, so replies stay in order.
+    func runBlocking<T: Sendable>(
+        _ session: ClientSession, _ work: @escaping @Sendable () -> T, completion: @escaping (T) -> Void
+    ) {
+        guard let pool = blockingPool else {
+            completion(work())
+            return
+        }
+        session.suspended = true
+        let loop = eventLoop
+        let bound = NIOLoopBound((self, session, completion), eventLoop: loop)
+        pool.runIfActive(eventLoop: loop) { work() }.whenComplete { result in
+            let (broker, session, completion) = bound.value
+            if case .success(let value) = result { completion(value) }
+            broker.resume(session)
+        }
+    }
+
+    /// Continues a suspended session: flushes what it produced and parses its next commands.
+    func resume(_ session: ClientSession) {
+        session.suspended = false
+        scheduleFlush(session)
+        session.onResume?()
+        flushPending()
+    }
+
     // MARK: - CLIENT PAUSE
 
     func isPaused(for spec: CommandSpec, now: Int64) -> Bool {
         guard pauseEndMs > now else { return false }
-        if pauseWritesOnly {
-            return spec.isWrite || ["publish", "spublish", "pfcount", "eval", "evalsha"].contains(spec.fullName)
-        }
-        return !["client|unpause", "client|pause"].contains(spec.fullName) && spec.fullName != "quit"
+        if pauseWritesOnly { return spec.pausedByWritePause }
+        return !spec.exemptFromPause
     }
 
     func pause(untilMs: Int64, writesOnly: Bool) {

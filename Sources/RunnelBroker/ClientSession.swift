@@ -48,8 +48,16 @@ public final class ClientSession {
     var close: (() -> Void)?
     /// Bytes queued in the channel but not yet written to the socket.
     var bufferedBytes: () -> Int = { 0 }
+    /// False while the channel holds more than its write high-water mark (64 KiB).
+    var isWritable: () -> Bool = { true }
     /// True while this session is in the broker's pending-flush list.
     var flushScheduled = false
+
+    /// True while a command of this session waits for work off the event loop (or, later,
+    /// for data or durability). Its later commands stay unparsed until `Broker.resume`.
+    var suspended = false
+    /// Continues processing this session's input; installed by the connection handler.
+    var onResume: (() -> Void)?
 
     init(id: Int, remoteAddress: String, localAddress: String, nowMs: Int64, authenticated: Bool) {
         self.id = id

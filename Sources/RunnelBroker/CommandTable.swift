@@ -45,17 +45,29 @@ final class CommandSpec {
         self.since = since
         self.complexity = complexity
         self.handler = handler
+        isWrite = flags.contains("write")
+        allowedInSubscribe = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
+                              "ping", "quit", "reset"].contains(fullName)
+        noMulti = flags.contains("no_multi")
+        noAuth = flags.contains("no_auth")
+        skipSlowlog = flags.contains("skip_slowlog")
+        runsInMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(fullName)
+        pausedByWritePause = isWrite || flags.contains("may_replicate")
+        exemptFromPause = ["client|unpause", "client|pause", "quit"].contains(fullName)
     }
 
-    var isWrite: Bool { flags.contains("write") }
-    var allowedInSubscribe: Bool {
-        ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "ping", "quit", "reset"]
-            .contains(fullName)
-    }
-    var noMulti: Bool { flags.contains("no_multi") }
-    var noAuth: Bool { flags.contains("no_auth") }
+    // Dispatch properties, computed once so the hot path does no string work.
+    let isWrite: Bool
+    let allowedInSubscribe: Bool
+    let noMulti: Bool
+    let noAuth: Bool
+    let skipSlowlog: Bool
     /// Commands a transaction runs right away instead of queueing.
-    var runsInMulti: Bool { ["exec", "discard", "multi", "watch", "quit", "reset"].contains(fullName) }
+    let runsInMulti: Bool
+    /// Paused by CLIENT PAUSE WRITE (writes, and commands that may publish).
+    let pausedByWritePause: Bool
+    /// Not paused even by CLIENT PAUSE ALL.
+    let exemptFromPause: Bool
 
     func arityOK(_ argc: Int) -> Bool {
         arity > 0 ? argc == arity : argc >= -arity
@@ -79,9 +91,19 @@ struct CommandTable {
         byBytes[ByteBuffer(string: spec.fullName.uppercased())] = spec
     }
 
-    func lookup(_ name: ByteBuffer) -> CommandSpec? {
-        if let spec = byBytes[name] { return spec }
-        return byName[name.lowercasedString]
+    /// The last name looked up and its spec: pipelines repeat the same command, and a byte
+    /// comparison is cheaper than hashing.
+    private var lastName = ByteBuffer()
+    private var lastSpec: CommandSpec?
+
+    mutating func lookup(_ name: ByteBuffer) -> CommandSpec? {
+        if let lastSpec, name == lastName { return lastSpec }
+        let spec = byBytes[name] ?? byName[name.lowercasedString]
+        if let spec {
+            lastName = name.detached
+            lastSpec = spec
+        }
+        return spec
     }
 
     func lookup(_ name: String) -> CommandSpec? { byName[name.lowercased()] }

@@ -47,6 +47,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         session.bufferedBytes = {
             (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
         }
+        session.isWritable = { channel.isWritable }
+        session.onResume = { [weak self] in
+            guard let self else { return }
+            self.broker.beginTurn()
+            self.process()
+            self.finishTurn()
+        }
         self.session = session
         context.fireChannelActive()
     }
@@ -63,6 +70,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         broker.stats.netInputBytes += incoming.readableBytes
         broker.stats.readsProcessed += 1
+        broker.beginTurn()
         if inbound == nil || inbound!.readableBytes == 0 {
             inbound = incoming
         } else {
@@ -94,8 +102,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             postponed = nil
             afterCommand(session)
         }
-        while !closing && !session.closeAfterReply && !session.killed, inbound != nil {
-            let args: [ByteBuffer]?
+        while !closing && !session.closeAfterReply && !session.killed && !session.suspended, inbound != nil {
+            var args: [ByteBuffer]?
             do {
                 parser.maxBulkLength = broker.config.protoMaxBulkLen
                 parser.unauthenticated = !session.authenticated
@@ -107,13 +115,14 @@ final class ConnectionHandler: ChannelInboundHandler {
                 inbound = nil
                 break
             }
-            guard let args else { break }
-            if args.isEmpty { continue }
+            guard var command = args.take() else { break }
+            if command.isEmpty { continue }
             let mark = session.out.buffer.writerIndex
-            guard broker.execute(session, args) else {
-                postponed = args.map(\.detached)
+            guard broker.execute(session, command) else {
+                postponed = command.map(\.detached)
                 return waitForUnpause()
             }
+            parser.recycle(&command)
             applyReplyMode(session, mark: mark)
             afterCommand(session)
         }
@@ -149,6 +158,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func waitForUnpause() {
         guard let session else { return }
         broker.pausedWaiters[session.id] = { [weak self] in
+            self?.broker.beginTurn()
             self?.process()
             self?.finishTurn()
         }

@@ -64,7 +64,10 @@ extension Broker {
         var receivers = 0
         if let subs = pubsub.channels[channel] {
             // Encode once; RESP2 and RESP3 differ only in the first byte ('*' vs '>').
-            var frame = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 32 + channel.readableBytes + message.readableBytes), version: .resp2)
+            var frame = RESPWriter(buffer: publishScratch, version: .resp2)
+            publishScratch = ByteBuffer()
+            frame.buffer.clear()
+            defer { publishScratch = frame.buffer }
             frame.arrayHeader(3)
             frame.bulk("message" as StaticString)
             frame.bulk(channel)

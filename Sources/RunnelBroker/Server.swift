@@ -7,6 +7,8 @@ import NIOPosix
 /// main thread does. Start with `start()`, stop with `shutdown()`.
 public final class RunnelServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
+    /// Threads for blocking file work requested by commands (CONFIG REWRITE).
+    private let blockingPool = NIOThreadPool(numberOfThreads: 1)
     private let loopBroker: NIOLoopBound<Broker>
     private let channels: NIOLockedValueBox<[any Channel]> = NIOLockedValueBox([])
     private let shutdownPromise: EventLoopPromise<Void>
@@ -17,9 +19,12 @@ public final class RunnelServer: Sendable {
         let loop = group.next()
         self.logger = logger
         self.shutdownPromise = loop.makePromise()
+        let pool = blockingPool
+        pool.start()
         let broker = loop.submit { () -> NIOLoopBound<Broker> in
             let b = Broker(config: config, eventLoop: loop, logger: logger)
             b.configFile = configFile
+            b.blockingPool = pool
             return NIOLoopBound(b, eventLoop: loop)
         }
         self.loopBroker = try! broker.wait()
@@ -97,6 +102,7 @@ public final class RunnelServer: Sendable {
     public func waitUntilShutdown() throws {
         try shutdownPromise.futureResult.wait()
         try group.syncShutdownGracefully()
+        try blockingPool.syncShutdownGracefully()
     }
 
     /// Runs `body` on the broker's loop (for tests and embedding).

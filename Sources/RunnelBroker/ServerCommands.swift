@@ -113,10 +113,15 @@ extension Broker {
                 b.replyError(s, "ERR The server is running without a config file")
                 return
             }
-            if let problem = b.rewriteConfigFile() {
-                b.replyError(s, "ERR Rewriting config file: \(problem)")
-            } else {
-                s.out.ok()
+            // File I/O and fsync run off the event loop; this client's later commands wait.
+            let path = b.configFile
+            let values = ServerConfig.directives.map { ($0.name, b.config.value(of: $0.name) ?? "") }
+            b.runBlocking(s, { Broker.rewriteConfigFile(path: path, values: values) }) { problem in
+                if let problem {
+                    b.replyError(s, "ERR Rewriting config file: \(problem)")
+                } else {
+                    s.out.ok()
+                }
             }
         }
         r.help("config", [
@@ -150,7 +155,8 @@ extension Broker {
 
     /// Rewrites the config file: changed directives replace their lines, new ones are
     /// appended; comments and unknown lines are kept. Returns an error text on failure.
-    func rewriteConfigFile() -> String? {
+    static func rewriteConfigFile(path configFile: String, values: [(String, String)]) -> String? {
+        let current = Dictionary(values, uniquingKeysWith: { a, _ in a })
         var lines: [String] = []
         if let fp = fopen(configFile, "r") {
             var buf = [CChar](repeating: 0, count: 65536)
@@ -175,10 +181,10 @@ extension Broker {
             }
             if written.contains(canonical) { continue }
             written.insert(canonical)
-            output.append("\(canonical) \(Self.quoteConfig(config.value(of: canonical) ?? ""))")
+            output.append("\(canonical) \(Self.quoteConfig(current[canonical] ?? ""))")
         }
         for d in ServerConfig.directives where !written.contains(d.name) {
-            let v = config.value(of: d.name) ?? ""
+            let v = current[d.name] ?? ""
             if v != defaults.value(of: d.name) {
                 output.append("\(d.name) \(Self.quoteConfig(v))")
             }

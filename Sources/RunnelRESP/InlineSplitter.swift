@@ -6,7 +6,27 @@ import NIOCore
 /// the end of the line. Returns nil for unbalanced quotes.
 public enum InlineSplitter {
     public static func split(_ line: ByteBuffer) -> [ByteBuffer]? {
-        let bytes = Array(line.readableBytesView)
+        // Fast path: no quotes means plain whitespace splitting into zero-copy slices.
+        let view = line.readableBytesView
+        if !view.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
+            var args: [ByteBuffer] = []
+            var start: Int? = nil
+            var i = view.startIndex
+            while i <= view.endIndex {
+                let isSep = i == view.endIndex || isSpaceByte(view[i])
+                if isSep {
+                    if let s = start {
+                        args.append(line.getSlice(at: s - view.startIndex + line.readerIndex, length: i - s)!)
+                        start = nil
+                    }
+                } else if start == nil {
+                    start = i
+                }
+                i += 1
+            }
+            return args
+        }
+        let bytes = Array(view)
         var args: [ByteBuffer] = []
         var i = 0
         let n = bytes.count
@@ -83,6 +103,11 @@ public enum InlineSplitter {
             args.append(ByteBuffer(bytes: current))
         }
     }
+}
+
+@inline(__always)
+func isSpaceByte(_ c: UInt8) -> Bool {
+    c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D
 }
 
 extension InlineSplitter {

@@ -18,8 +18,10 @@ public struct RESPCommandParser: Sendable {
 
     // In-progress multibulk command: how many arguments remain, and where the parsed ones are.
     private var expectedArgs: Int = 0
-    private var argRanges: [(offset: Int, length: Int)] = []
+    private var argRanges: [(offset: Int, length: Int)] = []  // first `argCount` entries are valid
+    private var argCount = 0
     private var scanned: Int = 0  // bytes past readerIndex already consumed by the in-progress command
+    private var scratch: [ByteBuffer] = []
 
     public init(maxBulkLength: Int = 512 * 1024 * 1024) {
         self.maxBulkLength = maxBulkLength
@@ -54,10 +56,9 @@ public struct RESPCommandParser: Sendable {
             if unauthenticated && count > 10 { throw .unauthenticatedMultibulk }
             expectedArgs = count
             scanned = lineEnd + 2
-            argRanges.removeAll(keepingCapacity: true)
-            argRanges.reserveCapacity(min(count, 1024))
+            argCount = 0
         }
-        while argRanges.count < expectedArgs {
+        while argCount < expectedArgs {
             guard scanned < buffer.readableBytes else { return nil }
             let marker = buffer.getInteger(at: buffer.readerIndex + scanned, as: UInt8.self)!
             if marker != UInt8(ascii: "$") {
@@ -84,13 +85,23 @@ public struct RESPCommandParser: Sendable {
             let dataStart = lineEnd + 2
             // Redis skips the two bytes after the payload without checking them.
             guard buffer.readableBytes - dataStart >= length + 2 else { return nil }
-            argRanges.append((dataStart, length))
+            if argCount < argRanges.count {
+                argRanges[argCount] = (dataStart, length)
+            } else {
+                argRanges.append((dataStart, length))
+            }
+            argCount += 1
             scanned = dataStart + length + 2
         }
-        var args: [ByteBuffer] = []
-        args.reserveCapacity(argRanges.count)
+        // Reuse one array's storage across commands: the caller drops the previous command
+        // before asking for the next, so the storage is uniquely referenced again here.
+        var args = scratch
+        scratch = []
+        args.removeAll(keepingCapacity: true)
+        args.reserveCapacity(argCount)
         let base = buffer.readerIndex
-        for range in argRanges {
+        for i in 0..<argCount {
+            let range = argRanges[i]
             args.append(buffer.getSlice(at: base + range.offset, length: range.length)!)
         }
         buffer.moveReaderIndex(forwardBy: scanned)
@@ -98,10 +109,20 @@ public struct RESPCommandParser: Sendable {
         return args
     }
 
+    /// Hands a finished command's array back for reuse by the next command.
+    public mutating func recycle(_ args: inout [ByteBuffer]) {
+        if args.capacity <= 64 {
+            args.removeAll(keepingCapacity: true)
+            scratch = args
+        }
+        args = []
+    }
+
     private mutating func reset() {
         expectedArgs = 0
         scanned = 0
-        argRanges.removeAll(keepingCapacity: true)
+        argCount = 0
+        if argRanges.count > 1024 { argRanges = [] }  // do not keep a huge command's table
     }
 
     /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
