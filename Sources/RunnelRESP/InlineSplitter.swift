@@ -6,26 +6,46 @@ import NIOCore
 /// the end of the line. Returns nil for unbalanced quotes.
 public enum InlineSplitter {
     public static func split(_ line: ByteBuffer) -> [ByteBuffer]? {
+        var args: [ByteBuffer] = []
+        return split(line, into: &args) ? args : nil
+    }
+
+    /// Splits into `args` (cleared first, its storage reused); false on unbalanced quotes.
+    public static func split(_ line: ByteBuffer, into args: inout [ByteBuffer]) -> Bool {
+        args.removeAll(keepingCapacity: true)
         // Fast path: no quotes means plain whitespace splitting into zero-copy slices.
-        let view = line.readableBytesView
-        if !view.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }) {
-            var args: [ByteBuffer] = []
-            var start: Int? = nil
-            var i = view.startIndex
-            while i <= view.endIndex {
-                let isSep = i == view.endIndex || isSpaceByte(view[i])
-                if isSep {
-                    if let s = start {
-                        args.append(line.getSlice(at: s - view.startIndex + line.readerIndex, length: i - s)!)
-                        start = nil
+        let quoted = line.withUnsafeReadableBytes { raw -> Bool in
+            var start = -1
+            var i = 0
+            let n = raw.count
+            while i <= n {
+                if i < n {
+                    let c = raw[i]
+                    if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") { return true }
+                    if !isSpaceByte(c) {
+                        if start < 0 { start = i }
+                        i += 1
+                        continue
                     }
-                } else if start == nil {
-                    start = i
+                }
+                if start >= 0 {
+                    args.append(line.getSlice(at: line.readerIndex + start, length: i - start)!)
+                    start = -1
                 }
                 i += 1
             }
-            return args
+            return false
         }
+        if !quoted { return true }
+        args.removeAll(keepingCapacity: true)
+        guard let slow = splitQuoted(line) else { return false }
+        args.append(contentsOf: slow)
+        return true
+    }
+
+    /// The general path, with quotes and escapes (copies each argument).
+    static func splitQuoted(_ line: ByteBuffer) -> [ByteBuffer]? {
+        let view = line.readableBytesView
         let bytes = Array(view)
         var args: [ByteBuffer] = []
         var i = 0

@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Incremental parser for client requests: RESP multibulk (`*N\r\n$len\r\n…`) and inline
 /// commands (`PING\r\n`), with redis-server 7.0's framing rules and error texts.
 ///
@@ -145,18 +151,24 @@ public struct RESPCommandParser: Sendable {
     }
 
     private mutating func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
-        let view = buffer.readableBytesView
-        guard let nl = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > Self.inlineMaxSize { throw .tooBigInline }
+        // Offset of the first '\n' and whether a '\r' precedes it, via memchr.
+        let found = buffer.withUnsafeReadableBytes { raw -> (Int, Bool)? in
+            guard let base = raw.baseAddress, let hit = memchr(base, 0x0A, raw.count) else { return nil }
+            let offset = base.distance(to: UnsafeRawPointer(hit))
+            return (offset, offset > 0 && raw[offset - 1] == 0x0D)
+        }
+        guard let (nlOffset, hasCR) = found else {
+            if buffer.readableBytes > Self.inlineMaxSize { throw .tooBigInline }
             return nil
         }
-        var lineLength = nl - view.startIndex
-        if lineLength > 0 && view[nl - 1] == UInt8(ascii: "\r") { lineLength -= 1 }
+        let lineLength = hasCR ? nlOffset - 1 : nlOffset
         let line = buffer.getSlice(at: buffer.readerIndex, length: lineLength)!
-        guard let args = InlineSplitter.split(line) else {
+        var args = scratch
+        scratch = []
+        guard InlineSplitter.split(line, into: &args) else {
             throw .unbalancedQuotes
         }
-        buffer.moveReaderIndex(forwardBy: nl - view.startIndex + 1)
+        buffer.moveReaderIndex(forwardBy: nlOffset + 1)
         return args
     }
 }
