@@ -1,0 +1,284 @@
+/// One entry of a stream: its ID and alternating field and value byte strings.
+public struct StreamEntry: Sendable, Equatable {
+    public var id: StreamID
+    public var fieldsAndValues: [[UInt8]]
+
+    public init(id: StreamID, fieldsAndValues: [[UInt8]]) {
+        self.id = id
+        self.fieldsAndValues = fieldsAndValues
+    }
+}
+
+/// A run of consecutive entries stored compactly, as one Redis radix-tree node holds one
+/// listpack.
+///
+/// Encoding of `data`, entry after entry:
+///
+///     flags:u8  (bit 0 deleted, bit 1 same fields as the master entry)
+///     ms-delta:varint            id.ms − master.ms
+///     seq:varint                 id.seq − master.seq if ms-delta is 0, else id.seq
+///     [field-count:varint, (len:varint, bytes)…]   only without the same-fields flag
+///     (len:varint, bytes)…       one value per field
+///
+/// The master entry is the first entry's field list, shared by later entries that repeat it.
+public struct StreamNode: Sendable {
+    public private(set) var masterID: StreamID
+    private(set) var masterFields: [[UInt8]]
+    private(set) var data: [UInt8] = []
+    /// Entries stored, live and deleted.
+    public private(set) var total = 0
+    /// Entries not deleted.
+    public private(set) var live = 0
+    /// ID of the last entry stored (even if deleted), as Redis reads a node's edge.
+    public private(set) var lastID: StreamID
+    /// Listpack bytes except the live/deleted counters (see `ListpackSize`).
+    private var lpFixedBytes: Int
+
+    public var deleted: Int { total - live }
+    /// Size this node would have as a Redis listpack.
+    public var listpackBytes: Int {
+        lpFixedBytes + ListpackSize.integer(Int64(live)) + ListpackSize.integer(Int64(deleted))
+    }
+    /// Bytes of memory this node's storage uses (for INFO/benchmarks).
+    public var storageBytes: Int { data.capacity + masterFields.reduce(0) { $0 + $1.count + 32 } + 96 }
+
+    init(first id: StreamID, fieldsAndValues fv: [[UInt8]]) {
+        masterID = id
+        lastID = id
+        var fields: [[UInt8]] = []
+        fields.reserveCapacity(fv.count / 2)
+        var i = 0
+        while i < fv.count {
+            fields.append(fv[i])
+            i += 2
+        }
+        masterFields = fields
+        lpFixedBytes = ListpackSize.empty + ListpackSize.integer(Int64(fields.count)) + ListpackSize.integer(0)
+        for f in fields { lpFixedBytes += ListpackSize.string(f) }
+        append(id, fv)
+    }
+
+    /// Appends an entry (the caller checked ordering and node capacity).
+    mutating func append(_ id: StreamID, _ fv: [[UInt8]]) {
+        let fieldCount = fv.count / 2
+        var same = fieldCount == masterFields.count
+        if same {
+            for j in 0..<fieldCount where fv[2 * j] != masterFields[j] {
+                same = false
+                break
+            }
+        }
+        let msDelta = id.ms &- masterID.ms
+        let seqDelta = id.seq &- masterID.seq
+        data.append(same ? 2 : 0)
+        Varint.append(msDelta, to: &data)
+        Varint.append(msDelta == 0 ? seqDelta : id.seq, to: &data)
+        if !same {
+            Varint.append(UInt64(fieldCount), to: &data)
+        }
+        // Listpack accounting, mirroring Redis's layout of the same entry.
+        var lp = ListpackSize.integer(same ? 2 : 0) + ListpackSize.integer(Int64(bitPattern: msDelta))
+            + ListpackSize.integer(Int64(bitPattern: seqDelta))
+        if !same { lp += ListpackSize.integer(Int64(fieldCount)) }
+        for j in 0..<fieldCount {
+            if !same {
+                Varint.append(UInt64(fv[2 * j].count), to: &data)
+                data.append(contentsOf: fv[2 * j])
+                lp += ListpackSize.string(fv[2 * j])
+            }
+        }
+        for j in 0..<fieldCount {
+            Varint.append(UInt64(fv[2 * j + 1].count), to: &data)
+            data.append(contentsOf: fv[2 * j + 1])
+            lp += ListpackSize.string(fv[2 * j + 1])
+        }
+        let lpCount = fieldCount + 3 + (same ? 0 : fieldCount + 1)
+        lp += ListpackSize.integer(Int64(lpCount))
+        lpFixedBytes += lp
+        total += 1
+        live += 1
+        lastID = id
+    }
+
+    /// A decoded entry position: its offset in `data`, ID and deleted flag.
+    struct Slot {
+        let offset: Int
+        let id: StreamID
+        let deleted: Bool
+    }
+
+    /// Walks entries in order; `body` returns false to stop.
+    func forEachSlot(_ body: (Slot, inout Reader) -> Bool) {
+        var r = Reader(data: data, position: 0)
+        while r.position < data.count {
+            let offset = r.position
+            let flags = r.byte()
+            let msDelta = r.varint()
+            let seqRaw = r.varint()
+            let id = StreamID(ms: masterID.ms &+ msDelta, seq: msDelta == 0 ? masterID.seq &+ seqRaw : seqRaw)
+            let slot = Slot(offset: offset, id: id, deleted: flags & 1 != 0)
+            var fieldsReader = r
+            // Skip the body so the next iteration starts at the next entry.
+            let same = flags & 2 != 0
+            let count = same ? masterFields.count : Int(r.varint())
+            if !same { for _ in 0..<count { r.skipBytes() } }
+            for _ in 0..<count { r.skipBytes() }
+            if !body(slot, &fieldsReader) { return }
+        }
+    }
+
+    /// Decodes the fields and values of the entry whose header was just read by `r`.
+    func decodeBody(flags: UInt8, _ r: inout Reader) -> [[UInt8]] {
+        let same = flags & 2 != 0
+        let count = same ? masterFields.count : Int(r.varint())
+        var out: [[UInt8]] = []
+        out.reserveCapacity(count * 2)
+        if same {
+            for j in 0..<count {
+                out.append(masterFields[j])
+                out.append(r.bytes())
+            }
+        } else {
+            var fields: [[UInt8]] = []
+            fields.reserveCapacity(count)
+            for _ in 0..<count { fields.append(r.bytes()) }
+            for j in 0..<count {
+                out.append(fields[j])
+                out.append(r.bytes())
+            }
+        }
+        return out
+    }
+
+    /// Live entries with `lo <= id <= hi`, in order.
+    func entries(from lo: StreamID, to hi: StreamID, limit: Int, into out: inout [StreamEntry]) {
+        forEachSlot { slot, r in
+            if slot.id > hi || out.count >= limit { return false }
+            if slot.id >= lo && !slot.deleted {
+                out.append(StreamEntry(id: slot.id, fieldsAndValues: decodeBody(flags: data[slot.offset], &r)))
+            }
+            return true
+        }
+    }
+
+    /// All live entries with `lo <= id <= hi` (for reverse scans, which reverse them).
+    func liveEntries(from lo: StreamID, to hi: StreamID) -> [StreamEntry] {
+        var out: [StreamEntry] = []
+        entries(from: lo, to: hi, limit: .max, into: &out)
+        return out
+    }
+
+    /// The live entry with this ID.
+    func entry(_ id: StreamID) -> StreamEntry? {
+        var found: StreamEntry?
+        forEachSlot { slot, r in
+            if slot.id > id { return false }
+            if slot.id == id && !slot.deleted {
+                found = StreamEntry(id: id, fieldsAndValues: decodeBody(flags: data[slot.offset], &r))
+                return false
+            }
+            return true
+        }
+        return found
+    }
+
+    /// Marks an entry deleted; false if absent or already deleted.
+    mutating func markDeleted(_ id: StreamID) -> Bool {
+        var offset: Int?
+        forEachSlot { slot, _ in
+            if slot.id > id { return false }
+            if slot.id == id && !slot.deleted { offset = slot.offset }
+            return offset == nil
+        }
+        guard let offset else { return false }
+        data[offset] |= 1
+        live -= 1
+        return true
+    }
+
+    /// Marks live entries deleted from the start while `shouldDelete` says so; returns the
+    /// count deleted. Stops at the first entry it must keep.
+    mutating func deleteLeading(while shouldDelete: (StreamID) -> Bool) -> Int {
+        var offsets: [Int] = []
+        forEachSlot { slot, _ in
+            guard shouldDelete(slot.id) else { return false }
+            if !slot.deleted { offsets.append(slot.offset) }
+            return true
+        }
+        for o in offsets { data[o] |= 1 }
+        live -= offsets.count
+        return offsets.count
+    }
+
+    /// IDs of the live entries, in order.
+    var liveIDs: [StreamID] {
+        var ids: [StreamID] = []
+        forEachSlot { slot, _ in
+            if !slot.deleted { ids.append(slot.id) }
+            return true
+        }
+        return ids
+    }
+
+    /// First or last live ID.
+    func edgeLiveID(first: Bool) -> StreamID? {
+        var result: StreamID?
+        forEachSlot { slot, _ in
+            if !slot.deleted {
+                result = slot.id
+                if first { return false }
+            }
+            return true
+        }
+        return result
+    }
+}
+
+/// Unsigned LEB128 varints.
+enum Varint {
+    @inline(__always)
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+}
+
+/// Sequential decoder over a node's bytes.
+struct Reader {
+    let data: [UInt8]
+    var position: Int
+
+    @inline(__always)
+    mutating func byte() -> UInt8 {
+        defer { position += 1 }
+        return data[position]
+    }
+
+    @inline(__always)
+    mutating func varint() -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = data[position]
+            position += 1
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    mutating func bytes() -> [UInt8] {
+        let n = Int(varint())
+        defer { position += n }
+        return Array(data[position..<(position + n)])
+    }
+
+    mutating func skipBytes() {
+        let n = Int(varint())
+        position += n
+    }
+}
