@@ -108,6 +108,13 @@ public final class Broker {
         lastClockNs = Clock.monotonicNs()
     }
 
+    /// Clients blocked in XREAD/XREADGROUP, per db and key, in arrival order.
+    var blockedReaders: [Int: [Key: [BlockedRead]]] = [:]
+    /// The same waiters by client ID.
+    var blockedSessions: [Int: BlockedRead] = [:]
+    /// Keys that got entries during the current command, with blocked readers to serve.
+    var readyKeys: [(Int, Key)] = []
+
     /// Threads for blocking work (file I/O) that must not run on the event loop; nil runs it
     /// inline (EmbeddedChannel tests).
     var blockingPool: NIOThreadPool?
@@ -171,6 +178,7 @@ public final class Broker {
 
     func disconnect(_ session: ClientSession) {
         guard clients.removeValue(forKey: session.id) != nil else { return }
+        if let waiter = blockedSessions[session.id] { unblock(waiter) }
         unwatchAll(session)
         pubsub.removeAll(session)
         pausedWaiters.removeValue(forKey: session.id)
@@ -303,6 +311,7 @@ public final class Broker {
             return false
         }
         call(session, spec, args)
+        if !readyKeys.isEmpty { serveReadyKeys() }
         return true
     }
 

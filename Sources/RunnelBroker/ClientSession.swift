@@ -23,6 +23,8 @@ public final class ClientSession {
     var multiError: String?  // first queue-time error, "previous errors" abort
     var watchedKeys: [(db: Int, key: Key)] = []
     var watchDirty = false
+    /// True while EXEC runs this session's queued commands (blocking reads do not block).
+    var inExec = false
 
     // Pub/Sub.
     var channels: Set<Key> = []

@@ -280,8 +280,8 @@ extension Broker {
                 b.replyError(s, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
                 return
             }
-            // No command blocks yet: nobody can be unblocked.
-            s.out.integer(0)
+            let id = RESPInteger.parse(a[2])!
+            s.out.integer(b.clientUnblock(id, error: a.count == 4 && a[3].equalsIgnoringCase("error")) ? 1 : 0)
         }
         r.help("client", [
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -70,7 +70,7 @@ extension Broker {
                 "maxclients:\(config.maxclients)",
                 "client_recent_max_input_buffer:\(stats.clientRecentMaxInput)",
                 "client_recent_max_output_buffer:\(stats.clientRecentMaxOutput)",
-                "blocked_clients:0",
+                "blocked_clients:\(blockedSessions.count)",
                 "tracking_clients:0",
                 "clients_in_timeout_table:0",
                 "pubsub_clients:\(clients.values.filter(\.isSubscribed).count)",

@@ -265,7 +265,15 @@ extension Broker {
             negative = f == UInt8(ascii: "-")
             bytes.removeFirst()
         }
-        guard let v = parseUInt64(bytes[...]) else { return nil }
+        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+        var v: UInt64 = 0
+        for c in bytes {
+            guard c >= 48 && c <= 57 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (r, o2) = m.addingReportingOverflow(UInt64(c - 48))
+            if o1 || o2 { return nil }
+            v = r
+        }
         return negative ? (0 &- v) : v
     }
 

@@ -2,21 +2,16 @@ import NIOCore
 import RunnelRESP
 import RunnelStreams
 
-/// Stream commands. This file holds the first slice (XADD without trimming, XLEN, XRANGE,
-/// XREVRANGE, XDEL); the full command set and consumer groups are the streams issue.
+/// XADD, XLEN, XRANGE, XREVRANGE, XDEL, XTRIM, XSETID: stream entries and metadata.
 extension Broker {
-    static let invalidStreamID = "ERR Invalid stream ID specified as stream command argument"
+    static let invalidStreamID = StreamIDArg.invalid
 
     static func registerStreamCommands(_ r: inout CommandRegistrar) {
         r.add("xadd", -5, ["write", "denyoom", "fast"], ["@write", "@stream", "@fast"], "stream", "Appends a new entry to a stream", "5.0.0", keys: (1, 1, 1)) { b, s, a in
             b.xadd(s, a)
         }
         r.add("xlen", 2, ["readonly", "fast"], ["@read", "@stream", "@fast"], "stream", "Return the number of entries in a stream", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            guard case .stream(let box)? = b.lookup(s.db, a[1]) else {
-                s.out.integer(0)
-                return
-            }
-            s.out.integer(box.stream.count)
+            s.out.integer(b.stream(s.db, a[1])?.stream.length ?? 0)
         }
         r.add("xrange", -4, ["readonly"], ["@read", "@stream", "@slow"], "stream", "Return a range of elements in a stream, with IDs matching the specified IDs interval", "5.0.0", keys: (1, 1, 1), complexity: "O(N)") { b, s, a in
             b.xrange(s, a, reverse: false)
@@ -27,13 +22,13 @@ extension Broker {
         r.add("xdel", -3, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
             var ids: [StreamID] = []
             for arg in a.dropFirst(2) {
-                guard let id = Self.parseStreamID(arg, missingSeq: 0) else {
+                guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
                     b.replyError(s, Self.invalidStreamID)
                     return
                 }
                 ids.append(id)
             }
-            guard case .stream(let box)? = b.lookup(s.db, a[1]) else {
+            guard let box = b.stream(s.db, a[1]) else {
                 s.out.integer(0)
                 return
             }
@@ -44,137 +39,242 @@ extension Broker {
             }
             s.out.integer(removed)
         }
+        r.add("xtrim", -4, ["write"], ["@write", "@stream", "@slow"], "stream", "Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0", keys: (1, 1, 1), complexity: "O(N)") { b, s, a in
+            guard let box = b.stream(s.db, a[1]) else {
+                s.out.integer(0)
+                return
+            }
+            guard let parsed = b.parseTrimArgs(s, a, xadd: false) else { return }
+            guard let strategy = parsed.strategy else {
+                b.replyError(s, "ERR syntax error, XTRIM must be called with a trimming strategy")
+                return
+            }
+            let removed = box.stream.trim(strategy, approximate: parsed.approximate, limit: parsed.limit)
+            if removed > 0 {
+                b.touchWatched(s.db, a[1])
+                b.notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
+            }
+            s.out.integer(removed)
+        }
+        r.add("xsetid", -3, ["write", "denyoom", "fast"], ["@write", "@stream", "@fast"], "stream", "An internal command for replicating stream values", "5.0.0", keys: (1, 1, 1)) { b, s, a in
+            b.xsetid(s, a)
+        }
+        registerGroupCommands(&r)
+        registerReadCommands(&r)
+        registerXInfo(&r)
     }
 
-    /// Parses `ms-seq` or `ms` (sequence `missingSeq`); nil when malformed.
-    static func parseStreamID(_ arg: ByteBuffer, missingSeq: UInt64) -> StreamID? {
-        let bytes = Array(arg.readableBytesView)
-        if let dash = bytes.firstIndex(of: UInt8(ascii: "-")) {
-            guard let ms = parseUInt64(bytes[..<dash]), let seq = parseUInt64(bytes[(dash + 1)...]) else { return nil }
-            return StreamID(ms: ms, seq: seq)
-        }
-        guard let ms = parseUInt64(bytes[...]) else { return nil }
-        return StreamID(ms: ms, seq: missingSeq)
+    /// The stream at `key`, expiring it first if due.
+    func stream(_ db: Int, _ key: Key) -> StreamBox? {
+        if case .stream(let box)? = lookup(db, key) { return box }
+        return nil
     }
 
-    /// Redis's `string2ull`: decimal digits only.
-    static func parseUInt64(_ bytes: ArraySlice<UInt8>) -> UInt64? {
-        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
-        var v: UInt64 = 0
-        for c in bytes {
-            guard c >= 48 && c <= 57 else { return nil }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (r, o2) = m.addingReportingOverflow(UInt64(c - 48))
-            if o1 || o2 { return nil }
-            v = r
+    var nodeLimits: Stream.NodeLimits {
+        Stream.NodeLimits(maxEntries: config.streamNodeMaxEntries, maxBytes: config.streamNodeMaxBytes)
+    }
+
+    struct TrimArgs {
+        var strategy: Stream.TrimStrategy?
+        var approximate = false
+        var limit = 0
+        var noMkStream = false
+        var idRequest: Stream.IDRequest = .auto
+        var idGiven = false
+        /// Index of the first field (XADD).
+        var next = 0
+    }
+
+    /// XADD/XTRIM options, parsed as Redis's `streamParseAddOrTrimArgsOrReply`.
+    func parseTrimArgs(_ s: ClientSession, _ a: [ByteBuffer], xadd: Bool) -> TrimArgs? {
+        var t = TrimArgs()
+        var limitGiven = false
+        var i = 2
+        while i < a.count {
+            let more = a.count - 1 - i
+            let opt = a[i]
+            if xadd && opt.readableBytes == 1 && opt.readableBytesView.first == UInt8(ascii: "*") {
+                break
+            } else if opt.equalsIgnoringCase("maxlen") && more > 0 || opt.equalsIgnoringCase("minid") && more > 0 {
+                let isMaxlen = opt.equalsIgnoringCase("maxlen")
+                if t.strategy != nil {
+                    replyError(s, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
+                    return nil
+                }
+                t.approximate = false
+                let next = a[i + 1]
+                if more >= 2 && next.readableBytes == 1 && next.readableBytesView.first == UInt8(ascii: "~") {
+                    t.approximate = true
+                    i += 1
+                } else if more >= 2 && next.readableBytes == 1 && next.readableBytesView.first == UInt8(ascii: "=") {
+                    i += 1
+                }
+                if isMaxlen {
+                    guard let n = RESPInteger.parse(a[i + 1]) else {
+                        replyError(s, "ERR value is not an integer or out of range")
+                        return nil
+                    }
+                    if n < 0 {
+                        replyError(s, "ERR The MAXLEN argument must be >= 0.")
+                        return nil
+                    }
+                    t.strategy = .maxLength(n)
+                } else {
+                    guard let (id, _) = StreamIDArg.parse(a[i + 1], strict: true, missingSeq: 0) else {
+                        replyError(s, Self.invalidStreamID)
+                        return nil
+                    }
+                    t.strategy = .minID(id)
+                }
+                i += 2
+            } else if opt.equalsIgnoringCase("limit") && more > 0 {
+                guard let n = RESPInteger.parse(a[i + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return nil
+                }
+                if n < 0 {
+                    replyError(s, "ERR The LIMIT argument must be >= 0.")
+                    return nil
+                }
+                t.limit = n
+                limitGiven = true
+                i += 2
+            } else if xadd && opt.equalsIgnoringCase("nomkstream") {
+                t.noMkStream = true
+                i += 1
+            } else if xadd {
+                guard let (id, autoSeq) = StreamIDArg.parse(opt, strict: true, missingSeq: 0, allowAutoSeq: true) else {
+                    replyError(s, Self.invalidStreamID)
+                    return nil
+                }
+                t.idRequest = autoSeq ? .autoSequence(ms: id.ms) : .explicit(id)
+                t.idGiven = true
+                break
+            } else {
+                replyError(s, "ERR syntax error")
+                return nil
+            }
         }
-        return v
+        if limitGiven && t.strategy == nil {
+            replyError(s, "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
+            return nil
+        }
+        if limitGiven {
+            if !t.approximate {
+                replyError(s, "ERR syntax error, LIMIT cannot be used without the special ~ option")
+                return nil
+            }
+        } else if t.approximate {
+            t.limit = 100 * config.streamNodeMaxEntries
+            if t.limit <= 0 { t.limit = 10000 }
+            if t.limit > 1_000_000 { t.limit = 1_000_000 }
+        } else {
+            t.limit = 0
+        }
+        t.next = i + 1
+        return t
     }
 
     func xadd(_ s: ClientSession, _ a: [ByteBuffer]) {
-        var i = 2
-        var noMkStream = false
-        if a[i].equalsIgnoringCase("nomkstream") {
-            noMkStream = true
-            i += 1
-        }
-        guard i < a.count else {
-            replyError(s, "ERR syntax error")
-            return
-        }
-        let idArg = a[i]
-        let fields = a.count - i - 1
-        if fields <= 0 || fields % 2 != 0 {
+        guard let t = parseTrimArgs(s, a, xadd: true) else { return }
+        let fieldCount = a.count - t.next
+        if fieldCount < 2 || fieldCount % 2 == 1 {
             replyError(s, "ERR wrong number of arguments for 'xadd' command")
             return
         }
-        let request: Stream.IDRequest
-        if idArg.readableBytes == 1 && idArg.readableBytesView.first == UInt8(ascii: "*") {
-            request = .auto
-        } else {
-            let bytes = Array(idArg.readableBytesView)
-            if bytes.count > 2 && bytes.suffix(2) == [UInt8(ascii: "-"), UInt8(ascii: "*")] {
-                guard let ms = Self.parseUInt64(bytes.dropLast(2)) else {
-                    replyError(s, Self.invalidStreamID)
-                    return
-                }
-                request = .autoSequence(ms: ms)
-            } else {
-                guard let id = Self.parseStreamID(idArg, missingSeq: 0) else {
-                    replyError(s, Self.invalidStreamID)
-                    return
-                }
-                request = .explicit(id)
-            }
-        }
-        if case .explicit(let id) = request, id == .zero {
+        if case .explicit(let id) = t.idRequest, id == .zero {
             replyError(s, "ERR The ID specified in XADD must be greater than 0-0")
             return
         }
-        let box: StreamBox
+        var box = stream(s.db, a[1])
         var created = false
-        if case .stream(let existing)? = lookup(s.db, a[1]) {
-            box = existing
-        } else {
-            if noMkStream {
+        if box == nil {
+            if t.noMkStream {
                 s.out.null()
                 return
             }
             box = StreamBox()
             created = true
         }
-        let values = a[(i + 1)...].map { Array($0.readableBytesView) }
+        let target = box!
+        if target.stream.lastID == .max {
+            replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
+            return
+        }
+        let values = a[t.next...].map { Array($0.readableBytesView) }
         let id: StreamID
         do {
-            id = try box.stream.append(request, fieldsAndValues: values, nowMs: UInt64(max(0, Clock.nowMs())))
+            id = try target.stream.append(t.idRequest, fieldsAndValues: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
         } catch {
             switch error {
-            case .idZero: replyError(s, "ERR The ID specified in XADD must be greater than 0-0")
-            case .idTooSmall, .exhausted:
+            case .idTooSmall:
                 replyError(s, "ERR The ID specified in XADD is equal or smaller than the target stream top item")
+            case .exhausted:
+                replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
             }
             return
         }
-        if created { dbs[s.db].set(a[1], .stream(box)) }
+        if created { dbs[s.db].set(a[1], .stream(target)) }
+        s.out.bulk(id.description)
         touchWatched(s.db, a[1])
         notifyKeyspaceEvent(.stream, "xadd", a[1], s.db)
-        s.out.bulk(id.description)
+        if let strategy = t.strategy, target.stream.trim(strategy, approximate: t.approximate, limit: t.limit) > 0 {
+            notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
+        }
+        signalStreamReady(s.db, a[1])
     }
 
     func xrange(_ s: ClientSession, _ a: [ByteBuffer], reverse: Bool) {
         let startArg = reverse ? a[3] : a[2]
         let endArg = reverse ? a[2] : a[3]
-        guard let start = Self.parseRangeBound(startArg, isStart: true),
-            let end = Self.parseRangeBound(endArg, isStart: false)
-        else {
+        guard var (start, startEx) = StreamIDArg.parseInterval(startArg, missingSeq: 0) else {
             replyError(s, Self.invalidStreamID)
             return
         }
-        var limit: Int?
-        if a.count > 4 {
-            guard a.count == 6, a[4].equalsIgnoringCase("count") else {
+        if startEx {
+            guard let next = start.successor else {
+                replyError(s, "ERR invalid start ID for the interval")
+                return
+            }
+            start = next
+            startEx = false
+        }
+        guard var (end, endEx) = StreamIDArg.parseInterval(endArg, missingSeq: .max) else {
+            replyError(s, Self.invalidStreamID)
+            return
+        }
+        if endEx {
+            guard let prev = end.predecessor else {
+                replyError(s, "ERR invalid end ID for the interval")
+                return
+            }
+            end = prev
+            endEx = false
+        }
+        var count = -1
+        var j = 4
+        while j < a.count {
+            if a[j].equalsIgnoringCase("count") && j + 1 < a.count {
+                guard let n = RESPInteger.parse(a[j + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                count = max(0, n)
+                j += 2
+            } else {
                 replyError(s, "ERR syntax error")
                 return
             }
-            guard let n = RESPInteger.parse(a[5]) else {
-                replyError(s, "ERR value is not an integer or out of range")
-                return
-            }
-            limit = max(0, n)
         }
-        guard case .some(let lo) = start, case .some(let hi) = end else {
-            s.out.emptyArray()  // an exclusive bound past the ID space
+        if count == 0 {
+            s.out.nullArray()
             return
         }
-        if limit == 0 {
+        guard let box = stream(s.db, a[1]) else {
             s.out.emptyArray()
             return
         }
-        guard case .stream(let box)? = lookup(s.db, a[1]) else {
-            s.out.emptyArray()
-            return
-        }
-        let entries = box.stream.range(from: lo, to: hi, limit: limit, reverse: reverse)
+        let entries = box.stream.range(from: start, to: end, limit: count < 0 ? .max : count, reverse: reverse)
         s.out.arrayHeader(entries.count)
         for e in entries { writeEntry(s, e) }
     }
@@ -186,19 +286,65 @@ extension Broker {
         for fv in e.fieldsAndValues { s.out.bulk(bytes: fv) }
     }
 
-    /// A range bound: `-`, `+`, `ms`, `ms-seq`, or exclusive `(id`. The inner optional is nil
-    /// when an exclusive bound leaves nothing (e.g. `(` past the last possible ID).
-    static func parseRangeBound(_ arg: ByteBuffer, isStart: Bool) -> StreamID?? {
-        let bytes = Array(arg.readableBytesView)
-        if bytes == [UInt8(ascii: "-")] { return .some(.zero) }
-        if bytes == [UInt8(ascii: "+")] { return .some(.max) }
-        if bytes.first == UInt8(ascii: "(") {
-            guard let id = parseStreamID(ByteBuffer(bytes: bytes.dropFirst()), missingSeq: isStart ? 0 : .max) else {
-                return nil
-            }
-            return .some(isStart ? id.successor : id.predecessor)
+    func xsetid(_ s: ClientSession, _ a: [ByteBuffer]) {
+        guard let (id, _) = StreamIDArg.parse(a[2], strict: true, missingSeq: 0) else {
+            replyError(s, Self.invalidStreamID)
+            return
         }
-        guard let id = parseStreamID(arg, missingSeq: isStart ? 0 : .max) else { return nil }
-        return .some(id)
+        var entriesAdded: Int?
+        var maxDeleted = StreamID.zero
+        var i = 3
+        while i < a.count {
+            let more = a.count - 1 - i
+            if a[i].equalsIgnoringCase("entriesadded") && more > 0 {
+                guard let n = RESPInteger.parse(a[i + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                if n < 0 {
+                    replyError(s, "ERR entries_added must be positive")
+                    return
+                }
+                entriesAdded = n
+                i += 2
+            } else if a[i].equalsIgnoringCase("maxdeletedid") && more > 0 {
+                guard let (m, _) = StreamIDArg.parse(a[i + 1], strict: true, missingSeq: 0) else {
+                    replyError(s, Self.invalidStreamID)
+                    return
+                }
+                if id < m {
+                    replyError(s, "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
+                    return
+                }
+                maxDeleted = m
+                i += 2
+            } else {
+                replyError(s, "ERR syntax error")
+                return
+            }
+        }
+        guard let box = stream(s.db, a[1]) else {
+            replyError(s, "ERR no such key")
+            return
+        }
+        if box.stream.length > 0 {
+            if id < box.stream.lastLiveID {
+                replyError(s, "ERR The ID specified in XSETID is smaller than the target stream top item")
+                return
+            }
+            if let n = entriesAdded, box.stream.length > n {
+                replyError(s, "ERR The entries_added specified in XSETID is smaller than the target stream length")
+                return
+            }
+        }
+        if id < box.stream.maxDeletedID {
+            replyError(s, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
+            return
+        }
+        box.stream.setMetadata(
+            lastID: id, entriesAdded: entriesAdded.map { UInt64($0) }, maxDeletedID: maxDeleted == .zero ? nil : maxDeleted)
+        touchWatched(s.db, a[1])
+        notifyKeyspaceEvent(.stream, "xsetid", a[1], s.db)
+        s.out.ok()
     }
 }

@@ -79,6 +79,8 @@ extension Broker {
         discardTransaction(s)
         unwatchAll(s)
         s.out.arrayHeader(queue.count)
+        s.inExec = true
+        defer { s.inExec = false }
         for args in queue {
             guard var spec = commands.lookup(args[0]) else { continue }
             if !spec.subcommands.isEmpty, args.count > 1, let sub = spec.subcommand(args[1]) { spec = sub }

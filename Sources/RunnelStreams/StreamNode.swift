@@ -196,12 +196,12 @@ public struct StreamNode: Sendable {
         return true
     }
 
-    /// Marks live entries deleted from the start while `shouldDelete` says so; returns the
-    /// count deleted. Stops at the first entry it must keep.
-    mutating func deleteLeading(while shouldDelete: (StreamID) -> Bool) -> Int {
+    /// Marks live entries deleted from the start while `shouldDelete(id, alreadyDeleted)`
+    /// says so; returns the count newly deleted. Stops at the first entry it must keep.
+    mutating func deleteLeading(while shouldDelete: (StreamID, Bool) -> Bool) -> Int {
         var offsets: [Int] = []
         forEachSlot { slot, _ in
-            guard shouldDelete(slot.id) else { return false }
+            guard shouldDelete(slot.id, slot.deleted) else { return false }
             if !slot.deleted { offsets.append(slot.offset) }
             return true
         }

@@ -1,0 +1,327 @@
+import NIOCore
+import RunnelRESP
+import RunnelStreams
+
+/// A client waiting in XREAD/XREADGROUP BLOCK.
+final class BlockedRead {
+    let session: ClientSession
+    let db: Int
+    var request: Broker.ReadRequest
+    var timeout: Scheduled<Void>?
+
+    init(session: ClientSession, db: Int, request: Broker.ReadRequest) {
+        self.session = session
+        self.db = db
+        self.request = request
+    }
+}
+
+/// XREAD and XREADGROUP, with blocking.
+extension Broker {
+    struct ReadRequest {
+        var keys: [Key]
+        /// Per key: read entries after this ID; `StreamID.max` with a group means "new entries" (`>`).
+        var after: [StreamID]
+        var count: Int
+        var group: [UInt8]?
+        var consumer: [UInt8] = []
+        var noAck = false
+    }
+
+    static func registerReadCommands(_ r: inout CommandRegistrar) {
+        r.add("xread", -4, ["readonly", "blocking"], ["@read", "@stream", "@slow", "@blocking"], "stream", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "5.0.0", keys: (0, 0, 0)) { b, s, a in
+            b.xread(s, a, group: false)
+        }
+        r.add("xreadgroup", -7, ["write", "blocking"], ["@write", "@stream", "@slow", "@blocking"], "stream", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", "5.0.0", keys: (0, 0, 0)) { b, s, a in
+            b.xread(s, a, group: true)
+        }
+    }
+
+    func xread(_ s: ClientSession, _ a: [ByteBuffer], group isGroup: Bool) {
+        var timeoutMs: Int?
+        var count = 0
+        var streamsAt = 0
+        var streamCount = 0
+        var groupName: ByteBuffer?
+        var consumerName: ByteBuffer?
+        var noAck = false
+        var i = 1
+        while i < a.count {
+            let more = a.count - i - 1
+            let o = a[i]
+            if o.equalsIgnoringCase("block") && more > 0 {
+                i += 1
+                guard let t = RESPInteger.parse(a[i]) else {
+                    replyError(s, "ERR timeout is not an integer or out of range")
+                    return
+                }
+                if t < 0 {
+                    replyError(s, "ERR timeout is negative")
+                    return
+                }
+                timeoutMs = t
+            } else if o.equalsIgnoringCase("count") && more > 0 {
+                i += 1
+                guard let n = RESPInteger.parse(a[i]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                count = max(0, n)
+            } else if o.equalsIgnoringCase("streams") && more > 0 {
+                streamsAt = i + 1
+                streamCount = a.count - streamsAt
+                if streamCount % 2 != 0 {
+                    replyError(s, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
+                    return
+                }
+                streamCount /= 2
+                break
+            } else if o.equalsIgnoringCase("group") && more >= 2 {
+                if !isGroup {
+                    replyError(s, "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
+                    return
+                }
+                groupName = a[i + 1]
+                consumerName = a[i + 2]
+                i += 2
+            } else if o.equalsIgnoringCase("noack") {
+                if !isGroup {
+                    replyError(s, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
+                    return
+                }
+                noAck = true
+            } else {
+                replyError(s, "ERR syntax error")
+                return
+            }
+            i += 1
+        }
+        if streamsAt == 0 {
+            replyError(s, "ERR syntax error")
+            return
+        }
+        if isGroup && groupName == nil {
+            replyError(s, "ERR Missing GROUP option for XREADGROUP")
+            return
+        }
+        var request = ReadRequest(keys: [], after: [], count: count)
+        request.group = groupName.map { Array($0.readableBytesView) }
+        request.consumer = consumerName.map { Array($0.readableBytesView) } ?? []
+        request.noAck = noAck
+        for k in 0..<streamCount {
+            let key = a[streamsAt + k]
+            let idArg = a[streamsAt + streamCount + k]
+            let box = stream(s.db, key)
+            if let g = request.group, box?.stream.groups[g] == nil {
+                replyError(s, "NOGROUP No such key '\(key.string)' or consumer group '\(groupName!.string)' in XREADGROUP with GROUP option")
+                return
+            }
+            let id: StreamID
+            if idArg.readableBytes == 1 && idArg.readableBytesView.first == UInt8(ascii: "$") {
+                if isGroup {
+                    replyError(s, "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
+                    return
+                }
+                id = box?.stream.lastID ?? .zero
+            } else if idArg.readableBytes == 1 && idArg.readableBytesView.first == UInt8(ascii: ">") {
+                if !isGroup {
+                    replyError(s, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
+                    return
+                }
+                id = .max
+            } else {
+                guard let (parsed, _) = StreamIDArg.parse(idArg, strict: true, missingSeq: 0) else {
+                    replyError(s, Self.invalidStreamID)
+                    return
+                }
+                id = parsed
+            }
+            request.keys.append(key.detached)
+            request.after.append(id)
+        }
+        if serveRead(s, request) { return }
+        guard let timeoutMs, !s.inExec else {
+            s.out.nullArray()
+            return
+        }
+        block(s, request, timeoutMs: timeoutMs)
+    }
+
+    /// Serves a read synchronously if any stream has something for it; true when replied.
+    func serveRead(_ s: ClientSession, _ request: ReadRequest) -> Bool {
+        var served: [(Key, Int)] = []  // key and index
+        for (k, key) in request.keys.enumerated() {
+            guard let box = stream(s.db, key) else { continue }
+            let after = request.after[k]
+            if let g = request.group {
+                guard let group = box.stream.groups[g] else { continue }
+                if after != .max {
+                    served.append((key, k))  // history: always served
+                } else if box.stream.length > 0 && box.stream.lastLiveID > group.lastID {
+                    served.append((key, k))
+                }
+            } else if box.stream.length > 0 && box.stream.lastLiveID > after {
+                served.append((key, k))
+            }
+        }
+        guard !served.isEmpty else { return false }
+        if s.resp == .resp3 { s.out.mapHeader(served.count) } else { s.out.arrayHeader(served.count) }
+        for (key, k) in served {
+            if s.resp == .resp2 { s.out.arrayHeader(2) }
+            s.out.bulk(key)
+            writeReadResult(s, key, request, index: k)
+        }
+        return true
+    }
+
+    /// Writes the entries one key yields for a read, updating group state.
+    func writeReadResult(_ s: ClientSession, _ key: Key, _ request: ReadRequest, index k: Int) {
+        let box = stream(s.db, key)!
+        let limit = request.count == 0 ? Int.max : request.count
+        let now = turnTimeMs
+        guard let g = request.group else {
+            let start = request.after[k].successor ?? .max
+            let entries = box.stream.range(from: start, to: .max, limit: limit)
+            s.out.arrayHeader(entries.count)
+            for e in entries { writeEntry(s, e) }
+            return
+        }
+        var group = box.stream.groups[g]!
+        if group.ensureConsumer(request.consumer, now: now) {
+            notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
+        }
+        group.consumers[request.consumer]!.seenTime = now
+        if request.after[k] != .max {
+            // History: this consumer's pending entries after the given ID.
+            let start = request.after[k].successor ?? .max
+            let ids = group.consumers[request.consumer]!.pending.range(from: start, to: .max, limit: limit)
+            s.out.arrayHeader(ids.count)
+            for id in ids {
+                if let e = box.stream.entry(id) {
+                    writeEntry(s, e)
+                } else {
+                    s.out.arrayHeader(2)
+                    s.out.bulk(id.description)
+                    s.out.nullArray()
+                }
+                group.pending[id]!.deliveryTime = now
+                group.pending[id]!.deliveryCount += 1
+            }
+            box.stream.groups[g] = group
+            return
+        }
+        box.stream.groups[g] = group
+        let start = group.lastID.successor ?? .max
+        let entries = box.stream.range(from: start, to: .max, limit: limit)
+        s.out.arrayHeader(entries.count)
+        for e in entries {
+            writeEntry(s, e)
+            box.stream.advance(group: g, to: e.id)
+            if !request.noAck {
+                if box.stream.groups[g]!.pending[e.id] != nil {
+                    // Re-delivery through '>' after SETID: new owner, count restarts.
+                    box.stream.groups[g]!.deliver(e.id, to: request.consumer, now: now, incrementCount: false)
+                    box.stream.groups[g]!.pending[e.id]!.deliveryCount = 1
+                } else {
+                    box.stream.groups[g]!.deliver(e.id, to: request.consumer, now: now)
+                }
+            }
+        }
+        if !entries.isEmpty { touchWatched(s.db, key) }
+    }
+
+    // MARK: - Blocking
+
+    func block(_ s: ClientSession, _ request: ReadRequest, timeoutMs: Int) {
+        let waiter = BlockedRead(session: s, db: s.db, request: request)
+        for key in request.keys {
+            blockedReaders[s.db, default: [:]][key, default: []].append(waiter)
+        }
+        blockedSessions[s.id] = waiter
+        s.suspended = true
+        if timeoutMs > 0 {
+            waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { [weak self, weak waiter] in
+                guard let self, let waiter, self.blockedSessions[waiter.session.id] === waiter else { return }
+                self.unblock(waiter)
+                waiter.session.out.nullArray()
+                self.resume(waiter.session)
+            }
+        }
+    }
+
+    /// Removes a waiter from every key it waits on.
+    func unblock(_ waiter: BlockedRead) {
+        waiter.timeout?.cancel()
+        blockedSessions.removeValue(forKey: waiter.session.id)
+        for key in waiter.request.keys {
+            blockedReaders[waiter.db]?[key]?.removeAll { $0 === waiter }
+            if blockedReaders[waiter.db]?[key]?.isEmpty == true { blockedReaders[waiter.db]?[key] = nil }
+        }
+    }
+
+    /// Called when a stream gets new entries: queued, served after the current command.
+    func signalStreamReady(_ db: Int, _ key: Key) {
+        guard blockedReaders[db]?[key] != nil else { return }
+        readyKeys.append((db, key.detached))
+    }
+
+    /// Serves clients blocked on keys that received entries, in FIFO order per key.
+    func serveReadyKeys() {
+        while !readyKeys.isEmpty {
+            let (db, key) = readyKeys.removeFirst()
+            guard let waiters = blockedReaders[db]?[key] else { continue }
+            for waiter in waiters where blockedSessions[waiter.session.id] === waiter {
+                let s = waiter.session
+                guard let box = stream(db, key), let k = waiter.request.keys.firstIndex(of: key) else { continue }
+                var request = waiter.request
+                if let g = request.group {
+                    guard let group = box.stream.groups[g] else {
+                        unblock(waiter)
+                        replyError(s, "NOGROUP the consumer group this client was blocked on no longer exists")
+                        resume(s)
+                        continue
+                    }
+                    guard box.stream.lastID > group.lastID else { continue }
+                } else {
+                    guard box.stream.lastID > request.after[k] else { continue }
+                }
+                unblock(waiter)
+                let savedDB = s.db
+                s.db = db
+                request.keys = [key]
+                request.after = [request.after[k]]
+                if s.resp == .resp3 { s.out.mapHeader(1) } else {
+                    s.out.arrayHeader(1)
+                    s.out.arrayHeader(2)
+                }
+                s.out.bulk(key)
+                writeReadResult(s, key, request, index: 0)
+                s.db = savedDB
+                resume(s)
+            }
+        }
+    }
+
+    /// Fails readers blocked on a group that no longer exists.
+    func failBlockedReaders(_ db: Int, _ key: Key, group: [UInt8], error: String) {
+        guard let waiters = blockedReaders[db]?[key] else { return }
+        for waiter in waiters where waiter.request.group == group {
+            unblock(waiter)
+            replyError(waiter.session, error)
+            resume(waiter.session)
+        }
+    }
+
+    /// CLIENT UNBLOCK: ends a client's blocking read with a timeout reply or an error.
+    func clientUnblock(_ id: Int, error: Bool) -> Bool {
+        guard let waiter = blockedSessions[id] else { return false }
+        unblock(waiter)
+        if error {
+            replyError(waiter.session, "UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            waiter.session.out.nullArray()
+        }
+        resume(waiter.session)
+        return true
+    }
+}

@@ -1,0 +1,295 @@
+/// A stream: entries in compact nodes, its metadata, and its consumer groups.
+///
+/// Value semantics, no I/O: commands mutate a `Stream` and read it back. Node boundaries
+/// follow Redis's rules (`stream-node-max-entries`, `stream-node-max-bytes` measured in
+/// listpack bytes) so that `~` trimming removes exactly the entries Redis removes.
+public struct Stream: Sendable {
+    public private(set) var nodes: [StreamNode] = []
+    /// Live entries.
+    public private(set) var length = 0
+    /// The greatest ID ever added (or set by XSETID).
+    public internal(set) var lastID: StreamID = .zero
+    /// The first live entry's ID, or 0-0 when empty.
+    public private(set) var firstID: StreamID = .zero
+    /// The greatest ID ever deleted by XDEL (or set by XSETID).
+    public internal(set) var maxDeletedID: StreamID = .zero
+    /// Entries ever added (or set by XSETID).
+    public internal(set) var entriesAdded: UInt64 = 0
+    /// Consumer groups by name.
+    public var groups: [[UInt8]: ConsumerGroup] = [:]
+
+    public init() {}
+
+    // MARK: - Appending
+
+    /// Why an append was refused.
+    public enum AppendError: Error, Sendable, Equatable {
+        /// The requested ID is equal to or smaller than the stream's top item.
+        case idTooSmall
+        /// The stream's last ID is the maximum; no ID can follow it.
+        case exhausted
+    }
+
+    /// How the caller asked for the new entry's ID.
+    public enum IDRequest: Sendable, Equatable {
+        /// `*`: milliseconds from the clock, sequence chosen.
+        case auto
+        /// `ms-*`: given milliseconds, sequence chosen.
+        case autoSequence(ms: UInt64)
+        /// `ms-seq`.
+        case explicit(StreamID)
+    }
+
+    /// Chooses the ID an append would get, without appending.
+    public func nextID(for request: IDRequest, nowMs: UInt64) throws(AppendError) -> StreamID {
+        if lastID == .max { throw .exhausted }
+        switch request {
+        case .auto:
+            if nowMs > lastID.ms { return StreamID(ms: nowMs, seq: 0) }
+            return lastID.successor!
+        case .autoSequence(let ms):
+            if ms == lastID.ms {
+                guard lastID.seq < .max else { throw .idTooSmall }
+                return StreamID(ms: ms, seq: lastID.seq + 1)
+            }
+            let id = StreamID(ms: ms, seq: 0)
+            if id <= lastID { throw .idTooSmall }
+            return id
+        case .explicit(let id):
+            if id <= lastID { throw .idTooSmall }
+            return id
+        }
+    }
+
+    /// Node size limits (`stream-node-max-entries`, `stream-node-max-bytes`).
+    public struct NodeLimits: Sendable {
+        public var maxEntries: Int
+        public var maxBytes: Int
+        public init(maxEntries: Int = 100, maxBytes: Int = 4096) {
+            self.maxEntries = maxEntries
+            self.maxBytes = maxBytes
+        }
+    }
+
+    /// Appends an entry; returns its ID.
+    @discardableResult
+    public mutating func append(
+        _ request: IDRequest, fieldsAndValues fv: [[UInt8]], nowMs: UInt64, limits: NodeLimits = NodeLimits()
+    ) throws(AppendError) -> StreamID {
+        let id = try nextID(for: request, nowMs: nowMs)
+        appendUnchecked(id, fv, limits: limits)
+        return id
+    }
+
+    /// Appends with an ID known to be greater than `lastID` (replay, restore).
+    public mutating func appendUnchecked(_ id: StreamID, _ fv: [[UInt8]], limits: NodeLimits) {
+        var newNode = nodes.isEmpty
+        if !newNode {
+            let tail = nodes[nodes.count - 1]
+            let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > 1 << 30) ? 1 << 30 : limits.maxBytes
+            let elementBytes = fv.reduce(0) { $0 + $1.count }
+            if tail.listpackBytes + elementBytes >= maxBytes {
+                newNode = true
+            } else if limits.maxEntries > 0 && tail.total >= limits.maxEntries {
+                newNode = true
+            }
+        }
+        if newNode {
+            nodes.append(StreamNode(first: id, fieldsAndValues: fv))
+        } else {
+            nodes[nodes.count - 1].append(id, fv)
+        }
+        length += 1
+        entriesAdded += 1
+        lastID = id
+        if length == 1 { firstID = id }
+    }
+
+    // MARK: - Reading
+
+    /// Index of the node that would hold `id` (the last node whose master ID ≤ id), or 0.
+    private func nodeIndex(for id: StreamID) -> Int {
+        var lo = 0
+        var hi = nodes.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if nodes[mid].masterID <= id { lo = mid + 1 } else { hi = mid }
+        }
+        return max(0, lo - 1)
+    }
+
+    /// Live entries with `start <= id <= end`, ascending (or descending), at most `limit`.
+    public func range(from start: StreamID, to end: StreamID, limit: Int = .max, reverse: Bool = false) -> [StreamEntry] {
+        guard start <= end, length > 0, limit > 0 else { return [] }
+        var out: [StreamEntry] = []
+        if !reverse {
+            var i = nodeIndex(for: start)
+            while i < nodes.count && out.count < limit {
+                if nodes[i].masterID > end { break }
+                nodes[i].entries(from: start, to: end, limit: limit, into: &out)
+                i += 1
+            }
+        } else {
+            var i = nodeIndex(for: end)
+            while i >= 0 && out.count < limit {
+                if nodes[i].lastID < start { break }
+                for e in nodes[i].liveEntries(from: start, to: end).reversed() {
+                    out.append(e)
+                    if out.count >= limit { break }
+                }
+                i -= 1
+            }
+        }
+        return out
+    }
+
+    /// The live entry with this ID.
+    public func entry(_ id: StreamID) -> StreamEntry? {
+        guard length > 0, !nodes.isEmpty else { return nil }
+        return nodes[nodeIndex(for: id)].entry(id)
+    }
+
+    /// The last live entry's ID (0-0 when empty).
+    public var lastLiveID: StreamID {
+        for node in nodes.reversed() {
+            if let id = node.edgeLiveID(first: false) { return id }
+        }
+        return .zero
+    }
+
+    /// All entries, in order (tests and snapshots).
+    public var allEntries: [StreamEntry] { range(from: .zero, to: .max) }
+
+    // MARK: - Deleting and trimming
+
+    /// XDEL: deletes these IDs; returns how many existed.
+    public mutating func delete(_ ids: [StreamID]) -> Int {
+        var removed = 0
+        var firstTouched = false
+        for id in ids {
+            guard length > 0, !nodes.isEmpty else { break }
+            let i = nodeIndex(for: id)
+            guard nodes[i].markDeleted(id) else { continue }
+            removed += 1
+            length -= 1
+            if id == firstID { firstTouched = true }
+            if nodes[i].live == 0 { nodes.remove(at: i) }
+            if id > maxDeletedID { maxDeletedID = id }
+        }
+        if firstTouched || length == 0 { refreshFirstID() }
+        return removed
+    }
+
+    private mutating func refreshFirstID() {
+        firstID = .zero
+        for node in nodes {
+            if let id = node.edgeLiveID(first: true) {
+                firstID = id
+                return
+            }
+        }
+    }
+
+    /// A trimming request: MAXLEN or MINID, exact or approximate (`~`), with a work LIMIT.
+    public enum TrimStrategy: Sendable, Equatable {
+        case maxLength(Int)
+        case minID(StreamID)
+    }
+
+    /// Trims from the head as Redis's `streamTrim` does; returns the entries removed.
+    /// With `approximate`, only whole nodes are removed; `limit` (0 = none) caps the work.
+    @discardableResult
+    public mutating func trim(_ strategy: TrimStrategy, approximate: Bool, limit: Int) -> Int {
+        var deleted = 0
+        while !nodes.isEmpty {
+            if case .maxLength(let maxlen) = strategy, length <= maxlen { break }
+            let node = nodes[0]
+            if limit > 0 && deleted + node.live > limit { break }
+            let removeWhole: Bool
+            switch strategy {
+            case .maxLength(let maxlen): removeWhole = length - node.live >= maxlen
+            case .minID(let minID): removeWhole = node.lastID < minID
+            }
+            if removeWhole {
+                nodes.removeFirst()
+                length -= node.live
+                deleted += node.live
+                continue
+            }
+            if approximate { break }
+            var remaining = length
+            let removed: Int
+            switch strategy {
+            case .maxLength(let maxlen):
+                removed = nodes[0].deleteLeading { _, isDeleted in
+                    if remaining <= maxlen { return false }
+                    if !isDeleted { remaining -= 1 }
+                    return true
+                }
+            case .minID(let minID):
+                removed = nodes[0].deleteLeading { id, _ in id < minID }
+            }
+            length -= removed
+            deleted += removed
+            break
+        }
+        refreshFirstID()
+        return deleted
+    }
+
+    // MARK: - Consumer-group bookkeeping (Redis's lag rules)
+
+    /// Whether a deleted entry (tombstone) may lie within `start...end`.
+    public func rangeHasTombstones(from start: StreamID = .zero, to end: StreamID = .max) -> Bool {
+        if length == 0 || maxDeletedID == .zero { return false }
+        if firstID > maxDeletedID { return false }
+        return start <= maxDeletedID && end >= maxDeletedID
+    }
+
+    /// The logical read counter of `id` (how many entries were added up to it), when knowable.
+    public func estimateEntriesRead(upTo id: StreamID) -> Int64? {
+        if entriesAdded == 0 { return 0 }
+        if length == 0 && id <= lastID { return Int64(entriesAdded) }
+        if id == lastID { return Int64(entriesAdded) }
+        if id > lastID { return nil }
+        if maxDeletedID == .zero || maxDeletedID < firstID {
+            if id < firstID { return Int64(entriesAdded) - Int64(length) }
+            if id == firstID { return Int64(entriesAdded) - Int64(length) + 1 }
+        }
+        return nil
+    }
+
+    /// A group's lag: entries added after its last-delivered ID, or nil when unknowable.
+    public func lag(of group: ConsumerGroup) -> Int64? {
+        if entriesAdded == 0 { return 0 }
+        if let read = group.entriesRead, !rangeHasTombstones(from: group.lastID) {
+            return Int64(entriesAdded) - read
+        }
+        if let read = estimateEntriesRead(upTo: group.lastID) {
+            return Int64(entriesAdded) - read
+        }
+        return nil
+    }
+
+    /// Records that `group` delivered `id` (a new entry) as Redis does for `>` reads.
+    public mutating func advance(group name: [UInt8], to id: StreamID) {
+        guard var g = groups[name], id > g.lastID else { return }
+        if let read = g.entriesRead, !rangeHasTombstones(from: id) {
+            g.entriesRead = read + 1
+        } else if entriesAdded > 0 {
+            g.entriesRead = estimateEntriesRead(upTo: id)
+        }
+        g.lastID = id
+        groups[name] = g
+    }
+
+    /// XSETID's metadata change.
+    public mutating func setMetadata(lastID: StreamID, entriesAdded: UInt64?, maxDeletedID: StreamID?) {
+        self.lastID = lastID
+        if let entriesAdded { self.entriesAdded = entriesAdded }
+        if let maxDeletedID { self.maxDeletedID = maxDeletedID }
+    }
+
+    /// Approximate bytes used by entries (for INFO and benchmarks).
+    public var storageBytes: Int { nodes.reduce(0) { $0 + $1.storageBytes } }
+}
