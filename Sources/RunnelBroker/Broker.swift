@@ -466,6 +466,7 @@ public final class Broker {
         dbs[db].remove(key)
         stats.expiredKeys += 1
         touchWatched(db, key)
+        signalKeyDeleted(db, key)
         notifyKeyspaceEvent(.expired, "expired", key, db)
     }
 
@@ -494,6 +495,7 @@ public final class Broker {
         guard lookup(db, key) != nil else { return false }
         dbs[db].remove(key)
         touchWatched(db, key)
+        signalKeyDeleted(db, key)
         return true
     }
 

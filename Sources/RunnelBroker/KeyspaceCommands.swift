@@ -77,12 +77,14 @@ extension Broker {
         r.add("flushdb", -1, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "server", "Remove all keys from the current database") { b, s, a in
             guard b.flushMode(s, a) else { return }
             b.touchAllWatched(db: s.db)
+            b.signalAllKeysDeleted(db: s.db)
             b.dbs[s.db].removeAll()
             s.out.ok()
         }
         r.add("flushall", -1, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "server", "Remove all keys from all databases") { b, s, a in
             guard b.flushMode(s, a) else { return }
             b.touchAllWatched(db: nil)
+            b.signalAllKeysDeleted(db: nil)
             for i in b.dbs.indices { b.dbs[i].removeAll() }
             s.out.ok()
         }
@@ -120,6 +122,7 @@ extension Broker {
                 return
             }
             dbs[s.db].remove(a[2])
+            signalKeyDeleted(s.db, a[2])
         }
         let expiry = dbs[s.db].expireTime(a[1])
         dbs[s.db].remove(a[1])
@@ -127,6 +130,8 @@ extension Broker {
         if let expiry { dbs[s.db].setExpire(a[2], at: expiry) }
         touchWatched(s.db, a[1])
         touchWatched(s.db, a[2])
+        signalKeyDeleted(s.db, a[1])
+        signalStreamReady(s.db, a[2])
         notifyKeyspaceEvent(.generic, "rename_from", a[1], s.db)
         notifyKeyspaceEvent(.generic, "rename_to", a[2], s.db)
         if onlyIfNew { s.out.integer(1) } else { s.out.ok() }
@@ -182,6 +187,7 @@ extension Broker {
         if when <= now {
             dbs[s.db].remove(a[1])
             touchWatched(s.db, a[1])
+            signalKeyDeleted(s.db, a[1])
             notifyKeyspaceEvent(.generic, "del", a[1], s.db)
         } else {
             dbs[s.db].setExpire(a[1], at: when)

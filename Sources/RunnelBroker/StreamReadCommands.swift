@@ -312,6 +312,24 @@ extension Broker {
         }
     }
 
+    /// A key was deleted (DEL, RENAME, FLUSH, expiry): group readers blocked on it fail, as in
+    /// Redis; plain XREAD readers keep waiting for a new stream under that name.
+    func signalKeyDeleted(_ db: Int, _ key: Key) {
+        guard let waiters = blockedReaders[db]?[key] else { return }
+        for waiter in waiters where waiter.request.group != nil {
+            unblock(waiter)
+            replyError(waiter.session, "UNBLOCKED the stream key no longer exists")
+            resume(waiter.session)
+        }
+    }
+
+    /// Every key of `db` (all dbs when nil) is going away.
+    func signalAllKeysDeleted(db: Int?) {
+        for (wdb, keys) in blockedReaders where db == nil || db == wdb {
+            for key in keys.keys where dbs[wdb].rawValue(key) != nil { signalKeyDeleted(wdb, key) }
+        }
+    }
+
     /// CLIENT UNBLOCK: ends a client's blocking read with a timeout reply or an error.
     func clientUnblock(_ id: Int, error: Bool) -> Bool {
         guard let waiter = blockedSessions[id] else { return false }

@@ -134,6 +134,50 @@ public final class DifferentialRunner {
         return failures
     }
 
+    /// Sends every command in one pipeline to both servers and compares the replies one by
+    /// one (a `~` prefix compares shape only). For long generated sequences without blocking
+    /// commands. Returns the differences, at most `maxReported`.
+    public func runPipelined(_ commands: [String], resp3: Bool, label: String, maxReported: Int = 5) -> [String] {
+        var failures: [String] = []
+        for server in [redis, runnel] {
+            if let admin = try? TestConnection(port: server.port) { _ = try? admin.command("FLUSHALL") }
+        }
+        guard let r = try? TestConnection(port: redis.port), let n = try? TestConnection(port: runnel.port) else {
+            return ["[\(label)] cannot connect"]
+        }
+        var payload: [UInt8] = []
+        var shapeOnly: [Bool] = []
+        if resp3 {
+            payload += encodeCommand(["HELLO", "3"])
+            shapeOnly.append(true)
+        }
+        for c in commands {
+            var line = Substring(c)
+            let shape = line.hasPrefix("~")
+            if shape { line = line.dropFirst() }
+            guard let args = InlineSplitter.split(bytes: Array(line.utf8)) else { continue }
+            payload += encodeCommand(args)
+            shapeOnly.append(shape)
+        }
+        r.send(payload)
+        n.send(payload)
+        guard let expected = try? r.read(shapeOnly.count, timeoutMs: 30_000),
+            let actual = try? n.read(shapeOnly.count, timeoutMs: 30_000)
+        else {
+            return ["[\(label)] did not get \(shapeOnly.count) replies from both servers"]
+        }
+        let offset = resp3 ? 1 : 0
+        for i in 0..<shapeOnly.count {
+            let same = shapeOnly[i] ? expected[i].shape == actual[i].shape : expected[i] == actual[i]
+            if !same {
+                let command = i >= offset ? commands[i - offset] : "HELLO 3"
+                failures.append("[\(label)] command \(i + 1 - offset) `\(command)`\n  redis:  \(expected[i])\n  runnel: \(actual[i])")
+                if failures.count >= maxReported { break }
+            }
+        }
+        return failures
+    }
+
     /// Replies as a multiset: top-level replies sorted, and each array's elements sorted.
     static func unorderedKey(_ bytes: [UInt8]) -> [String] {
         let values = (try? RESPReplyParser.parseAll(bytes).0) ?? []
