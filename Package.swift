@@ -76,6 +76,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RunnelStreamsTests",
+            dependencies: ["RunnelStreams"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RunnelBrokerTests",
             dependencies: [
                 "RunnelBroker", "RunnelRESP",

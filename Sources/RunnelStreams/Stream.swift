@@ -95,6 +95,7 @@ public struct Stream: Sendable {
             }
         }
         if newNode {
+            if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
             nodes.append(StreamNode(first: id, fieldsAndValues: fv))
         } else {
             nodes[nodes.count - 1].append(id, fv)

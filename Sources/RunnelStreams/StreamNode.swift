@@ -100,6 +100,11 @@ public struct StreamNode: Sendable {
         lastID = id
     }
 
+    /// Releases spare capacity once the node is sealed (no more appends).
+    mutating func shrinkToFit() {
+        if data.capacity > data.count + 16 { data = Array(data[0..<data.count]) }
+    }
+
     /// A decoded entry position: its offset in `data`, ID and deleted flag.
     struct Slot {
         let offset: Int
