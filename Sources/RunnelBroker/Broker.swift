@@ -95,6 +95,8 @@ public final class Broker {
     var configFile: String = ""
     var cronTask: RepeatedTask?
     var lastSaveTime: Int64
+    /// Reused buffer for stream entries written before their array header.
+    var entryScratch = ByteBufferAllocator().buffer(capacity: 4096)
     /// Reused encoding buffer for PUBLISH frames (copied into each subscriber's output).
     var publishScratch = ByteBufferAllocator().buffer(capacity: 256)
     /// Wall-clock time at the start of the current read turn (one clock read per turn).

@@ -201,10 +201,11 @@ extension Broker {
             replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
             return
         }
-        let values = a[t.next...].map { Array($0.readableBytesView) }
+        var values = FieldList(capacity: a[t.next...].reduce(0) { $0 + $1.readableBytes }, count: fieldCount)
+        for arg in a[t.next...] { arg.withUnsafeReadableBytes { values.append(raw: $0) } }
         let id: StreamID
         do {
-            id = try target.stream.append(t.idRequest, fieldsAndValues: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
+            id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
         } catch {
             switch error {
             case .idTooSmall:
@@ -215,7 +216,7 @@ extension Broker {
             return
         }
         if created { dbs[s.db].set(a[1], .stream(target)) }
-        s.out.bulk(id.description)
+        s.out.bulkStreamID(ms: id.ms, seq: id.seq)
         touchWatched(s.db, a[1])
         notifyKeyspaceEvent(.stream, "xadd", a[1], s.db)
         if let strategy = t.strategy, target.stream.trim(strategy, approximate: t.approximate, limit: t.limit) > 0 {
@@ -274,16 +275,43 @@ extension Broker {
             s.out.emptyArray()
             return
         }
-        let entries = box.stream.range(from: start, to: end, limit: count < 0 ? .max : count, reverse: reverse)
-        s.out.arrayHeader(entries.count)
-        for e in entries { writeEntry(s, e) }
+        writeEntries(s, box.stream, from: start, to: end, limit: count < 0 ? .max : count, reverse: reverse)
+    }
+
+    /// Writes `[[id, [field, value, …]], …]` for a range straight from node storage: entries
+    /// go to a scratch buffer first so the array length can precede them, as Redis's deferred
+    /// lengths do. Returns the IDs written.
+    @discardableResult
+    func writeEntries(
+        _ s: ClientSession, _ stream: Stream, from start: StreamID, to end: StreamID, limit: Int, reverse: Bool = false
+    ) -> [StreamID] {
+        var scratch = RESPWriter(buffer: entryScratch, version: s.out.version)
+        entryScratch = ByteBuffer()
+        scratch.buffer.clear()
+        var ids: [StreamID] = []
+        stream.visit(from: start, to: end, limit: limit, reverse: reverse) { id, fields in
+            ids.append(id)
+            Self.writeEntry(&scratch, id, fields)
+        }
+        s.out.arrayHeader(ids.count)
+        s.out.buffer.writeImmutableBuffer(scratch.buffer)
+        entryScratch = scratch.buffer
+        if entryScratch.capacity > 1 << 20 { entryScratch = ByteBuffer() }
+        return ids
+    }
+
+    static func writeEntry(_ w: inout RESPWriter, _ id: StreamID, _ fields: EntryFields) {
+        w.arrayHeader(2)
+        w.bulkStreamID(ms: id.ms, seq: id.seq)
+        w.arrayHeader(fields.pairCount * 2)
+        fields.forEach { w.bulk(slice: $0) }
     }
 
     func writeEntry(_ s: ClientSession, _ e: StreamEntry) {
         s.out.arrayHeader(2)
-        s.out.bulk(e.id.description)
+        s.out.bulkStreamID(ms: e.id.ms, seq: e.id.seq)
         s.out.arrayHeader(e.fieldsAndValues.count)
-        for fv in e.fieldsAndValues { s.out.bulk(bytes: fv) }
+        for fv in e.fieldsAndValues { s.out.bulk(slice: fv[...]) }
     }
 
     func xsetid(_ s: ClientSession, _ a: [ByteBuffer]) {

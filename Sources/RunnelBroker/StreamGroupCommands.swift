@@ -288,7 +288,7 @@ extension Broker {
         s.out.arrayHeader(rows.count)
         for (id, nack) in rows {
             s.out.arrayHeader(4)
-            s.out.bulk(id.description)
+            s.out.bulkStreamID(ms: id.ms, seq: id.seq)
             s.out.bulk(bytes: nack.consumer)
             s.out.integer(Int(max(0, now - nack.deliveryTime)))
             s.out.integer(Int(nack.deliveryCount))
@@ -410,7 +410,7 @@ extension Broker {
         s.out.arrayHeader(claimed.count)
         for id in claimed {
             if justID {
-                s.out.bulk(id.description)
+                s.out.bulkStreamID(ms: id.ms, seq: id.seq)
             } else if let e = box.stream.entry(id) {
                 writeEntry(s, e)
             } else {
@@ -504,7 +504,7 @@ extension Broker {
         s.out.arrayHeader(claimed.count)
         for id in claimed {
             if justID {
-                s.out.bulk(id.description)
+                s.out.bulkStreamID(ms: id.ms, seq: id.seq)
             } else if let e = box.stream.entry(id) {
                 writeEntry(s, e)
             } else {
@@ -512,6 +512,6 @@ extension Broker {
             }
         }
         s.out.arrayHeader(deleted.count)
-        for id in deleted { s.out.bulk(id.description) }
+        for id in deleted { s.out.bulkStreamID(ms: id.ms, seq: id.seq) }
     }
 }

@@ -149,7 +149,7 @@ extension Broker {
             for id in pel {
                 let nack = g.pending[id]!
                 s.out.arrayHeader(4)
-                s.out.bulk(id.description)
+                s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                 s.out.bulk(bytes: nack.consumer)
                 s.out.integer(Int(nack.deliveryTime))
                 s.out.integer(Int(nack.deliveryCount))
@@ -171,7 +171,7 @@ extension Broker {
                 for id in ids {
                     let nack = g.pending[id]!
                     s.out.arrayHeader(3)
-                    s.out.bulk(id.description)
+                    s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                     s.out.integer(Int(nack.deliveryTime))
                     s.out.integer(Int(nack.deliveryCount))
                 }

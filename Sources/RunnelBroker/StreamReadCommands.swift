@@ -181,9 +181,7 @@ extension Broker {
         let now = turnTimeMs
         guard let g = request.group else {
             let start = request.after[k].successor ?? .max
-            let entries = box.stream.range(from: start, to: .max, limit: limit)
-            s.out.arrayHeader(entries.count)
-            for e in entries { writeEntry(s, e) }
+            writeEntries(s, box.stream, from: start, to: .max, limit: limit)
             return
         }
         var group = box.stream.groups[g]!
@@ -201,7 +199,7 @@ extension Broker {
                     writeEntry(s, e)
                 } else {
                     s.out.arrayHeader(2)
-                    s.out.bulk(id.description)
+                    s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                     s.out.nullArray()
                 }
                 group.pending[id]!.deliveryTime = now
@@ -212,22 +210,20 @@ extension Broker {
         }
         box.stream.groups[g] = group
         let start = group.lastID.successor ?? .max
-        let entries = box.stream.range(from: start, to: .max, limit: limit)
-        s.out.arrayHeader(entries.count)
-        for e in entries {
-            writeEntry(s, e)
-            box.stream.advance(group: g, to: e.id)
+        let ids = writeEntries(s, box.stream, from: start, to: .max, limit: limit)
+        for id in ids {
+            box.stream.advance(group: g, to: id)
             if !request.noAck {
-                if box.stream.groups[g]!.pending[e.id] != nil {
+                if box.stream.groups[g]!.pending[id] != nil {
                     // Re-delivery through '>' after SETID: new owner, count restarts.
-                    box.stream.groups[g]!.deliver(e.id, to: request.consumer, now: now, incrementCount: false)
-                    box.stream.groups[g]!.pending[e.id]!.deliveryCount = 1
+                    box.stream.groups[g]!.deliver(id, to: request.consumer, now: now, incrementCount: false)
+                    box.stream.groups[g]!.pending[id]!.deliveryCount = 1
                 } else {
-                    box.stream.groups[g]!.deliver(e.id, to: request.consumer, now: now)
+                    box.stream.groups[g]!.deliver(id, to: request.consumer, now: now)
                 }
             }
         }
-        if !entries.isEmpty { touchWatched(s.db, key) }
+        if !ids.isEmpty { touchWatched(s.db, key) }
     }
 
     // MARK: - Blocking

@@ -107,6 +107,44 @@ public struct RESPWriter {
         writeCRLF()
     }
 
+    /// A stream ID `ms-seq` as a bulk string, formatted without allocating.
+    public mutating func bulkStreamID(ms: UInt64, seq: UInt64) {
+        func digits(_ v: UInt64) -> Int {
+            var n = 1
+            var x = v
+            while x >= 10 {
+                x /= 10
+                n += 1
+            }
+            return n
+        }
+        func write(_ v: UInt64, _ n: Int, into b: inout ByteBuffer) {
+            var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &tmp) { raw in
+                var x = v
+                for i in stride(from: n - 1, through: 0, by: -1) {
+                    raw[i] = UInt8(ascii: "0") + UInt8(x % 10)
+                    x /= 10
+                }
+                b.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+            }
+        }
+        let a = digits(ms)
+        let c = digits(seq)
+        writeHeader(UInt8(ascii: "$"), a + 1 + c)
+        write(ms, a, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        write(seq, c, into: &buffer)
+        writeCRLF()
+    }
+
+    /// A bulk string from contiguous bytes (one copy, no intermediate array).
+    public mutating func bulk(slice: ArraySlice<UInt8>) {
+        writeHeader(UInt8(ascii: "$"), slice.count)
+        slice.withUnsafeBytes { buffer.writeBytes($0) }
+        writeCRLF()
+    }
+
     public mutating func bulk(_ text: String) {
         writeHeader(UInt8(ascii: "$"), text.utf8.count)
         buffer.writeString(text)

@@ -38,7 +38,9 @@ public enum ListpackSize {
     }
 
     /// A string element; strings that look like integers are stored as integers, as listpack does.
-    public static func string(_ bytes: [UInt8]) -> Int {
+    public static func string(_ bytes: [UInt8]) -> Int { string(bytes[...]) }
+
+    public static func string(_ bytes: ArraySlice<UInt8>) -> Int {
         if let v = integerValue(bytes) { return integer(v) }
         let n = bytes.count
         let l: Int
@@ -53,8 +55,12 @@ public enum ListpackSize {
     }
 
     /// Redis's `lpStringToInt64`: optional '-', digits, no leading zeros, fits in Int64.
-    static func integerValue(_ b: [UInt8]) -> Int64? {
-        let n = b.count
+    static func integerValue(_ slice: ArraySlice<UInt8>) -> Int64? {
+        let n = slice.count
+        if n == 0 || n > 20 { return nil }
+        let first = slice.first!
+        if !(first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))) { return nil }
+        let b = Array(slice)
         if n == 0 || n > 20 { return nil }
         if n == 1 && b[0] == UInt8(ascii: "0") { return 0 }
         var i = 0

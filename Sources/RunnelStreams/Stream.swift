@@ -76,18 +76,25 @@ public struct Stream: Sendable {
     public mutating func append(
         _ request: IDRequest, fieldsAndValues fv: [[UInt8]], nowMs: UInt64, limits: NodeLimits = NodeLimits()
     ) throws(AppendError) -> StreamID {
+        try append(request, fields: FieldList(fv), nowMs: nowMs, limits: limits)
+    }
+
+    @discardableResult
+    public mutating func append(
+        _ request: IDRequest, fields: FieldList, nowMs: UInt64, limits: NodeLimits = NodeLimits()
+    ) throws(AppendError) -> StreamID {
         let id = try nextID(for: request, nowMs: nowMs)
-        appendUnchecked(id, fv, limits: limits)
+        appendUnchecked(id, fields, limits: limits)
         return id
     }
 
     /// Appends with an ID known to be greater than `lastID` (replay, restore).
-    public mutating func appendUnchecked(_ id: StreamID, _ fv: [[UInt8]], limits: NodeLimits) {
+    public mutating func appendUnchecked(_ id: StreamID, _ fv: FieldList, limits: NodeLimits) {
         var newNode = nodes.isEmpty
         if !newNode {
             let tail = nodes[nodes.count - 1]
             let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > 1 << 30) ? 1 << 30 : limits.maxBytes
-            let elementBytes = fv.reduce(0) { $0 + $1.count }
+            let elementBytes = fv.totalLength
             if tail.listpackBytes + elementBytes >= maxBytes {
                 newNode = true
             } else if limits.maxEntries > 0 && tail.total >= limits.maxEntries {
@@ -96,7 +103,7 @@ public struct Stream: Sendable {
         }
         if newNode {
             if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
-            nodes.append(StreamNode(first: id, fieldsAndValues: fv))
+            nodes.append(StreamNode(first: id, fields: fv))
         } else {
             nodes[nodes.count - 1].append(id, fv)
         }
@@ -142,6 +149,50 @@ public struct Stream: Sendable {
             }
         }
         return out
+    }
+
+    /// Visits live entries in `start...end` without copying them, ascending or descending,
+    /// at most `limit`; returns how many were visited.
+    @discardableResult
+    public func visit(
+        from start: StreamID, to end: StreamID, limit: Int = .max, reverse: Bool = false,
+        _ body: (StreamID, EntryFields) -> Void
+    ) -> Int {
+        guard start <= end, length > 0, limit > 0 else { return 0 }
+        var visited = 0
+        if !reverse {
+            var i = nodeIndex(for: start)
+            while i < nodes.count && visited < limit {
+                if nodes[i].masterID > end { break }
+                let more = nodes[i].visit(from: start, to: end) { id, fields in
+                    body(id, fields)
+                    visited += 1
+                    return visited < limit
+                }
+                if !more { break }
+                i += 1
+            }
+        } else {
+            var i = nodeIndex(for: end)
+            while i >= 0 && visited < limit {
+                if nodes[i].lastID < start { break }
+                let node = nodes[i]
+                for (id, flags, position) in node.liveSlots(from: start, to: end).reversed() {
+                    body(id, EntryFields(node: node, flags: flags, position: position))
+                    visited += 1
+                    if visited >= limit { break }
+                }
+                i -= 1
+            }
+        }
+        return visited
+    }
+
+    /// Counts live entries in `start...end`, at most `limit` (for reply headers).
+    public func count(from start: StreamID, to end: StreamID, limit: Int = .max) -> Int {
+        var n = 0
+        visit(from: start, to: end, limit: limit) { _, _ in n += 1 }
+        return n
     }
 
     /// The live entry with this ID.

@@ -9,6 +9,46 @@ public struct StreamEntry: Sendable, Equatable {
     }
 }
 
+/// Alternating field and value byte strings of one entry, in one flat buffer (two allocations
+/// instead of one per string).
+public struct FieldList: Sendable {
+    public private(set) var storage: [UInt8] = []
+    private var ends: [Int] = []
+
+    public init() {}
+
+    public init(_ parts: [[UInt8]]) {
+        ends.reserveCapacity(parts.count)
+        for p in parts { append(p) }
+    }
+
+    public init(capacity: Int, count: Int) {
+        storage.reserveCapacity(capacity)
+        ends.reserveCapacity(count)
+    }
+
+    public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        storage.append(contentsOf: bytes)
+        ends.append(storage.count)
+    }
+
+    public mutating func append(raw bytes: UnsafeRawBufferPointer) {
+        storage.append(contentsOf: bytes)
+        ends.append(storage.count)
+    }
+
+    public var count: Int { ends.count }
+    /// Sum of the lengths of all strings.
+    public var totalLength: Int { storage.count }
+
+    public subscript(i: Int) -> ArraySlice<UInt8> {
+        let start = i == 0 ? 0 : ends[i - 1]
+        return storage[start..<ends[i]]
+    }
+
+    public var arrays: [[UInt8]] { (0..<count).map { Array(self[$0]) } }
+}
+
 /// A run of consecutive entries stored compactly, as one Redis radix-tree node holds one
 /// listpack.
 ///
@@ -42,14 +82,14 @@ public struct StreamNode: Sendable {
     /// Bytes of memory this node's storage uses (for INFO/benchmarks).
     public var storageBytes: Int { data.capacity + masterFields.reduce(0) { $0 + $1.count + 32 } + 96 }
 
-    init(first id: StreamID, fieldsAndValues fv: [[UInt8]]) {
+    init(first id: StreamID, fields fv: FieldList) {
         masterID = id
         lastID = id
         var fields: [[UInt8]] = []
         fields.reserveCapacity(fv.count / 2)
         var i = 0
         while i < fv.count {
-            fields.append(fv[i])
+            fields.append(Array(fv[i]))
             i += 2
         }
         masterFields = fields
@@ -59,11 +99,11 @@ public struct StreamNode: Sendable {
     }
 
     /// Appends an entry (the caller checked ordering and node capacity).
-    mutating func append(_ id: StreamID, _ fv: [[UInt8]]) {
+    mutating func append(_ id: StreamID, _ fv: FieldList) {
         let fieldCount = fv.count / 2
         var same = fieldCount == masterFields.count
         if same {
-            for j in 0..<fieldCount where fv[2 * j] != masterFields[j] {
+            for j in 0..<fieldCount where !fv[2 * j].elementsEqual(masterFields[j]) {
                 same = false
                 break
             }
@@ -155,6 +195,32 @@ public struct StreamNode: Sendable {
         return out
     }
 
+    /// Visits live entries with `lo <= id <= hi` in order without copying their bytes;
+    /// `body` returns false to stop.
+    func visit(from lo: StreamID, to hi: StreamID, _ body: (StreamID, EntryFields) -> Bool) -> Bool {
+        var keepGoing = true
+        forEachSlot { slot, r in
+            if slot.id > hi { return false }
+            if slot.id >= lo && !slot.deleted {
+                keepGoing = body(slot.id, EntryFields(node: self, flags: data[slot.offset], position: r.position))
+                return keepGoing
+            }
+            return true
+        }
+        return keepGoing
+    }
+
+    /// Offsets of live entries with `lo <= id <= hi`, in order (for reverse visits).
+    func liveSlots(from lo: StreamID, to hi: StreamID) -> [(StreamID, UInt8, Int)] {
+        var out: [(StreamID, UInt8, Int)] = []
+        forEachSlot { slot, r in
+            if slot.id > hi { return false }
+            if slot.id >= lo && !slot.deleted { out.append((slot.id, data[slot.offset], r.position)) }
+            return true
+        }
+        return out
+    }
+
     /// Live entries with `lo <= id <= hi`, in order.
     func entries(from lo: StreamID, to hi: StreamID, limit: Int, into out: inout [StreamEntry]) {
         forEachSlot { slot, r in
@@ -239,6 +305,40 @@ public struct StreamNode: Sendable {
     }
 }
 
+/// The fields and values of one stored entry, read in place.
+public struct EntryFields {
+    let node: StreamNode
+    let flags: UInt8
+    let position: Int
+
+    /// Number of field/value pairs.
+    public var pairCount: Int {
+        if flags & 2 != 0 { return node.masterFields.count }
+        var r = Reader(data: node.data, position: position)
+        return Int(r.varint())
+    }
+
+    /// Calls `body` with each field and value, alternating, as slices of the node's storage.
+    public func forEach(_ body: (ArraySlice<UInt8>) -> Void) {
+        var r = Reader(data: node.data, position: position)
+        let same = flags & 2 != 0
+        let count = same ? node.masterFields.count : Int(r.varint())
+        if same {
+            for j in 0..<count {
+                body(node.masterFields[j][...])
+                body(r.slice())
+            }
+        } else {
+            var fieldStart = r
+            for _ in 0..<count { r.skipBytes() }
+            for _ in 0..<count {
+                body(fieldStart.slice())
+                body(r.slice())
+            }
+        }
+    }
+}
+
 /// Unsigned LEB128 varints.
 enum Varint {
     @inline(__always)
@@ -280,6 +380,12 @@ struct Reader {
         let n = Int(varint())
         defer { position += n }
         return Array(data[position..<(position + n)])
+    }
+
+    mutating func slice() -> ArraySlice<UInt8> {
+        let n = Int(varint())
+        defer { position += n }
+        return data[position..<(position + n)]
     }
 
     mutating func skipBytes() {
