@@ -35,7 +35,7 @@ let package = Package(
             swiftSettings: hotPathSettings
         ),
         // Pure value semantics of streams and consumer groups. No I/O.
-        .target(name: "RunnelStreams", swiftSettings: swiftSettings),
+        .target(name: "RunnelStreams", swiftSettings: hotPathSettings),
         // Connections, command table, keyspace, Pub/Sub hub, INFO/CONFIG.
         .target(
             name: "RunnelBroker",

@@ -133,20 +133,20 @@ public struct RESPCommandParser: Sendable {
 
     /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
     private func findCR(_ buffer: ByteBuffer, from offset: Int) -> Int? {
-        let view = buffer.readableBytesView
-        guard offset < view.count else { return nil }
-        let start = view.startIndex + offset
-        guard let cr = view[start...].firstIndex(of: UInt8(ascii: "\r")) else { return nil }
-        let rel = cr - view.startIndex
-        // Redis needs the byte after '\r' to be present too.
-        if rel + 1 >= view.count { return nil }
-        return rel
+        buffer.withUnsafeReadableBytes { raw -> Int? in
+            guard offset < raw.count, let base = raw.baseAddress,
+                let hit = memchr(base + offset, 0x0D, raw.count - offset)
+            else { return nil }
+            let rel = base.distance(to: UnsafeRawPointer(hit))
+            // Redis needs the byte after '\r' to be present too.
+            return rel + 1 < raw.count ? rel : nil
+        }
     }
 
     /// Redis's `string2ll` on the bytes in `[from, to)`: optional '-', no leading zeros, no '+'.
     private func parseInteger(_ buffer: ByteBuffer, from: Int, to: Int) -> Int? {
         buffer.withUnsafeReadableBytes { raw in
-            RESPInteger.parse(UnsafeRawBufferPointer(rebasing: raw[from..<to]))
+            RESPInteger.parse(UnsafeRawBufferPointer(start: raw.baseAddress! + from, count: to - from))
         }
     }
 

@@ -24,35 +24,46 @@ public struct RESPWriter {
     @inlinable
     mutating func writeCRLF() { buffer.writeStaticString("\r\n") }
 
+    /// Formats `value` in decimal at `p`; returns the bytes written (at most 20).
     @inlinable
-    mutating func writeDecimal(_ value: Int) {
-        // Digits straight into the buffer, no String.
-        if value >= 0 && value < 10 {
-            buffer.writeInteger(UInt8(ascii: "0") + UInt8(value))
-            return
-        }
+    static func formatDecimal(_ value: Int, at p: UnsafeMutableRawPointer) -> Int {
         var v = value.magnitude
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch
-        var len = 0
-        withUnsafeMutableBytes(of: &tmp) { raw in
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &tmp) { raw -> Int in
+            let end = raw.baseAddress! + 24
+            var start = end
             repeat {
-                raw[23 - len] = UInt8(ascii: "0") + UInt8(v % 10)
+                start -= 1
+                start.storeBytes(of: UInt8(ascii: "0") + UInt8(v % 10), as: UInt8.self)
                 v /= 10
-                len += 1
             } while v > 0
             if value < 0 {
-                raw[23 - len] = UInt8(ascii: "-")
-                len += 1
+                start -= 1
+                start.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self)
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(24 - len)...]))
+            let n = end - start
+            p.copyMemory(from: start, byteCount: n)
+            return n
         }
     }
 
     @inlinable
+    mutating func writeDecimal(_ value: Int) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 20) { ptr in
+            Self.formatDecimal(value, at: ptr.baseAddress!)
+        }
+    }
+
+    /// `<marker><count>\r\n` in one buffer write.
+    @inlinable
     mutating func writeHeader(_ marker: UInt8, _ count: Int) {
-        buffer.writeInteger(marker)
-        writeDecimal(count)
-        writeCRLF()
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 24) { ptr in
+            let base = ptr.baseAddress!
+            base.storeBytes(of: marker, as: UInt8.self)
+            let n = 1 + Self.formatDecimal(count, at: base + 1)
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)  // "\r\n" little-endian
+            return n + 2
+        }
     }
 
     // MARK: - Simple types
@@ -140,9 +151,19 @@ public struct RESPWriter {
 
     /// A bulk string from contiguous bytes (one copy, no intermediate array).
     public mutating func bulk(slice: ArraySlice<UInt8>) {
-        writeHeader(UInt8(ascii: "$"), slice.count)
-        slice.withUnsafeBytes { buffer.writeBytes($0) }
-        writeCRLF()
+        slice.withUnsafeBytes { src in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count + 26) { ptr in
+                let base = ptr.baseAddress!
+                base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+                var n = 1 + Self.formatDecimal(src.count, at: base + 1)
+                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+                n += 2
+                if src.count > 0 { (base + n).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                n += src.count
+                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+                return n + 2
+            }
+        }
     }
 
     public mutating func bulk(_ text: String) {
