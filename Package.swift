@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(
             name: "RunnelBrokerTests",
             dependencies: [
-                "RunnelBroker", "RunnelRESP",
+                "RunnelBroker", "RunnelRESP", "RunnelStreams", "RunnelTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],

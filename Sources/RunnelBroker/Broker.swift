@@ -95,6 +95,11 @@ public final class Broker {
     var configFile: String = ""
     var cronTask: RepeatedTask?
     var lastSaveTime: Int64
+    /// Replaces the wall clock for command time (deterministic tests).
+    var clockOverride: (() -> Int64)?
+    /// When true, new streams keep a journal of their records (tests; the storage engine
+    /// drains journals instead).
+    public var journalStreams = false
     /// Reused buffer for stream entries written before their array header.
     var entryScratch = ByteBufferAllocator().buffer(capacity: 4096)
     /// Reused encoding buffer for PUBLISH frames (copied into each subscriber's output).
@@ -106,7 +111,7 @@ public final class Broker {
 
     /// Marks the start of a read turn: refreshes the cached clocks.
     func beginTurn() {
-        turnTimeMs = Clock.nowMs()
+        turnTimeMs = clockOverride?() ?? Clock.nowMs()
         lastClockNs = Clock.monotonicNs()
     }
 

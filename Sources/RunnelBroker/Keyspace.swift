@@ -50,7 +50,10 @@ public enum StoredValue {
 /// A stream held by reference in the keyspace, so commands mutate it in place.
 public final class StreamBox {
     public var stream: Stream
-    public init(_ stream: Stream = Stream()) { self.stream = stream }
+    public init(_ stream: Stream = Stream(), journaled: Bool = false) {
+        self.stream = stream
+        if journaled { self.stream.journal = [] }
+    }
 }
 
 /// One logical database (SELECT 0…databases-1).

@@ -193,7 +193,7 @@ extension Broker {
                 s.out.null()
                 return
             }
-            box = StreamBox()
+            box = StreamBox(journaled: journalStreams)
             created = true
         }
         let target = box!

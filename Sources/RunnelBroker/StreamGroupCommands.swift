@@ -54,8 +54,7 @@ extension Broker {
                 s.out.integer(0)
                 return
             }
-            var acked = 0
-            for id in ids where box.stream.groups[name]!.acknowledge(id) { acked += 1 }
+            let acked = box.stream.acknowledge(name, ids)
             if acked > 0 { b.touchWatched(s.db, a[1]) }
             s.out.integer(acked)
         }
@@ -127,15 +126,14 @@ extension Broker {
                 id = parsed
             }
             if box == nil {
-                let created = StreamBox()
+                let created = StreamBox(journaled: journalStreams)
                 dbs[s.db].set(key, .stream(created))
                 box = created
             }
-            if box!.stream.groups[name] != nil {
+            guard box!.stream.createGroup(name, lastID: id, entriesRead: entriesRead) else {
                 replyError(s, "BUSYGROUP Consumer Group name already exists")
                 return
             }
-            box!.stream.groups[name] = ConsumerGroup(lastID: id, entriesRead: entriesRead)
             touchWatched(s.db, key)
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-create", key, s.db)
@@ -154,13 +152,12 @@ extension Broker {
                 }
                 id = parsed
             }
-            box!.stream.groups[name]!.lastID = id
-            box!.stream.groups[name]!.entriesRead = entriesRead
+            box!.stream.setGroupID(name, lastID: id, entriesRead: entriesRead)
             touchWatched(s.db, key)
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-setid", key, s.db)
         case "destroy":
-            guard box!.stream.groups.removeValue(forKey: name) != nil else {
+            guard box!.stream.destroyGroup(name) else {
                 s.out.integer(0)
                 return
             }
@@ -169,14 +166,14 @@ extension Broker {
             notifyKeyspaceEvent(.stream, "xgroup-destroy", key, s.db)
             failBlockedReaders(s.db, key, group: name, error: "NOGROUP the consumer group this client was blocked on no longer exists")
         case "createconsumer":
-            let created = box!.stream.groups[name]!.ensureConsumer(Array(a[4].readableBytesView), now: now)
+            let created = box!.stream.createConsumer(name, Array(a[4].readableBytesView), now: now)
             if created {
                 touchWatched(s.db, key)
                 notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
             }
             s.out.integer(created ? 1 : 0)
         case "delconsumer":
-            let pending = box!.stream.groups[name]!.deleteConsumer(Array(a[4].readableBytesView))
+            let pending = box!.stream.deleteConsumer(name, Array(a[4].readableBytesView))
             if let pending {
                 touchWatched(s.db, key)
                 notifyKeyspaceEvent(.stream, "xgroup-delconsumer", key, s.db)
@@ -359,9 +356,7 @@ extension Broker {
             }
             j += 1
         }
-        if lastID > box.stream.groups[groupName]!.lastID {
-            box.stream.groups[groupName]!.lastID = lastID
-        }
+        box.stream.raiseGroupLastID(groupName, to: lastID)
         if deliveryTime != -1 {
             if deliveryTime < 0 || deliveryTime > now { deliveryTime = now }
         } else {
@@ -371,38 +366,23 @@ extension Broker {
         var claimed: [StreamID] = []
         var consumerCreated = false
         for id in ids {
-            var group = box.stream.groups[groupName]!
-            var nack = group.pending[id]
+            let nack = box.stream.groups[groupName]!.pending[id]
             guard box.stream.entry(id) != nil else {
-                if nack != nil { group.acknowledge(id) }
-                box.stream.groups[groupName] = group
+                if nack != nil { box.stream.dropPending(groupName, id) }
                 continue
             }
-            var forced = false
-            if force && nack == nil {
-                nack = PendingEntry(consumer: [], deliveryTime: now, deliveryCount: 0)
-                forced = true
-            }
-            guard var entry = nack else { continue }
-            if !forced && minIdle > 0 && now - entry.deliveryTime < minIdle { continue }
-            if group.ensureConsumer(consumer, now: now) { consumerCreated = true }
-            if !forced && entry.consumer != consumer {
-                group.consumers[entry.consumer]?.pending.remove(id)
-            }
-            entry.deliveryTime = deliveryTime
+            let forced = force && nack == nil
+            guard forced || nack != nil else { continue }
+            if !forced && minIdle > 0 && now - nack!.deliveryTime < minIdle { continue }
+            if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
+            var count = forced ? 0 : nack!.deliveryCount
             if retryCount >= 0 {
-                entry.deliveryCount = UInt64(retryCount)
+                count = UInt64(retryCount)
             } else if !justID {
-                entry.deliveryCount += 1
+                count += 1
             }
-            if forced {
-                group.pendingOrder.insert(id)
-            }
-            entry.consumer = consumer
-            group.pending[id] = entry
-            group.consumers[consumer]!.pending.insert(id)
-            group.consumers[consumer]!.seenTime = now
-            box.stream.groups[groupName] = group
+            box.stream.claim(groupName, consumer: consumer, id: id, deliveryTime: deliveryTime, deliveryCount: count)
+            box.stream.touchConsumer(groupName, consumer, now: now)
             claimed.append(id)
         }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
@@ -458,7 +438,7 @@ extension Broker {
             }
         }
         let groupName = Array(a[2].readableBytesView)
-        guard let box = stream(s.db, a[1]), var group = box.stream.groups[groupName] else {
+        guard let box = stream(s.db, a[1]), let group = box.stream.groups[groupName] else {
             replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
             return
         }
@@ -474,29 +454,22 @@ extension Broker {
             attempts -= 1
             let id = candidates[index]
             index += 1
-            guard var nack = group.pending[id] else { continue }
+            guard let nack = box.stream.groups[groupName]!.pending[id] else { continue }
             if box.stream.entry(id) == nil {
-                group.acknowledge(id)
+                box.stream.dropPending(groupName, id)
                 deleted.append(id)
                 count -= 1
                 continue
             }
             if minIdle > 0 && now - nack.deliveryTime < minIdle { continue }
-            if group.ensureConsumer(consumer, now: now) { consumerCreated = true }
-            if nack.consumer != consumer {
-                group.consumers[nack.consumer]?.pending.remove(id)
-                group.consumers[consumer]!.pending.insert(id)
-                nack.consumer = consumer
-            }
-            nack.deliveryTime = now
-            if !justID { nack.deliveryCount += 1 }
-            group.pending[id] = nack
-            group.consumers[consumer]!.seenTime = now
+            if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
+            box.stream.claim(groupName, consumer: consumer, id: id, deliveryTime: now,
+                             deliveryCount: justID ? nack.deliveryCount : nack.deliveryCount + 1)
+            box.stream.touchConsumer(groupName, consumer, now: now)
             claimed.append(id)
             count -= 1
         }
         let cursor = index < candidates.count ? candidates[index] : StreamID.zero
-        box.stream.groups[groupName] = group
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         touchWatched(s.db, a[1])
         s.out.arrayHeader(3)

@@ -184,15 +184,14 @@ extension Broker {
             writeEntries(s, box.stream, from: start, to: .max, limit: limit)
             return
         }
-        var group = box.stream.groups[g]!
-        if group.ensureConsumer(request.consumer, now: now) {
+        if box.stream.createConsumer(g, request.consumer, now: now) {
             notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
         }
-        group.consumers[request.consumer]!.seenTime = now
+        box.stream.touchConsumer(g, request.consumer, now: now)
         if request.after[k] != .max {
             // History: this consumer's pending entries after the given ID.
             let start = request.after[k].successor ?? .max
-            let ids = group.consumers[request.consumer]!.pending.range(from: start, to: .max, limit: limit)
+            let ids = box.stream.groups[g]!.consumers[request.consumer]!.pending.range(from: start, to: .max, limit: limit)
             s.out.arrayHeader(ids.count)
             for id in ids {
                 if let e = box.stream.entry(id) {
@@ -202,27 +201,13 @@ extension Broker {
                     s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                     s.out.nullArray()
                 }
-                group.pending[id]!.deliveryTime = now
-                group.pending[id]!.deliveryCount += 1
             }
-            box.stream.groups[g] = group
+            box.stream.redeliver(g, ids: ids, now: now)
             return
         }
-        box.stream.groups[g] = group
-        let start = group.lastID.successor ?? .max
+        let start = box.stream.groups[g]!.lastID.successor ?? .max
         let ids = writeEntries(s, box.stream, from: start, to: .max, limit: limit)
-        for id in ids {
-            box.stream.advance(group: g, to: id)
-            if !request.noAck {
-                if box.stream.groups[g]!.pending[id] != nil {
-                    // Re-delivery through '>' after SETID: new owner, count restarts.
-                    box.stream.groups[g]!.deliver(id, to: request.consumer, now: now, incrementCount: false)
-                    box.stream.groups[g]!.pending[id]!.deliveryCount = 1
-                } else {
-                    box.stream.groups[g]!.deliver(id, to: request.consumer, now: now)
-                }
-            }
-        }
+        box.stream.deliverNew(g, consumer: request.consumer, ids: ids, now: now, noAck: request.noAck)
         if !ids.isEmpty { touchWatched(s.db, key) }
     }
 

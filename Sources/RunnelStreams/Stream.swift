@@ -15,8 +15,11 @@ public struct Stream: Sendable {
     public internal(set) var maxDeletedID: StreamID = .zero
     /// Entries ever added (or set by XSETID).
     public internal(set) var entriesAdded: UInt64 = 0
-    /// Consumer groups by name.
-    public var groups: [[UInt8]: ConsumerGroup] = [:]
+    /// Consumer groups by name. Mutated only through the methods in StreamGroups.swift,
+    /// which keep the journal complete.
+    public internal(set) var groups: [[UInt8]: ConsumerGroup] = [:]
+    /// When non-nil, every mutation appends the record that replays it.
+    public var journal: [StreamRecord]?
 
     public init() {}
 
@@ -101,7 +104,13 @@ public struct Stream: Sendable {
                 newNode = true
             }
         }
-        if newNode {
+        appendReplayed(id, fv, newNode: newNode)
+        log(.append(id: id, fields: fv.arrays, newNode: newNode))
+    }
+
+    /// Appends with the node decision already made (replay).
+    mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool) {
+        if newNode || nodes.isEmpty {
             if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
             nodes.append(StreamNode(first: id, fields: fv))
         } else {
@@ -217,18 +226,21 @@ public struct Stream: Sendable {
     /// XDEL: deletes these IDs; returns how many existed.
     public mutating func delete(_ ids: [StreamID]) -> Int {
         var removed = 0
+        var removedIDs: [StreamID] = []
         var firstTouched = false
         for id in ids {
             guard length > 0, !nodes.isEmpty else { break }
             let i = nodeIndex(for: id)
             guard nodes[i].markDeleted(id) else { continue }
             removed += 1
+            if journal != nil { removedIDs.append(id) }
             length -= 1
             if id == firstID { firstTouched = true }
             if nodes[i].live == 0 { nodes.remove(at: i) }
             if id > maxDeletedID { maxDeletedID = id }
         }
         if firstTouched || length == 0 { refreshFirstID() }
+        if !removedIDs.isEmpty { log(.delete(ids: removedIDs)) }
         return removed
     }
 
@@ -253,6 +265,10 @@ public struct Stream: Sendable {
     @discardableResult
     public mutating func trim(_ strategy: TrimStrategy, approximate: Bool, limit: Int) -> Int {
         var deleted = 0
+        var through: StreamID?
+        defer {
+            if let through { log(.trim(through: through)) }
+        }
         while !nodes.isEmpty {
             if case .maxLength(let maxlen) = strategy, length <= maxlen { break }
             let node = nodes[0]
@@ -266,27 +282,51 @@ public struct Stream: Sendable {
                 nodes.removeFirst()
                 length -= node.live
                 deleted += node.live
+                through = max(through ?? .zero, node.lastID)
                 continue
             }
             if approximate { break }
             var remaining = length
+            var lastMarked: StreamID?
             let removed: Int
             switch strategy {
             case .maxLength(let maxlen):
-                removed = nodes[0].deleteLeading { _, isDeleted in
+                removed = nodes[0].deleteLeading { id, isDeleted in
                     if remaining <= maxlen { return false }
-                    if !isDeleted { remaining -= 1 }
+                    if !isDeleted {
+                        remaining -= 1
+                        lastMarked = id
+                    }
                     return true
                 }
             case .minID(let minID):
-                removed = nodes[0].deleteLeading { id, _ in id < minID }
+                removed = nodes[0].deleteLeading { id, isDeleted in
+                    guard id < minID else { return false }
+                    if !isDeleted { lastMarked = id }
+                    return true
+                }
             }
             length -= removed
             deleted += removed
+            if let lastMarked { through = max(through ?? .zero, lastMarked) }
             break
         }
         refreshFirstID()
         return deleted
+    }
+
+    /// Replays a trim: drops nodes whose last ID ≤ `through`, then marks live entries ≤
+    /// `through` in the first remaining node.
+    mutating func trimThrough(_ through: StreamID) {
+        while let first = nodes.first, first.lastID <= through {
+            length -= first.live
+            nodes.removeFirst()
+        }
+        if !nodes.isEmpty {
+            let removed = nodes[0].deleteLeading { id, _ in id <= through }
+            length -= removed
+        }
+        refreshFirstID()
     }
 
     // MARK: - Consumer-group bookkeeping (Redis's lag rules)
@@ -324,7 +364,7 @@ public struct Stream: Sendable {
     }
 
     /// Records that `group` delivered `id` (a new entry) as Redis does for `>` reads.
-    public mutating func advance(group name: [UInt8], to id: StreamID) {
+    mutating func advance(group name: [UInt8], to id: StreamID) {
         guard var g = groups[name], id > g.lastID else { return }
         if let read = g.entriesRead, !rangeHasTombstones(from: id) {
             g.entriesRead = read + 1
@@ -340,8 +380,34 @@ public struct Stream: Sendable {
         self.lastID = lastID
         if let entriesAdded { self.entriesAdded = entriesAdded }
         if let maxDeletedID { self.maxDeletedID = maxDeletedID }
+        log(.setMetadata(lastID: lastID, entriesAdded: entriesAdded, maxDeletedID: maxDeletedID))
     }
 
     /// Approximate bytes used by entries (for INFO and benchmarks).
     public var storageBytes: Int { nodes.reduce(0) { $0 + $1.storageBytes } }
+}
+
+extension Stream {
+    /// Every observable piece of state, node boundaries included, as text: two streams with
+    /// equal descriptions are indistinguishable to every command (replay and snapshot tests).
+    public var canonicalDescription: String {
+        var out = "length=\(length) last=\(lastID) first=\(firstID) maxdel=\(maxDeletedID) added=\(entriesAdded)\n"
+        for node in nodes {
+            out += "node master=\(node.masterID) last=\(node.lastID) total=\(node.total) live=\(node.live) lp=\(node.listpackBytes)\n"
+        }
+        for e in allEntries {
+            out += "\(e.id) " + e.fieldsAndValues.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",") + "\n"
+        }
+        for (name, g) in groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            out += "group \(String(decoding: name, as: UTF8.self)) last=\(g.lastID) read=\(g.entriesRead.map(String.init) ?? "nil") pending=\(g.pending.count)\n"
+            for id in g.pendingOrder.all {
+                let p = g.pending[id]!
+                out += "  pel \(id) \(String(decoding: p.consumer, as: UTF8.self)) t=\(p.deliveryTime) n=\(p.deliveryCount)\n"
+            }
+            for c in g.sortedConsumers {
+                out += "  consumer \(String(decoding: c.name, as: UTF8.self)) seen=\(c.seenTime) pel=\(c.pending.all.map(\.description).joined(separator: ","))\n"
+            }
+        }
+        return out
+    }
 }

@@ -1,0 +1,79 @@
+/// One state change of a stream, produced by the model as it mutates.
+///
+/// Replaying a stream's records in order into an empty `Stream` rebuilds the identical state:
+/// entries, node boundaries, metadata, groups, consumers and every pending entry with its
+/// owner, delivery time and count. Records carry outcomes, not requests (a trim records what
+/// it removed, a claim the resulting pending entry), so replay never depends on the clock or
+/// on configuration. The storage engine logs these; see docs/FORMAT.md once it exists.
+public enum StreamRecord: Sendable, Equatable {
+    /// An entry appended; `newNode` when it started a new node.
+    case append(id: StreamID, fields: [[UInt8]], newNode: Bool)
+    /// XDEL of these (existing, live) IDs.
+    case delete(ids: [StreamID])
+    /// Trim: every node whose last ID ≤ `through` dropped, then live entries ≤ `through` of
+    /// the first remaining node marked deleted.
+    case trim(through: StreamID)
+    /// XSETID.
+    case setMetadata(lastID: StreamID, entriesAdded: UInt64?, maxDeletedID: StreamID?)
+    case groupCreate(name: [UInt8], lastID: StreamID, entriesRead: Int64?)
+    case groupSetID(name: [UInt8], lastID: StreamID, entriesRead: Int64?)
+    case groupDestroy(name: [UInt8])
+    case consumerCreate(group: [UInt8], consumer: [UInt8], time: Int64)
+    case consumerDelete(group: [UInt8], consumer: [UInt8])
+    case consumerSeen(group: [UInt8], consumer: [UInt8], time: Int64)
+    /// New entries read through `>`: the group advances to each ID; unless `noAck`, each
+    /// becomes pending for the consumer with count 1 at `time`.
+    case deliverNew(group: [UInt8], consumer: [UInt8], ids: [StreamID], time: Int64, noAck: Bool)
+    /// History re-reads: each pending ID's count +1, delivery time `time`.
+    case redeliver(group: [UInt8], ids: [StreamID], time: Int64)
+    case ack(group: [UInt8], ids: [StreamID])
+    /// A pending entry set exactly (XCLAIM / XAUTOCLAIM), created if missing.
+    case claim(group: [UInt8], consumer: [UInt8], id: StreamID, deliveryTime: Int64, deliveryCount: UInt64)
+    /// A pending entry dropped because its stream entry no longer exists.
+    case dropPending(group: [UInt8], id: StreamID)
+    /// XCLAIM LASTID raising the group's last-delivered ID.
+    case groupLastID(group: [UInt8], id: StreamID)
+}
+
+extension Stream {
+    /// Applies one record (replay). The journal, if on, is not fed by replay.
+    public mutating func apply(_ record: StreamRecord) {
+        let saved = journal
+        journal = nil
+        defer { journal = saved }
+        switch record {
+        case .append(let id, let fields, let newNode):
+            appendReplayed(id, FieldList(fields), newNode: newNode)
+        case .delete(let ids):
+            _ = delete(ids)
+        case .trim(let through):
+            trimThrough(through)
+        case .setMetadata(let lastID, let entriesAdded, let maxDeletedID):
+            setMetadata(lastID: lastID, entriesAdded: entriesAdded, maxDeletedID: maxDeletedID)
+        case .groupCreate(let name, let lastID, let entriesRead):
+            _ = createGroup(name, lastID: lastID, entriesRead: entriesRead)
+        case .groupSetID(let name, let lastID, let entriesRead):
+            setGroupID(name, lastID: lastID, entriesRead: entriesRead)
+        case .groupDestroy(let name):
+            _ = destroyGroup(name)
+        case .consumerCreate(let group, let consumer, let time):
+            _ = createConsumer(group, consumer, now: time)
+        case .consumerDelete(let group, let consumer):
+            _ = deleteConsumer(group, consumer)
+        case .consumerSeen(let group, let consumer, let time):
+            touchConsumer(group, consumer, now: time)
+        case .deliverNew(let group, let consumer, let ids, let time, let noAck):
+            deliverNew(group, consumer: consumer, ids: ids, now: time, noAck: noAck)
+        case .redeliver(let group, let ids, let time):
+            redeliver(group, ids: ids, now: time)
+        case .ack(let group, let ids):
+            _ = acknowledge(group, ids)
+        case .claim(let group, let consumer, let id, let deliveryTime, let deliveryCount):
+            claim(group, consumer: consumer, id: id, deliveryTime: deliveryTime, deliveryCount: deliveryCount)
+        case .dropPending(let group, let id):
+            dropPending(group, id)
+        case .groupLastID(let group, let id):
+            raiseGroupLastID(group, to: id)
+        }
+    }
+}

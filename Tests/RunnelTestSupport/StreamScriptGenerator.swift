@@ -1,0 +1,77 @@
+/// A deterministic PRNG (SplitMix64) for reproducible generated tests.
+public struct SplitMix64: Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Generates long, seeded sequences of stream commands (adds, trims, deletes, groups,
+/// deliveries, claims, acks) and requires identical replies from redis-server and Runnel.
+/// A failure prints the seed; rerun one with RUNNEL_SEED=<seed>.
+public struct StreamScriptGenerator: Sendable {
+    var rng: SplitMix64
+    var nextMs: [String: UInt64] = [:]
+    let keys = ["s1", "s2", "s3"]
+    let groups = ["g1", "g2"]
+    let consumers = ["alice", "bob", "carol"]
+
+    public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+
+    mutating func pick<T>(_ a: [T]) -> T { a[Int(rng.next() % UInt64(a.count))] }
+    mutating func chance(_ percent: UInt64) -> Bool { rng.next() % 100 < percent }
+    mutating func int(_ n: UInt64) -> UInt64 { rng.next() % n }
+
+    mutating func someID(_ key: String) -> String {
+        let top = nextMs[key] ?? 1
+        return "\(int(top + 2))-\(int(3))"
+    }
+
+    public mutating func command() -> String {
+        let key = pick(keys)
+        let group = pick(groups)
+        let consumer = pick(consumers)
+        switch int(100) {
+        case 0..<30:
+            let ms = (nextMs[key] ?? 1) + int(3)
+            nextMs[key] = ms + 1
+            var trim = ""
+            if chance(15) { trim = "MAXLEN \(chance(50) ? "~ " : "")\(int(40)) " }
+            else if chance(5) { trim = "MINID \(someID(key)) " }
+            let fields = chance(70) ? "type order sku A\(int(9)) qty \(int(5))" : "other \(int(1000))"
+            let id = chance(20) ? "\(ms)-*" : "\(ms)-\(int(3))"
+            return "XADD \(key) \(trim)\(id) \(fields)"
+        case 30..<35: return "XDEL \(key) \(someID(key)) \(someID(key))"
+        case 35..<38: return "XTRIM \(key) MAXLEN \(chance(50) ? "~ " : "")\(int(30))"
+        case 38..<40: return "XTRIM \(key) MINID \(someID(key))"
+        case 40..<46:
+            let count = chance(50) ? " COUNT \(int(5))" : ""
+            return chance(50) ? "XRANGE \(key) \(someID(key)) +\(count)" : "XREVRANGE \(key) + \(someID(key))\(count)"
+        case 46..<48: return "XLEN \(key)"
+        case 48..<52: return "XGROUP CREATE \(key) \(group) \(chance(50) ? "$" : "0")\(chance(30) ? " MKSTREAM" : "")"
+        case 52..<53: return "XGROUP SETID \(key) \(group) \(chance(50) ? "$" : someID(key))"
+        case 53..<54: return "XGROUP DESTROY \(key) \(group)"
+        case 54..<55: return "XGROUP CREATECONSUMER \(key) \(group) \(consumer)"
+        case 55..<56: return "XGROUP DELCONSUMER \(key) \(group) \(consumer)"
+        case 56..<70:
+            let count = chance(60) ? "COUNT \(1 + int(4)) " : ""
+            let noack = chance(10) ? "NOACK " : ""
+            return "XREADGROUP GROUP \(group) \(consumer) \(count)\(noack)STREAMS \(key) \(chance(80) ? ">" : "0")"
+        case 70..<78: return "XACK \(key) \(group) \(someID(key)) \(someID(key)) \(someID(key))"
+        case 78..<82: return "XPENDING \(key) \(group)"
+        case 82..<85: return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(someID(key)) JUSTID"
+        case 85..<88: return "XAUTOCLAIM \(key) \(group) \(consumer) 0 0 COUNT \(1 + int(5)) JUSTID"
+        case 88..<93: return "XINFO GROUPS \(key)"
+        case 93..<95: return "~XINFO CONSUMERS \(key) \(group)"
+        case 95..<97: return "XREAD COUNT \(1 + int(3)) STREAMS \(key) \(someID(key))"
+        case 97..<98: return "XSETID \(key) \((nextMs[key] ?? 1) + 5)-0"
+        default: return "~XPENDING \(key) \(group) - + \(int(10)) \(consumer)"
+        }
+    }
+}
+
