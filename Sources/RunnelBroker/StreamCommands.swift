@@ -49,12 +49,56 @@ extension Broker {
                 b.replyError(s, "ERR syntax error, XTRIM must be called with a trimming strategy")
                 return
             }
-            let removed = box.stream.trim(strategy, approximate: parsed.approximate, limit: parsed.limit)
+            let removed = box.stream.trim(strategy, approximate: parsed.approximate, limit: parsed.limit,
+                                          policy: parsed.policy ?? .keepReferences)
             if removed > 0 {
                 b.touchWatched(s.db, a[1])
                 b.notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
             }
             s.out.integer(removed)
+        }
+        r.add("xdelex", -5, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Deletes one or multiple entries from the stream.", "8.2.0", keys: (1, 1, 1)) { b, s, a in
+            guard let (policy, ids) = b.parseIDsBlock(s, a, from: 2) else { return }
+            s.out.arrayHeader(ids.count)
+            guard let box = b.stream(s.db, a[1]) else {
+                for _ in ids { s.out.integer(-1) }
+                return
+            }
+            var deleted = 0
+            for id in ids {
+                let outcome = box.stream.delete(id, policy: policy)
+                if outcome == .deleted { deleted += 1 }
+                s.out.integer(outcome.rawValue)
+            }
+            if deleted > 0 {
+                b.touchWatched(s.db, a[1])
+                b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db)
+            }
+        }
+        r.add("xackdel", -6, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Acknowledges and deletes one or multiple messages for a stream consumer group.", "8.2.0", keys: (1, 1, 1)) { b, s, a in
+            guard let (policy, ids) = b.parseIDsBlock(s, a, from: 3) else { return }
+            s.out.arrayHeader(ids.count)
+            let group = Array(a[2].readableBytesView)
+            guard let box = b.stream(s.db, a[1]), box.stream.groups[group] != nil else {
+                for _ in ids { s.out.integer(-1) }
+                return
+            }
+            var deleted = 0
+            for id in ids {
+                let acked = box.stream.acknowledge(group, [id]) == 1
+                let outcome = box.stream.delete(id, policy: policy)
+                switch outcome {
+                case .deleted:
+                    deleted += 1
+                    s.out.integer(1)
+                case .stillReferenced:
+                    s.out.integer(2)
+                case .notFound:
+                    s.out.integer(acked ? 1 : -1)
+                }
+            }
+            b.touchWatched(s.db, a[1])
+            if deleted > 0 { b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db) }
         }
         r.add("xsetid", -3, ["write", "denyoom", "fast"], ["@write", "@stream", "@fast"], "stream", "An internal command for replicating stream values", "5.0.0", keys: (1, 1, 1)) { b, s, a in
             b.xsetid(s, a)
@@ -62,6 +106,54 @@ extension Broker {
         registerGroupCommands(&r)
         registerReadCommands(&r)
         registerXInfo(&r)
+    }
+
+    /// KEEPREF, DELREF or ACKED (Redis 8.2).
+    static func deletionPolicy(_ arg: ByteBuffer) -> Stream.DeletionPolicy? {
+        if arg.equalsIgnoringCase("keepref") { return .keepReferences }
+        if arg.equalsIgnoringCase("delref") { return .deleteReferences }
+        if arg.equalsIgnoringCase("acked") { return .acknowledgedOnly }
+        return nil
+    }
+
+    /// `[KEEPREF | DELREF | ACKED] IDS numids id…` in any order (XDELEX, XACKDEL).
+    func parseIDsBlock(_ s: ClientSession, _ a: [ByteBuffer], from start: Int) -> (Stream.DeletionPolicy, [StreamID])? {
+        var policy: Stream.DeletionPolicy?
+        var ids: [StreamID]?
+        var i = start
+        while i < a.count {
+            if let p = Self.deletionPolicy(a[i]), policy == nil {
+                policy = p
+                i += 1
+            } else if a[i].equalsIgnoringCase("ids") && i + 1 < a.count && ids == nil {
+                guard let n = RESPInteger.parse(a[i + 1]), n >= 1 else {
+                    replyError(s, "ERR Number of IDs must be a positive integer")
+                    return nil
+                }
+                if n > a.count - i - 2 {
+                    replyError(s, "ERR The `numids` parameter must match the number of arguments")
+                    return nil
+                }
+                var parsed: [StreamID] = []
+                for arg in a[(i + 2)..<(i + 2 + n)] {
+                    guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
+                        replyError(s, Self.invalidStreamID)
+                        return nil
+                    }
+                    parsed.append(id)
+                }
+                ids = parsed
+                i += 2 + n
+            } else {
+                replyError(s, "ERR syntax error")
+                return nil
+            }
+        }
+        guard let ids else {
+            replyError(s, "ERR syntax error")
+            return nil
+        }
+        return (policy ?? .keepReferences, ids)
     }
 
     /// The stream at `key`, expiring it first if due.
@@ -79,6 +171,7 @@ extension Broker {
         var approximate = false
         var limit = 0
         var noMkStream = false
+        var policy: Stream.DeletionPolicy?
         var idRequest: Stream.IDRequest = .auto
         var idGiven = false
         /// Index of the first field (XADD).
@@ -139,6 +232,13 @@ extension Broker {
                 t.limit = n
                 limitGiven = true
                 i += 2
+            } else if let p = Self.deletionPolicy(opt) {
+                if t.policy != nil {
+                    replyError(s, "ERR syntax error")
+                    return nil
+                }
+                t.policy = p
+                i += 1
             } else if xadd && opt.equalsIgnoringCase("nomkstream") {
                 t.noMkStream = true
                 i += 1
@@ -219,7 +319,9 @@ extension Broker {
         s.out.bulkStreamID(ms: id.ms, seq: id.seq)
         touchWatched(s.db, a[1])
         notifyKeyspaceEvent(.stream, "xadd", a[1], s.db)
-        if let strategy = t.strategy, target.stream.trim(strategy, approximate: t.approximate, limit: t.limit) > 0 {
+        if let strategy = t.strategy,
+            target.stream.trim(strategy, approximate: t.approximate, limit: t.limit, policy: t.policy ?? .keepReferences) > 0
+        {
             notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
         }
         signalStreamReady(s.db, a[1])
@@ -288,15 +390,23 @@ extension Broker {
         var scratch = RESPWriter(buffer: entryScratch, version: s.out.version)
         entryScratch = ByteBuffer()
         scratch.buffer.clear()
-        var ids: [StreamID] = []
-        stream.visit(from: start, to: end, limit: limit, reverse: reverse) { id, fields in
-            ids.append(id)
-            Self.writeEntry(&scratch, id, fields)
-        }
+        let ids = Self.appendEntries(&scratch, stream, from: start, to: end, limit: limit, reverse: reverse)
         s.out.arrayHeader(ids.count)
         s.out.buffer.writeImmutableBuffer(scratch.buffer)
         entryScratch = scratch.buffer
         if entryScratch.capacity > 1 << 20 { entryScratch = ByteBuffer() }
+        return ids
+    }
+
+    /// Appends entries of a range to `w`; returns their IDs.
+    static func appendEntries(
+        _ w: inout RESPWriter, _ stream: Stream, from start: StreamID, to end: StreamID, limit: Int, reverse: Bool = false
+    ) -> [StreamID] {
+        var ids: [StreamID] = []
+        stream.visit(from: start, to: end, limit: limit, reverse: reverse) { id, fields in
+            ids.append(id)
+            writeEntry(&w, id, fields)
+        }
         return ids
     }
 

@@ -26,6 +26,8 @@ extension Broker {
         var group: [UInt8]?
         var consumer: [UInt8] = []
         var noAck = false
+        /// XREADGROUP CLAIM min-idle-time (Redis 8.4): idle pending entries come first.
+        var claimMinIdle: Int64?
     }
 
     static func registerReadCommands(_ r: inout CommandRegistrar) {
@@ -45,6 +47,7 @@ extension Broker {
         var groupName: ByteBuffer?
         var consumerName: ByteBuffer?
         var noAck = false
+        var claimMinIdle: Int64?
         var i = 1
         while i < a.count {
             let more = a.count - i - 1
@@ -84,6 +87,17 @@ extension Broker {
                 groupName = a[i + 1]
                 consumerName = a[i + 2]
                 i += 2
+            } else if o.equalsIgnoringCase("claim") && more > 0 && isGroup {
+                i += 1
+                guard let n = RESPInteger.parse(a[i]) else {
+                    replyError(s, "ERR min-idle-time is not an integer or out of range")
+                    return
+                }
+                if n < 0 {
+                    replyError(s, "ERR min-idle-time must be a positive integer")
+                    return
+                }
+                claimMinIdle = Int64(n)
             } else if o.equalsIgnoringCase("noack") {
                 if !isGroup {
                     replyError(s, "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
@@ -108,6 +122,7 @@ extension Broker {
         request.group = groupName.map { Array($0.readableBytesView) }
         request.consumer = consumerName.map { Array($0.readableBytesView) } ?? []
         request.noAck = noAck
+        request.claimMinIdle = claimMinIdle
         for k in 0..<streamCount {
             let key = a[streamsAt + k]
             let idArg = a[streamsAt + streamCount + k]
@@ -159,6 +174,8 @@ extension Broker {
                     served.append((key, k))  // history: always served
                 } else if box.stream.length > 0 && box.stream.lastLiveID > group.lastID {
                     served.append((key, k))
+                } else if let minIdle = request.claimMinIdle, !idleCandidates(group, minIdle: minIdle, limit: 1).isEmpty {
+                    served.append((key, k))
                 }
             } else if box.stream.length > 0 && box.stream.lastLiveID > after {
                 served.append((key, k))
@@ -205,10 +222,41 @@ extension Broker {
             box.stream.redeliver(g, ids: ids, now: now)
             return
         }
+        var w = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 512), version: s.out.version)
+        var written = 0
+        if let minIdle = request.claimMinIdle {
+            // Idle pending entries first, longest idle first, as [id, fields, idle, deliveries].
+            for (id, nack) in idleCandidates(box.stream.groups[g]!, minIdle: minIdle, limit: limit) {
+                guard let e = box.stream.entry(id) else {
+                    box.stream.dropPending(g, id)
+                    continue
+                }
+                w.arrayHeader(4)
+                w.bulkStreamID(ms: id.ms, seq: id.seq)
+                w.arrayHeader(e.fieldsAndValues.count)
+                for fv in e.fieldsAndValues { w.bulk(slice: fv[...]) }
+                w.integer(Int(max(0, now - nack.deliveryTime)))
+                w.integer(Int(nack.deliveryCount))
+                box.stream.claim(g, consumer: request.consumer, id: id, deliveryTime: now, deliveryCount: nack.deliveryCount + 1)
+                written += 1
+            }
+        }
         let start = box.stream.groups[g]!.lastID.successor ?? .max
-        let ids = writeEntries(s, box.stream, from: start, to: .max, limit: limit)
+        let ids = written < limit ? Self.appendEntries(&w, box.stream, from: start, to: .max, limit: limit - written) : []
+        s.out.arrayHeader(written + ids.count)
+        s.out.buffer.writeImmutableBuffer(w.buffer)
         box.stream.deliverNew(g, consumer: request.consumer, ids: ids, now: now, noAck: request.noAck)
+        if written > 0 { touchWatched(s.db, key) }
         if !ids.isEmpty { touchWatched(s.db, key) }
+    }
+
+    /// Pending entries of a group idle for at least `minIdle` ms, longest idle first.
+    func idleCandidates(_ group: ConsumerGroup, minIdle: Int64, limit: Int) -> [(StreamID, PendingEntry)] {
+        let now = turnTimeMs
+        var found: [(StreamID, PendingEntry)] = []
+        for (id, nack) in group.pending where now - nack.deliveryTime >= minIdle { found.append((id, nack)) }
+        found.sort { $0.1.deliveryTime != $1.1.deliveryTime ? $0.1.deliveryTime < $1.1.deliveryTime : $0.0 < $1.0 }
+        return Array(found.prefix(limit))
     }
 
     // MARK: - Blocking

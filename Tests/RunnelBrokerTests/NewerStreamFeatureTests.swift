@@ -1,0 +1,119 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import RunnelBroker
+
+/// Redis 8.2 (XDELEX, XACKDEL, KEEPREF/DELREF/ACKED) and 8.4 (XREADGROUP CLAIM) behaviour,
+/// from Redis's documentation and its test suite's scenarios (redis-server 7.0 has none of it).
+@Suite("Redis 8.2/8.4 stream features")
+struct NewerStreamFeatureTests {
+    func client() throws -> EmbeddedClient { try EmbeddedClient() }
+
+    func twoGroupsReadBoth(_ c: EmbeddedClient) throws {
+        _ = try c.send("XADD mystream 1-0 f v\r\nXADD mystream 2-0 f v\r\nXGROUP CREATE mystream group1 0\r\nXGROUP CREATE mystream group2 0\r\n")
+        _ = try c.send("XREADGROUP GROUP group1 consumer1 STREAMS mystream >\r\nXREADGROUP GROUP group2 consumer2 STREAMS mystream >\r\n")
+    }
+
+    static let noPending = "*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n"
+
+    @Test("XACKDEL arity, missing key or group, IDS validation, exclusive policies")
+    func xackdelValidation() throws {
+        let c = try client()
+        #expect(try c.send("XACKDEL s g\r\n") == "-ERR wrong number of arguments for 'xackdel' command\r\n")
+        #expect(try c.send("XACKDEL s g IDS 2 1-1 2-2\r\n") == "*2\r\n:-1\r\n:-1\r\n")
+        _ = try c.send("XADD s 1-0 f v\r\n")
+        #expect(try c.send("XACKDEL s g IDS 2 1-1 2-2\r\n") == "*2\r\n:-1\r\n:-1\r\n")
+        _ = try c.send("XGROUP CREATE s g 0\r\n")
+        for bad in ["abc", "0", "-5"] {
+            #expect(try c.send("XACKDEL s g IDS \(bad) 1-1\r\n") == "-ERR Number of IDs must be a positive integer\r\n")
+        }
+        #expect(try c.send("XACKDEL s g IDS 3 1-1 2-2\r\n") == "-ERR The `numids` parameter must match the number of arguments\r\n")
+        #expect(try c.send("XACKDEL s g IDS 1 1-1 2-2\r\n") == "-ERR syntax error\r\n")
+        #expect(try c.send("XACKDEL s g KEEPREF DELREF IDS 1 1-1\r\n") == "-ERR syntax error\r\n")
+        #expect(try c.send("XACKDEL s g DELREF ACKED IDS 1 1-1\r\n") == "-ERR syntax error\r\n")
+        #expect(try c.send("XACKDEL s g IDS 1 x\r\n") == "-ERR Invalid stream ID specified as stream command argument\r\n")
+    }
+
+    @Test("XACKDEL DELREF removes the entries from every group's PEL")
+    func xackdelDelref() throws {
+        let c = try client()
+        try twoGroupsReadBoth(c)
+        #expect(try c.send("XACKDEL mystream group1 DELREF IDS 2 1-0 2-0\r\n") == "*2\r\n:1\r\n:1\r\n")
+        #expect(try c.send("XLEN mystream\r\n") == ":0\r\n")
+        #expect(try c.send("XPENDING mystream group1\r\n") == Self.noPending)
+        #expect(try c.send("XPENDING mystream group2\r\n") == Self.noPending)
+        #expect(try c.send("XACKDEL mystream group2 DELREF IDS 2 1-0 2-0\r\n") == "*2\r\n:-1\r\n:-1\r\n")
+    }
+
+    @Test("XACKDEL ACKED deletes only what every group acknowledged")
+    func xackdelAcked() throws {
+        let c = try client()
+        try twoGroupsReadBoth(c)
+        #expect(try c.send("XACKDEL mystream group1 ACKED IDS 2 1-0 2-0\r\n") == "*2\r\n:2\r\n:2\r\n")
+        #expect(try c.send("XLEN mystream\r\n") == ":2\r\n")
+        #expect(try c.send("XPENDING mystream group1\r\n") == Self.noPending)
+        #expect(try c.send("XPENDING mystream group2\r\n") == "*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*1\r\n*2\r\n$9\r\nconsumer2\r\n$1\r\n2\r\n")
+        #expect(try c.send("XACKDEL mystream group2 ACKED IDS 2 1-0 2-0\r\n") == "*2\r\n:1\r\n:1\r\n")
+        #expect(try c.send("XLEN mystream\r\n") == ":0\r\n")
+    }
+
+    @Test("XACKDEL KEEPREF deletes entries but keeps other groups' references")
+    func xackdelKeepref() throws {
+        let c = try client()
+        try twoGroupsReadBoth(c)
+        #expect(try c.send("XACKDEL mystream group1 KEEPREF IDS 2 1-0 2-0\r\n") == "*2\r\n:1\r\n:1\r\n")
+        #expect(try c.send("XLEN mystream\r\n") == ":0\r\n")
+        #expect(try c.send("XPENDING mystream group2\r\n") == "*4\r\n:2\r\n$3\r\n1-0\r\n$3\r\n2-0\r\n*1\r\n*2\r\n$9\r\nconsumer2\r\n$1\r\n2\r\n")
+        #expect(try c.send("XACKDEL mystream group2 KEEPREF IDS 2 1-0 2-0\r\n") == "*2\r\n:1\r\n:1\r\n")
+        #expect(try c.send("XPENDING mystream group2\r\n") == Self.noPending)
+    }
+
+    @Test("XDELEX: missing IDs, missing key, ACKED keeps referenced entries, DELREF cleans PELs")
+    func xdelex() throws {
+        let c = try client()
+        _ = try c.send("XADD mystream 1-0 f v\r\nXADD mystream 2-0 f v\r\nXADD mystream 3-0 f v\r\n")
+        #expect(try c.send("XDELEX mystream KEEPREF IDS 2 1526919030474-55 1526919030474-56\r\n") == "*2\r\n:-1\r\n:-1\r\n")
+        #expect(try c.send("XDELEX nokey IDS 1 1-0\r\n") == "*1\r\n:-1\r\n")
+        _ = try c.send("XGROUP CREATE mystream g 0\r\nXREADGROUP GROUP g c COUNT 1 STREAMS mystream >\r\n")
+        // 1-0 is pending, 3-0 not yet delivered: both referenced. Nothing references... none.
+        #expect(try c.send("XDELEX mystream ACKED IDS 2 1-0 3-0\r\n") == "*2\r\n:2\r\n:2\r\n")
+        _ = try c.send("XACK mystream g 1-0\r\n")
+        #expect(try c.send("XDELEX mystream ACKED IDS 1 1-0\r\n") == "*1\r\n:1\r\n")
+        _ = try c.send("XREADGROUP GROUP g c COUNT 1 STREAMS mystream >\r\n")
+        #expect(try c.send("XDELEX mystream DELREF IDS 1 2-0\r\n") == "*1\r\n:1\r\n")
+        #expect(try c.send("XPENDING mystream g\r\n") == Self.noPending)
+        #expect(try c.send("XLEN mystream\r\n") == ":1\r\n")
+    }
+
+    @Test("XADD/XTRIM with ACKED trim only unreferenced entries; DELREF drops references")
+    func trimPolicies() throws {
+        let c = try client()
+        _ = try c.send((1...5).map { "XADD s \($0)-0 f v\r\n" }.joined())
+        _ = try c.send("XGROUP CREATE s g 0\r\nXREADGROUP GROUP g c COUNT 3 STREAMS s >\r\nXACK s g 1-0 2-0\r\n")
+        // 3-0 is pending, 4-0 and 5-0 undelivered: only 1-0 and 2-0 may go.
+        #expect(try c.send("XTRIM s MAXLEN 0 ACKED\r\n") == ":2\r\n")
+        #expect(try c.send("XLEN s\r\n") == ":3\r\n")
+        #expect(try c.send("XTRIM s MAXLEN 1 DELREF\r\n") == ":2\r\n")
+        #expect(try c.send("XPENDING s g\r\n") == Self.noPending)
+        #expect(try c.send("XADD s KEEPREF MAXLEN 1 6-0 f v\r\n") == "$3\r\n6-0\r\n")
+        #expect(try c.send("XLEN s\r\n") == ":1\r\n")
+        #expect(try c.send("XADD s KEEPREF ACKED 7-0 f v\r\n") == "-ERR syntax error\r\n")
+    }
+
+    @Test("XREADGROUP CLAIM: idle pending entries first with idle time and delivery count, then new ones")
+    func readgroupClaim() throws {
+        let c = try client()
+        _ = try c.send("XADD s 1-0 a 1\r\nXADD s 2-0 b 2\r\nXGROUP CREATE s g 0\r\n")
+        _ = try c.send("XREADGROUP GROUP g alice STREAMS s >\r\n")
+        _ = try c.send("XADD s 3-0 c 3\r\n")
+        let reply = try c.send("XREADGROUP GROUP g bob CLAIM 0 STREAMS s >\r\n")
+        // Two claimed entries with 4 elements each, then the new entry 3-0.
+        #expect(reply.hasPrefix("*1\r\n*2\r\n$1\r\ns\r\n*3\r\n*4\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n:"))
+        #expect(reply.contains("\r\n:1\r\n*4\r\n$3\r\n2-0\r\n"))
+        #expect(reply.hasSuffix("*2\r\n$3\r\n3-0\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"))
+        #expect(try c.send("XPENDING s g\r\n") == "*4\r\n:3\r\n$3\r\n1-0\r\n$3\r\n3-0\r\n*1\r\n*2\r\n$3\r\nbob\r\n$1\r\n3\r\n")
+        #expect(try c.send("XREADGROUP GROUP g carol CLAIM 999999 STREAMS s >\r\n") == "*-1\r\n")
+        #expect(try c.send("XREADGROUP GROUP g carol CLAIM x STREAMS s >\r\n") == "-ERR min-idle-time is not an integer or out of range\r\n")
+    }
+}
