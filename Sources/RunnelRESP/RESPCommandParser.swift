@@ -64,40 +64,61 @@ public struct RESPCommandParser: Sendable {
             scanned = lineEnd + 2
             argCount = 0
         }
-        while argCount < expectedArgs {
-            guard scanned < buffer.readableBytes else { return nil }
-            let marker = buffer.getInteger(at: buffer.readerIndex + scanned, as: UInt8.self)!
-            if marker != UInt8(ascii: "$") {
-                reset()
-                throw .expectedDollar(got: marker)
-            }
-            guard let lineEnd = findCR(buffer, from: scanned + 1) else {
-                if buffer.readableBytes - scanned > Self.inlineMaxSize {
-                    reset()
-                    throw .tooBigBulkCount
+        // Scan the bulk headers over the raw bytes in one pass.
+        enum Step { case complete, needMore, failed(RESPProtocolError) }
+        let step: Step = buffer.withUnsafeReadableBytes { raw -> Step in
+            let count = raw.count
+            guard let base = raw.baseAddress else { return .needMore }
+            while argCount < expectedArgs {
+                guard scanned < count else { return .needMore }
+                let marker = raw[scanned]
+                if marker != UInt8(ascii: "$") { return .failed(.expectedDollar(got: marker)) }
+                // Fast path: short decimal length followed by CRLF.
+                var i = scanned + 1
+                var length = 0
+                var digits = 0
+                while i < count, case let d = raw[i] &- UInt8(ascii: "0"), d <= 9, digits < 18 {
+                    length = length * 10 + Int(d)
+                    digits += 1
+                    i += 1
                 }
-                return nil
+                let lineEnd: Int
+                if i + 1 < count && raw[i] == 0x0D && digits > 0 && !(digits > 1 && raw[scanned + 1] == UInt8(ascii: "0")) {
+                    lineEnd = i
+                } else {
+                    // General path: find the CR, then parse with string2ll rules.
+                    guard scanned + 1 < count, let hit = memchr(base + scanned + 1, 0x0D, count - scanned - 1),
+                        base.distance(to: UnsafeRawPointer(hit)) + 1 < count
+                    else {
+                        if count - scanned > Self.inlineMaxSize { return .failed(.tooBigBulkCount) }
+                        return .needMore
+                    }
+                    lineEnd = base.distance(to: UnsafeRawPointer(hit))
+                    guard let parsed = RESPInteger.parse(UnsafeRawBufferPointer(start: base + scanned + 1, count: lineEnd - scanned - 1))
+                    else { return .failed(.invalidBulkLength) }
+                    length = parsed
+                }
+                guard length >= 0, length <= maxBulkLength else { return .failed(.invalidBulkLength) }
+                if unauthenticated && length > 16384 { return .failed(.unauthenticatedBulk) }
+                let dataStart = lineEnd + 2
+                // Redis skips the two bytes after the payload without checking them.
+                guard count - dataStart >= length + 2 else { return .needMore }
+                if argCount < argRanges.count {
+                    argRanges[argCount] = (dataStart, length)
+                } else {
+                    argRanges.append((dataStart, length))
+                }
+                argCount += 1
+                scanned = dataStart + length + 2
             }
-            guard let length = parseInteger(buffer, from: scanned + 1, to: lineEnd),
-                length >= 0, length <= maxBulkLength
-            else {
-                reset()
-                throw .invalidBulkLength
-            }
-            if unauthenticated && length > 16384 {
-                reset()
-                throw .unauthenticatedBulk
-            }
-            let dataStart = lineEnd + 2
-            // Redis skips the two bytes after the payload without checking them.
-            guard buffer.readableBytes - dataStart >= length + 2 else { return nil }
-            if argCount < argRanges.count {
-                argRanges[argCount] = (dataStart, length)
-            } else {
-                argRanges.append((dataStart, length))
-            }
-            argCount += 1
-            scanned = dataStart + length + 2
+            return .complete
+        }
+        switch step {
+        case .complete: break
+        case .needMore: return nil
+        case .failed(let error):
+            reset()
+            throw error
         }
         // Reuse one array's storage across commands: the caller drops the previous command
         // before asking for the next, so the storage is uniquely referenced again here.

@@ -55,24 +55,21 @@ public enum ListpackSize {
     }
 
     /// Redis's `lpStringToInt64`: optional '-', digits, no leading zeros, fits in Int64.
-    static func integerValue(_ slice: ArraySlice<UInt8>) -> Int64? {
-        let n = slice.count
+    static func integerValue(_ b: ArraySlice<UInt8>) -> Int64? {
+        let n = b.count
         if n == 0 || n > 20 { return nil }
-        let first = slice.first!
-        if !(first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))) { return nil }
-        let b = Array(slice)
-        if n == 0 || n > 20 { return nil }
-        if n == 1 && b[0] == UInt8(ascii: "0") { return 0 }
-        var i = 0
+        var i = b.startIndex
+        let first = b[i]
+        if n == 1 && first == UInt8(ascii: "0") { return 0 }
         var negative = false
-        if b[0] == UInt8(ascii: "-") {
+        if first == UInt8(ascii: "-") {
             negative = true
-            i = 1
+            i += 1
             if n == 1 { return nil }
         }
         guard b[i] >= UInt8(ascii: "1") && b[i] <= UInt8(ascii: "9") else { return nil }
         var v: UInt64 = 0
-        while i < n {
+        while i < b.endIndex {
             let d = b[i] &- UInt8(ascii: "0")
             if d > 9 { return nil }
             let (m, o1) = v.multipliedReportingOverflow(by: 10)

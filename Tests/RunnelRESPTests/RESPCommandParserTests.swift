@@ -61,6 +61,10 @@ struct RESPCommandParserTests {
         ("*1\r\n$536870913\r\n", "Protocol error: invalid bulk length"),
         ("*1\r\n$99999999999999999999999\r\n", "Protocol error: invalid bulk length"),
         ("*1\r\n$01\r\n", "Protocol error: invalid bulk length"),
+        ("*1\r\n$9999999999999999999\r\n", "Protocol error: invalid bulk length"),
+        ("*1\r\n$1000000000000000000\r\n", "Protocol error: invalid bulk length"),
+        ("*1\r\n$-0\r\n", "Protocol error: invalid bulk length"),
+        ("*1\r\n$\r\n", "Protocol error: invalid bulk length"),
         ("ECHO \"abc\r\n", "Protocol error: unbalanced quotes in request"),
         ("ECHO 'a'b\r\n", "Protocol error: unbalanced quotes in request"),
     ])
