@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import RunnelTestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Blocking reads against the binary")
+struct BlockingTests {
+    /// CPU seconds (user + system) the process has used, from /proc/<pid>/stat.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Fields after the command name: state is [0], utime is [11], stime is [12].
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    @Test("a thousand blocked readers cost no CPU while idle, and all wake on XADD")
+    func manyBlockedReaders() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let readers = try (0..<1000).map { _ in try TestConnection(port: server.port) }
+        for r in readers { r.send(["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]) }
+        let admin = try TestConnection(port: server.port)
+        // Wait until every reader is registered as blocked (bounded).
+        let deadline = monotonicMs() + 10_000
+        while monotonicMs() < deadline {
+            if case .verbatim(let info)? = try? admin.command("INFO", "clients"), info.contains("blocked_clients:1000") { break }
+            if case .bulk(let b)? = try? admin.command("INFO", "clients"),
+                String(decoding: b ?? [], as: UTF8.self).contains("blocked_clients:1000")
+            {
+                break
+            }
+            usleep(50_000)
+        }
+        let before = Self.cpuSeconds(server.pid)
+        usleep(2_000_000)
+        let used = Self.cpuSeconds(server.pid) - before
+        #expect(used < 0.2, "server used \(used) s of CPU in 2 s idle with 1000 blocked readers")
+        #expect(try admin.command("XADD", "s", "1-1", "k", "v") == .bulk(Array("1-1".utf8)))
+        for r in readers {
+            let reply = try r.read(1, timeoutMs: 10_000)[0]
+            #expect(reply.elements?.count == 1)
+        }
+    }
+
+    @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
+    func clientUnblock() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let admin = try TestConnection(port: server.port)
+        for (mode, expected) in [("TIMEOUT", RESPValue.array(nil)), ("ERROR", .error("UNBLOCKED client unblocked via CLIENT UNBLOCK"))] {
+            let reader = try TestConnection(port: server.port)
+            guard case .integer(let id) = try reader.command("CLIENT", "ID") else {
+                Issue.record("no client id")
+                return
+            }
+            reader.send(["XREAD", "BLOCK", "0", "STREAMS", "s", "$"])
+            var unblocked = RESPValue.integer(0)
+            let deadline = monotonicMs() + 5000
+            while unblocked == .integer(0) && monotonicMs() < deadline {
+                unblocked = try admin.command("CLIENT", "UNBLOCK", "\(id)", mode)
+                if unblocked == .integer(0) { usleep(20_000) }
+            }
+            #expect(unblocked == .integer(1))
+            #expect(try reader.read(1) == [expected])
+            #expect(try reader.command("PING") == .simple("PONG"))
+        }
+        #expect(try admin.command("CLIENT", "UNBLOCK", "999999") == .integer(0))
+    }
+}
