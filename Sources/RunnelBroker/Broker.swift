@@ -82,6 +82,8 @@ public final class Broker {
     var watchers: [Int: [Key: Set<Int>]] = [:]
     /// Sessions with replies or messages waiting to be flushed at the end of this turn.
     var pendingFlush: [ClientSession] = []
+    /// The list being flushed (see `flushPending`).
+    private var flushing: [ClientSession] = []
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
     var pauseEndMs: Int64 = 0
     var pauseWritesOnly = false
@@ -202,14 +204,15 @@ public final class Broker {
     /// Writes every session's pending output to its socket.
     func flushPending() {
         guard !pendingFlush.isEmpty else { return }
-        let sessions = pendingFlush
-        pendingFlush.removeAll(keepingCapacity: true)
-        let now = Clock.nowMs()
-        for session in sessions {
+        // Swap with a spare list so neither array reallocates turn after turn.
+        swap(&pendingFlush, &flushing)
+        let now = turnTimeMs
+        for session in flushing {
             session.flushScheduled = false
             flush(session)
             if session.isSubscribed { enforceOutputLimits(session, now: now) }
         }
+        flushing.removeAll(keepingCapacity: true)
     }
 
     func flush(_ session: ClientSession) {
