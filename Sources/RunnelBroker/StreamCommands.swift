@@ -330,30 +330,8 @@ extension Broker {
     func xrange(_ s: ClientSession, _ a: [ByteBuffer], reverse: Bool) {
         let startArg = reverse ? a[3] : a[2]
         let endArg = reverse ? a[2] : a[3]
-        guard var (start, startEx) = StreamIDArg.parseInterval(startArg, missingSeq: 0) else {
-            replyError(s, Self.invalidStreamID)
-            return
-        }
-        if startEx {
-            guard let next = start.successor else {
-                replyError(s, "ERR invalid start ID for the interval")
-                return
-            }
-            start = next
-            startEx = false
-        }
-        guard var (end, endEx) = StreamIDArg.parseInterval(endArg, missingSeq: .max) else {
-            replyError(s, Self.invalidStreamID)
-            return
-        }
-        if endEx {
-            guard let prev = end.predecessor else {
-                replyError(s, "ERR invalid end ID for the interval")
-                return
-            }
-            end = prev
-            endEx = false
-        }
+        guard let start = intervalBound(s, startArg, isStart: true), let end = intervalBound(s, endArg, isStart: false)
+        else { return }
         var count = -1
         var j = 4
         while j < a.count {
@@ -415,6 +393,21 @@ extension Broker {
         w.bulkStreamID(ms: id.ms, seq: id.seq)
         w.arrayHeader(fields.pairCount * 2)
         fields.forEach { w.bulk(slice: $0) }
+    }
+
+    /// An interval bound (`-`, `+`, `ms[-seq]`, exclusive `(id`) as an inclusive ID, or nil
+    /// after replying with Redis's error.
+    func intervalBound(_ s: ClientSession, _ arg: ByteBuffer, isStart: Bool) -> StreamID? {
+        guard let (id, exclusive) = StreamIDArg.parseInterval(arg, missingSeq: isStart ? 0 : .max) else {
+            replyError(s, Self.invalidStreamID)
+            return nil
+        }
+        guard exclusive else { return id }
+        guard let adjusted = isStart ? id.successor : id.predecessor else {
+            replyError(s, isStart ? "ERR invalid start ID for the interval" : "ERR invalid end ID for the interval")
+            return nil
+        }
+        return adjusted
     }
 
     func writeEntry(_ s: ClientSession, _ e: StreamEntry) {

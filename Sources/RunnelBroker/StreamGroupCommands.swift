@@ -213,30 +213,10 @@ extension Broker {
                 return
             }
             count = max(0, n)
-            guard let (st, stEx) = StreamIDArg.parseInterval(a[at], missingSeq: 0) else {
-                replyError(s, Self.invalidStreamID)
-                return
-            }
+            guard let st = intervalBound(s, a[at], isStart: true), let en = intervalBound(s, a[at + 1], isStart: false)
+            else { return }
             start = st
-            if stEx {
-                guard let next = st.successor else {
-                    replyError(s, "ERR invalid start ID for the interval")
-                    return
-                }
-                start = next
-            }
-            guard let (en, enEx) = StreamIDArg.parseInterval(a[at + 1], missingSeq: .max) else {
-                replyError(s, Self.invalidStreamID)
-                return
-            }
             end = en
-            if enEx {
-                guard let prev = en.predecessor else {
-                    replyError(s, "ERR invalid end ID for the interval")
-                    return
-                }
-                end = prev
-            }
             if at + 3 < a.count { consumerName = Array(a[at + 3].readableBytesView) }
         }
         let name = Array(a[2].readableBytesView)
@@ -405,18 +385,7 @@ extension Broker {
             return
         }
         let minIdle = Int64(max(0, minIdleRaw))
-        guard var (start, startEx) = StreamIDArg.parseInterval(a[5], missingSeq: 0) else {
-            replyError(s, Self.invalidStreamID)
-            return
-        }
-        if startEx {
-            guard let next = start.successor else {
-                replyError(s, "ERR invalid start ID for the interval")
-                return
-            }
-            start = next
-            startEx = false
-        }
+        guard let start = intervalBound(s, a[5], isStart: true) else { return }
         var count = 100
         var justID = false
         var j = 6
