@@ -234,28 +234,15 @@ extension Broker {
         return n > 0 ? String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
     }
 
-    /// Resident set size from /proc/self/statm.
+    /// Resident set size from /proc/self/statm (second field, in pages).
     static func residentBytes() -> Int {
         guard let fp = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(fp) }
-        var size = 0
-        var resident = 0
-        guard withUnsafeMutablePointer(to: &size, { sp in
-            withUnsafeMutablePointer(to: &resident) { rp in
-                vfscanf_wrapper(fp, sp, rp)
-            }
-        }) else { return 0 }
-        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
-    private static func vfscanf_wrapper(_ fp: UnsafeMutablePointer<FILE>, _ a: UnsafeMutablePointer<Int>, _ b: UnsafeMutablePointer<Int>) -> Bool {
         var buf = [CChar](repeating: 0, count: 256)
-        guard fgets(&buf, 256, fp) != nil else { return false }
+        guard fgets(&buf, 256, fp) != nil else { return 0 }
         let parts = String(cString: buf).split(separator: " ")
-        guard parts.count >= 2, let x = Int(parts[0]), let y = Int(parts[1]) else { return false }
-        a.pointee = x
-        b.pointee = y
-        return true
+        guard parts.count >= 2, let pages = Int(parts[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     static func totalSystemMemory() -> Int {

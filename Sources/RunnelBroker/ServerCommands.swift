@@ -139,10 +139,9 @@ extension Broker {
         ])
     }
 
+    /// CONFIG RESETSTAT: clears INFO stats, commandstats and errorstats.
     func resetStats() {
-        let kept = (stats.connectionsReceived, stats.clientRecentMaxInput)
         stats = BrokerStats()
-        _ = kept
         for spec in commands.all {
             for c in spec.allSpecs {
                 c.calls = 0
