@@ -8,16 +8,7 @@ struct ClientCompatibilityTests {
         .deletingLastPathComponent().path
 
     func run(_ executable: String, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, out)
+        try runCommand(executable, args)
     }
 
     @Test("redis-py in RESP2 and RESP3 passes the same checks on redis-server and Runnel")

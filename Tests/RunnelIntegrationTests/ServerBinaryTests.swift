@@ -43,7 +43,13 @@ struct ServerBinaryTests {
             c.send(batch)
         }
         for (i, c) in clients.enumerated() {
-            let replies = try c.read(50, timeoutMs: 20_000)
+            let replies: [RESPValue]
+            do {
+                replies = try c.read(50, timeoutMs: 60_000)
+            } catch {
+                Issue.record("client \(i): \(error); closed by server: \(c.closedByPeer); server log: \(server.log().suffix(500))")
+                return
+            }
             #expect(replies == (0..<50).map { .bulk(Array("c\(i)-\($0)".utf8)) })
         }
     }
@@ -88,16 +94,8 @@ struct ServerBinaryTests {
         let dir = ServerProcess.makeTempDir("runnel-badconf")
         let path = dir + "/bad.conf"
         try "port 0\nno-such-directive yes\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try ServerProcess.runnelBinary())
-        p.arguments = [path]
-        let pipe = Pipe()
-        p.standardError = pipe
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        let err = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(p.terminationStatus == 1)
+        let (status, err) = try runCommand(try ServerProcess.runnelBinary(), [path])
+        #expect(status == 1)
         #expect(err.contains("FATAL CONFIG FILE ERROR"))
         #expect(err.contains("at line 2"))
         #expect(err.contains("no-such-directive yes"))

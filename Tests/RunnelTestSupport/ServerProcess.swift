@@ -93,8 +93,22 @@ public final class ServerProcess: @unchecked Sendable {
         try waitReady()
     }
 
+    /// Starts a server, retrying on a new port when another process took the chosen one
+    /// between picking it and binding it.
+    static func withRetries(_ start: () throws -> ServerProcess) throws -> ServerProcess {
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            do { return try start() } catch { lastError = error }
+        }
+        throw lastError!
+    }
+
     /// Starts the oracle: redis-server with no persistence.
     public static func redis(extraArgs: [String] = []) throws -> ServerProcess {
+        try withRetries { try redisOnce(extraArgs: extraArgs) }
+    }
+
+    static func redisOnce(extraArgs: [String]) throws -> ServerProcess {
         guard let bin = which("redis-server") else {
             throw Failure.missing("redis-server is not installed: run ./tools/test, which installs it")
         }
@@ -111,6 +125,13 @@ public final class ServerProcess: @unchecked Sendable {
     public static func runnel(
         dataDir: String? = nil, port: Int? = nil, leadingArgs: [String] = [], extraArgs: [String] = []
     ) throws -> ServerProcess {
+        if port != nil {
+            return try runnelOnce(dataDir: dataDir, port: port, leadingArgs: leadingArgs, extraArgs: extraArgs)
+        }
+        return try withRetries { try runnelOnce(dataDir: dataDir, port: nil, leadingArgs: leadingArgs, extraArgs: extraArgs) }
+    }
+
+    static func runnelOnce(dataDir: String?, port: Int?, leadingArgs: [String], extraArgs: [String]) throws -> ServerProcess {
         let bin = try runnelBinary()
         let port = port ?? freePort()
         let dir = dataDir ?? makeTempDir("runnel-test")
@@ -120,13 +141,17 @@ public final class ServerProcess: @unchecked Sendable {
             port: port, dataDir: dir)
     }
 
+    /// Waits until this process (not another one that grabbed the same port) answers.
     private func waitReady() throws {
         let deadline = monotonicMs() + 20_000
         while monotonicMs() < deadline {
-            if let c = try? TestConnection(port: port), let r = try? c.command("PING"), r == .simple("PONG") {
+            if let p = process, !p.isRunning { break }
+            if let c = try? TestConnection(port: port), let r = try? c.command("PING"), r == .simple("PONG"),
+                let info = try? c.command("INFO", "server"), let text = info.text,
+                text.contains("process_id:\(pid)\r\n")
+            {
                 return
             }
-            if let p = process, !p.isRunning { break }
             usleep(20_000)
         }
         let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -161,4 +186,27 @@ public final class ServerProcess: @unchecked Sendable {
     public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     deinit { stop() }
+}
+
+/// Runs a short-lived command and returns its exit status and combined output.
+///
+/// Waits by polling with a deadline instead of `Process.waitUntilExit()`, which can hang on
+/// Linux when several processes end at once.
+public func runCommand(_ executable: String, _ arguments: [String], timeoutMs: Int = 60_000) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let deadline = monotonicMs() + timeoutMs
+    while p.isRunning && monotonicMs() < deadline { usleep(5_000) }
+    if p.isRunning {
+        kill(p.processIdentifier, SIGKILL)
+        return (-1, out + "\n(killed after \(timeoutMs) ms)")
+    }
+    return (p.terminationStatus, out)
 }
