@@ -20,14 +20,7 @@ extension Broker {
             b.xrange(s, a, reverse: true)
         }
         r.add("xdel", -3, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            var ids: [StreamID] = []
-            for arg in a.dropFirst(2) {
-                guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
-                    b.replyError(s, Self.invalidStreamID)
-                    return
-                }
-                ids.append(id)
-            }
+            guard let ids = b.strictIDs(s, a.dropFirst(2)) else { return }
             guard let box = b.stream(s.db, a[1]) else {
                 s.out.integer(0)
                 return
@@ -108,6 +101,29 @@ extension Broker {
         registerXInfo(&r)
     }
 
+    /// Strict stream IDs (no `-`/`+`) from arguments, or nil after replying with Redis's error.
+    func strictIDs(_ s: ClientSession, _ args: ArraySlice<ByteBuffer>) -> [StreamID]? {
+        var ids: [StreamID] = []
+        ids.reserveCapacity(args.count)
+        for arg in args {
+            guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
+                replyError(s, Self.invalidStreamID)
+                return nil
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+
+    /// An integer argument, or nil after replying with `error`.
+    func integerArg(_ s: ClientSession, _ arg: ByteBuffer, error: String = "ERR value is not an integer or out of range") -> Int? {
+        guard let n = RESPInteger.parse(arg) else {
+            replyError(s, error)
+            return nil
+        }
+        return n
+    }
+
     /// KEEPREF, DELREF or ACKED (Redis 8.2).
     static func deletionPolicy(_ arg: ByteBuffer) -> Stream.DeletionPolicy? {
         if arg.equalsIgnoringCase("keepref") { return .keepReferences }
@@ -134,14 +150,7 @@ extension Broker {
                     replyError(s, "ERR The `numids` parameter must match the number of arguments")
                     return nil
                 }
-                var parsed: [StreamID] = []
-                for arg in a[(i + 2)..<(i + 2 + n)] {
-                    guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
-                        replyError(s, Self.invalidStreamID)
-                        return nil
-                    }
-                    parsed.append(id)
-                }
+                guard let parsed = strictIDs(s, a[(i + 2)..<(i + 2 + n)]) else { return nil }
                 ids = parsed
                 i += 2 + n
             } else {

@@ -41,14 +41,7 @@ extension Broker {
             "    Prints this help.",
         ])
         r.add("xack", -4, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            var ids: [StreamID] = []
-            for arg in a.dropFirst(3) {
-                guard let (id, _) = StreamIDArg.parse(arg, strict: true, missingSeq: 0) else {
-                    b.replyError(s, Self.invalidStreamID)
-                    return
-                }
-                ids.append(id)
-            }
+            guard let ids = b.strictIDs(s, a.dropFirst(3)) else { return }
             let name = Array(a[2].readableBytesView)
             guard let box = b.stream(s.db, a[1]), box.stream.groups[name] != nil else {
                 s.out.integer(0)
@@ -304,24 +297,15 @@ extension Broker {
                 justID = true
             } else if opt.equalsIgnoringCase("idle") && more > 0 {
                 j += 1
-                guard let n = RESPInteger.parse(a[j]) else {
-                    replyError(s, "ERR Invalid IDLE option argument for XCLAIM")
-                    return
-                }
+                guard let n = integerArg(s, a[j], error: "ERR Invalid IDLE option argument for XCLAIM") else { return }
                 deliveryTime = now - Int64(n)
             } else if opt.equalsIgnoringCase("time") && more > 0 {
                 j += 1
-                guard let n = RESPInteger.parse(a[j]) else {
-                    replyError(s, "ERR Invalid TIME option argument for XCLAIM")
-                    return
-                }
+                guard let n = integerArg(s, a[j], error: "ERR Invalid TIME option argument for XCLAIM") else { return }
                 deliveryTime = Int64(n)
             } else if opt.equalsIgnoringCase("retrycount") && more > 0 {
                 j += 1
-                guard let n = RESPInteger.parse(a[j]) else {
-                    replyError(s, "ERR Invalid RETRYCOUNT option argument for XCLAIM")
-                    return
-                }
+                guard let n = integerArg(s, a[j], error: "ERR Invalid RETRYCOUNT option argument for XCLAIM") else { return }
                 retryCount = Int64(n)
             } else if opt.equalsIgnoringCase("lastid") && more > 0 {
                 j += 1
