@@ -351,11 +351,17 @@ extension Broker {
         }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         touchWatched(s.db, a[1])
+        writeClaimed(s, box.stream, claimed, justID: justID)
+    }
+
+    /// The claimed entries of XCLAIM/XAUTOCLAIM: IDs only with JUSTID, else full entries
+    /// (nil for one that no longer exists).
+    func writeClaimed(_ s: ClientSession, _ stream: Stream, _ claimed: [StreamID], justID: Bool) {
         s.out.arrayHeader(claimed.count)
         for id in claimed {
             if justID {
                 s.out.bulkStreamID(ms: id.ms, seq: id.seq)
-            } else if let e = box.stream.entry(id) {
+            } else if let e = stream.entry(id) {
                 writeEntry(s, e)
             } else {
                 s.out.null()
@@ -427,16 +433,7 @@ extension Broker {
         touchWatched(s.db, a[1])
         s.out.arrayHeader(3)
         s.out.bulk(cursor.description)
-        s.out.arrayHeader(claimed.count)
-        for id in claimed {
-            if justID {
-                s.out.bulkStreamID(ms: id.ms, seq: id.seq)
-            } else if let e = box.stream.entry(id) {
-                writeEntry(s, e)
-            } else {
-                s.out.null()
-            }
-        }
+        writeClaimed(s, box.stream, claimed, justID: justID)
         s.out.arrayHeader(deleted.count)
         for id in deleted { s.out.bulkStreamID(ms: id.ms, seq: id.seq) }
     }
