@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "runnel-server", targets: ["runnel-server"]),
         .library(name: "RunnelRESP", targets: ["RunnelRESP"]),
         .library(name: "RunnelBroker", targets: ["RunnelBroker"]),
+        .library(name: "RunnelStorage", targets: ["RunnelStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -36,11 +37,23 @@ let package = Package(
         ),
         // Pure value semantics of streams and consumer groups. No I/O.
         .target(name: "RunnelStreams", swiftSettings: hotPathSettings),
+        // zlib (deflate/inflate, crc32) from the system.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The durable log: segments, CRC-framed deflate frames, index, checkpoints, recovery.
+        .target(
+            name: "RunnelStorage",
+            dependencies: [
+                "RunnelStreams", "CZlib",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: hotPathSettings
+        ),
         // Connections, command table, keyspace, Pub/Sub hub, INFO/CONFIG.
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "RunnelRESP", "RunnelStreams",
+                "RunnelRESP", "RunnelStreams", "RunnelStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -73,6 +86,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RunnelStorageTests",
+            dependencies: ["RunnelStorage", "RunnelStreams"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

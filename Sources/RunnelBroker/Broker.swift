@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RunnelRESP
+import RunnelStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -124,6 +125,11 @@ public final class Broker {
     /// Keys that got entries during the current command, with blocked readers to serve.
     var readyKeys: [(Int, Key)] = []
 
+    /// The storage engine; nil when persistence is off (`appendonly no`, embedded tests).
+    var persistence: Persistence?
+    /// Callbacks waiting for the running checkpoint (SAVE, BGSAVE, tests).
+    var checkpointWaiters: [(CheckpointOutcome) -> Void] = []
+
     /// Threads for blocking work (file I/O) that must not run on the event loop; nil runs it
     /// inline (EmbeddedChannel tests).
     var blockingPool: NIOThreadPool?
@@ -157,6 +163,10 @@ public final class Broker {
     func cron() {
         let now = Clock.nowMs()
         activeExpireCycle(now: now)
+        if let persistence {
+            persistence.submit()
+            persistence.maybeCheckpoint(now: now)
+        }
         if config.timeoutSeconds > 0 {
             for session in clients.values
             where !session.isSubscribed && now - session.lastInteractionMs > Int64(config.timeoutSeconds) * 1000 {
@@ -190,6 +200,7 @@ public final class Broker {
         if let waiter = blockedSessions[session.id] { unblock(waiter) }
         unwatchAll(session)
         pubsub.removeAll(session)
+        persistence?.forget(session)
         pausedWaiters.removeValue(forKey: session.id)
     }
 
@@ -203,6 +214,7 @@ public final class Broker {
 
     /// Writes every session's pending output to its socket.
     func flushPending() {
+        persistence?.submit()
         guard !pendingFlush.isEmpty else { return }
         // Swap with a spare list so neither array reallocates turn after turn.
         swap(&pendingFlush, &flushing)
@@ -217,6 +229,29 @@ public final class Broker {
 
     func flush(_ session: ClientSession) {
         guard session.out.buffer.readableBytes > 0 else { return }
+        if !session.holdMarks.isEmpty, let persistence {
+            // Send what precedes the first reply still waiting for the log.
+            let released = persistence.released
+            var i = 0
+            while i < session.holdMarks.count && session.holdMarks[i].offset <= released { i += 1 }
+            if i > 0 { session.holdMarks.removeFirst(i) }
+            if let first = session.holdMarks.first {
+                persistence.hold(session)
+                let limit = min(first.start, session.out.buffer.writerIndex)
+                let n = limit - session.out.buffer.readerIndex
+                if n > 0, let part = session.out.buffer.readSlice(length: n) {
+                    stats.netOutputBytes += n
+                    stats.writesProcessed += 1
+                    session.flushOut?(part)
+                }
+                let shift = session.out.buffer.readerIndex
+                if shift > 1 << 20 {
+                    session.out.buffer.discardReadBytes()
+                    for j in session.holdMarks.indices { session.holdMarks[j].start -= shift }
+                }
+                return
+            }
+        }
         stats.netOutputBytes += session.out.buffer.readableBytes
         stats.writesProcessed += 1
         session.flushOut?(session.out.buffer)
@@ -308,6 +343,13 @@ public final class Broker {
             )
             return true
         }
+        if let error = persistence?.writeError, spec.isWrite || spec.fullName == "ping" {
+            // As Redis with a failing AOF: no writes (nor PING) until the disk accepts data.
+            var code = ENOSPC
+            if case .io(_, _, let e) = error { code = e }
+            reject(session, spec, "MISCONF Errors writing to the AOF file: \(String(cString: strerror(code)))")
+            return true
+        }
         if session.inMulti && !spec.runsInMulti {
             if spec.noMulti {
                 reject(session, spec, "ERR Command not allowed inside a transaction")
@@ -331,7 +373,12 @@ public final class Broker {
         let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
         let start = lastClockNs
+        let logBefore = persistence?.encoder.encodedBytes
+        let replyStart = session.out.buffer.writerIndex
         spec.handler?(self, session, args)
+        if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
+            holdReply(session, from: replyStart, until: persistence.encoder.encodedBytes)
+        }
         let end = Clock.monotonicNs()
         lastClockNs = end
         let durationUs = Int((end &- start) / 1000)
@@ -342,6 +389,13 @@ public final class Broker {
         if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
             addSlowlog(session, args, durationUs)
         }
+    }
+
+    /// The bytes of `session`'s output from `start` on wait until the log reaches `offset`.
+    func holdReply(_ session: ClientSession, from start: Int, until offset: UInt64) {
+        // A later mark that starts earlier (EXEC around its commands) covers the ones after it.
+        while let last = session.holdMarks.last, last.start >= start { session.holdMarks.removeLast() }
+        session.holdMarks.append((offset, start))
     }
 
     func addSlowlog(_ session: ClientSession, _ args: [ByteBuffer], _ durationUs: Int) {

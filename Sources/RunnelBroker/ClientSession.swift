@@ -52,6 +52,9 @@ public final class ClientSession {
     var bufferedBytes: () -> Int = { 0 }
     /// False while the channel holds more than its write high-water mark (64 KiB).
     var isWritable: () -> Bool = { true }
+    /// Replies that wait for the log: bytes of `out` from `start` on may be sent once the
+    /// log is released up to `offset`. Both ascend.
+    var holdMarks: [(offset: UInt64, start: Int)] = []
     /// True while this session is in the broker's pending-flush list.
     var flushScheduled = false
 

@@ -50,10 +50,24 @@ public enum StoredValue {
 /// A stream held by reference in the keyspace, so commands mutate it in place.
 public final class StreamBox {
     public var stream: Stream
+    /// The stream's number in the log (0 until the storage engine binds it).
+    public var handle: UInt64 = 0
     public init(_ stream: Stream = Stream(), journaled: Bool = false) {
         self.stream = stream
-        if journaled { self.stream.journal = [] }
+        if journaled { self.stream.journal = RecordingJournal() }
     }
+}
+
+/// Receives the keyspace's changes to streams (the storage engine).
+protocol KeyspaceLog: AnyObject {
+    /// A stream was stored under `key`: a new stream, or one moved by RENAME.
+    func bound(db: Int, key: Key, box: StreamBox)
+    /// A stream's key was removed.
+    func removed(_ box: StreamBox)
+    /// A stream's expiry changed (0: none).
+    func expireChanged(_ box: StreamBox, at: Int64)
+    /// Every key of `db` was removed.
+    func flushed(db: Int, boxes: [StreamBox])
 }
 
 /// One logical database (SELECT 0…databases-1).
@@ -61,6 +75,9 @@ public struct Database {
     public private(set) var values: [Key: StoredValue] = [:]
     /// Absolute expiry time in Unix milliseconds, for keys that have one.
     public private(set) var expires: [Key: Int64] = [:]
+    /// The storage engine, when persistence is on; `index` is this database's number.
+    var log: (any KeyspaceLog)?
+    var index = 0
 
     public var count: Int { values.count }
 
@@ -70,27 +87,56 @@ public struct Database {
     func rawValue(_ key: Key) -> StoredValue? { values[key] }
 
     mutating func set(_ key: Key, _ value: StoredValue) {
+        if let old = values[key], case .stream(let box) = old, let log {
+            log.removed(box)
+        }
         values[key.detached] = value
+        if let log, case .stream(let box) = value { log.bound(db: index, key: key, box: box) }
     }
 
     @discardableResult
     mutating func remove(_ key: Key) -> StoredValue? {
         expires.removeValue(forKey: key)
-        return values.removeValue(forKey: key)
+        let old = values.removeValue(forKey: key)
+        if let log, case .stream(let box)? = old { log.removed(box) }
+        return old
+    }
+
+    /// Loads a recovered value without logging it.
+    mutating func restore(_ key: Key, _ value: StoredValue, expireAt: Int64) {
+        values[key] = value
+        if expireAt > 0 { expires[key] = expireAt }
+    }
+
+    /// RENAME: moves a value (and its expiry) to a key that does not exist; one log record.
+    mutating func move(_ from: Key, to: Key) {
+        guard let value = values.removeValue(forKey: from) else { return }
+        let expiry = expires.removeValue(forKey: from)
+        values[to.detached] = value
+        if let log, case .stream(let box) = value { log.bound(db: index, key: to, box: box) }
+        if let expiry { expires[to.detached] = expiry }
     }
 
     func expireTime(_ key: Key) -> Int64? { expires[key] }
 
     mutating func setExpire(_ key: Key, at ms: Int64) {
         expires[key.detached] = ms
+        if let log, case .stream(let box)? = values[key] { log.expireChanged(box, at: ms) }
     }
 
     @discardableResult
     mutating func removeExpire(_ key: Key) -> Bool {
-        expires.removeValue(forKey: key) != nil
+        guard expires.removeValue(forKey: key) != nil else { return false }
+        if let log, case .stream(let box)? = values[key] { log.expireChanged(box, at: 0) }
+        return true
     }
 
     mutating func removeAll() {
+        if let log {
+            var boxes: [StreamBox] = []
+            for case .stream(let box) in values.values { boxes.append(box) }
+            log.flushed(db: index, boxes: boxes)
+        }
         values.removeAll()
         expires.removeAll()
     }

@@ -124,10 +124,8 @@ extension Broker {
             dbs[s.db].remove(a[2])
             signalKeyDeleted(s.db, a[2])
         }
-        let expiry = dbs[s.db].expireTime(a[1])
-        dbs[s.db].remove(a[1])
-        dbs[s.db].set(a[2], value)
-        if let expiry { dbs[s.db].setExpire(a[2], at: expiry) }
+        _ = value
+        dbs[s.db].move(a[1], to: a[2])
         touchWatched(s.db, a[1])
         touchWatched(s.db, a[2])
         signalKeyDeleted(s.db, a[1])

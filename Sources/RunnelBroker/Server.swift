@@ -14,20 +14,35 @@ public final class RunnelServer: Sendable {
     private let shutdownPromise: EventLoopPromise<Void>
     public let logger: Logger
 
-    public init(config: ServerConfig, configFile: String = "", logger: Logger) {
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// Creates the broker and, with `appendonly yes` (the default), opens the data directory
+    /// and rebuilds its state. Throws when the directory is locked, unreadable or corrupt.
+    public init(config: ServerConfig, configFile: String = "", logger: Logger) throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.group = group
         let loop = group.next()
         self.logger = logger
         self.shutdownPromise = loop.makePromise()
         let pool = blockingPool
         pool.start()
-        let broker = loop.submit { () -> NIOLoopBound<Broker> in
+        let broker = loop.submit { () throws -> NIOLoopBound<Broker> in
             let b = Broker(config: config, eventLoop: loop, logger: logger)
             b.configFile = configFile
             b.blockingPool = pool
+            if config.appendonly {
+                let p = try Persistence(broker: b)
+                b.persistence = p
+                b.logLoadSummary(p.recovery)
+            }
             return NIOLoopBound(b, eventLoop: loop)
         }
-        self.loopBroker = try! broker.wait()
+        do {
+            self.loopBroker = try broker.wait()
+        } catch {
+            self.shutdownPromise.succeed(())
+            try? group.syncShutdownGracefully()
+            try? pool.syncShutdownGracefully()
+            throw error
+        }
     }
 
     public var eventLoop: any EventLoop { loopBroker.eventLoop }
@@ -88,6 +103,9 @@ public final class RunnelServer: Sendable {
             let closes = open.map { $0.close() }
             EventLoopFuture.andAllComplete(closes, on: b.eventLoop).whenComplete { _ in
                 b.flushPending()
+                // Drain the log so every held reply can go out, then close.
+                b.persistence?.close()
+                b.persistence?.releaseAll()
                 for session in b.clients.values {
                     b.flush(session)
                     session.close?()

@@ -306,6 +306,8 @@ extension Broker {
             created = true
         }
         let target = box!
+        // A new stream is stored before its first append, so the log names it first.
+        if created { dbs[s.db].set(a[1], .stream(target)) }
         if target.stream.lastID == .max {
             replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
             return
@@ -324,7 +326,6 @@ extension Broker {
             }
             return
         }
-        if created { dbs[s.db].set(a[1], .stream(target)) }
         s.out.bulkStreamID(ms: id.ms, seq: id.seq)
         touchWatched(s.db, a[1])
         notifyKeyspaceEvent(.stream, "xadd", a[1], s.db)

@@ -316,6 +316,7 @@ extension Broker {
                 }
                 unblock(waiter)
                 let savedDB = s.db
+                let replyStart = s.out.buffer.writerIndex
                 s.db = db
                 request.keys = [key]
                 request.after = [request.after[k]]
@@ -324,7 +325,11 @@ extension Broker {
                     s.out.arrayHeader(2)
                 }
                 s.out.bulk(key)
+                let logBefore = persistence?.encoder.encodedBytes
                 writeReadResult(s, key, request, index: 0)
+                if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
+                    holdReply(s, from: replyStart, until: persistence.encoder.encodedBytes)
+                }
                 s.db = savedDB
                 resume(s)
             }

@@ -18,8 +18,8 @@ public struct Stream: Sendable {
     /// Consumer groups by name. Mutated only through the methods in StreamGroups.swift,
     /// which keep the journal complete.
     public internal(set) var groups: [[UInt8]: ConsumerGroup] = [:]
-    /// When non-nil, every mutation appends the record that replays it.
-    public var journal: [StreamRecord]?
+    /// When non-nil, receives the record that replays every mutation.
+    public var journal: (any StreamJournal)?
 
     public init() {}
 
@@ -105,7 +105,7 @@ public struct Stream: Sendable {
             }
         }
         appendReplayed(id, fv, newNode: newNode)
-        log(.append(id: id, fields: fv.arrays, newNode: newNode))
+        journal?.recordAppend(id: id, fields: fv, newNode: newNode)
     }
 
     /// Appends with the node decision already made (replay).
@@ -409,5 +409,40 @@ extension Stream {
             }
         }
         return out
+    }
+}
+
+extension Stream {
+    /// Stream metadata as checkpoints store it (entries travel as node images).
+    public struct Header: Sendable, Equatable {
+        public var lastID: StreamID
+        public var maxDeletedID: StreamID
+        public var entriesAdded: UInt64
+        public init(lastID: StreamID, maxDeletedID: StreamID, entriesAdded: UInt64) {
+            self.lastID = lastID
+            self.maxDeletedID = maxDeletedID
+            self.entriesAdded = entriesAdded
+        }
+    }
+
+    public var header: Header { Header(lastID: lastID, maxDeletedID: maxDeletedID, entriesAdded: entriesAdded) }
+
+    /// Rebuilds a stream's entries and metadata from a checkpoint (groups are restored
+    /// afterwards through the group API). Nil when the nodes are out of order or exceed
+    /// `lastID`.
+    public init?(header: Header, nodes restored: [StreamNode]) {
+        var previous: StreamID?
+        for node in restored {
+            if let previous, node.masterID <= previous { return nil }
+            guard node.lastID >= node.masterID else { return nil }
+            previous = node.lastID
+        }
+        if let previous, previous > header.lastID { return nil }
+        nodes = restored
+        length = restored.reduce(0) { $0 + $1.live }
+        lastID = header.lastID
+        maxDeletedID = header.maxDeletedID
+        entriesAdded = header.entriesAdded
+        refreshFirstID()
     }
 }

@@ -3,7 +3,7 @@
 extension Stream {
     @inline(__always)
     mutating func log(_ record: @autoclosure () -> StreamRecord) {
-        if journal != nil { journal!.append(record()) }
+        if let journal { journal.record(record()) }
     }
 
     /// Creates a group; false if one with that name exists.

@@ -98,6 +98,96 @@ public struct StreamNode: Sendable {
         append(id, fv)
     }
 
+    /// A node's complete state as plain values: what checkpoints store, so loading a
+    /// checkpoint copies node bytes instead of re-appending every entry.
+    public struct Image: Sendable, Equatable {
+        public var masterID: StreamID
+        public var masterFields: [[UInt8]]
+        /// Entry encoding documented on `StreamNode` (and in docs/FORMAT.md).
+        public var data: [UInt8]
+        public var total: Int
+        public var live: Int
+        public var lastID: StreamID
+        public var listpackFixedBytes: Int
+
+        public init(
+            masterID: StreamID, masterFields: [[UInt8]], data: [UInt8], total: Int, live: Int, lastID: StreamID,
+            listpackFixedBytes: Int
+        ) {
+            self.masterID = masterID
+            self.masterFields = masterFields
+            self.data = data
+            self.total = total
+            self.live = live
+            self.lastID = lastID
+            self.listpackFixedBytes = listpackFixedBytes
+        }
+    }
+
+    public var image: Image {
+        Image(
+            masterID: masterID, masterFields: masterFields, data: data, total: total, live: live, lastID: lastID,
+            listpackFixedBytes: lpFixedBytes)
+    }
+
+    /// Rebuilds a node from its image; nil when the image is inconsistent (its entries do
+    /// not decode to `total` entries, `live` of them live, the last being `lastID`).
+    public init?(image: Image) {
+        masterID = image.masterID
+        masterFields = image.masterFields
+        data = image.data
+        total = image.total
+        live = image.live
+        lastID = image.lastID
+        lpFixedBytes = image.listpackFixedBytes
+        guard image.total > 0, image.live >= 0, image.live <= image.total, validateImage() else { return nil }
+    }
+
+    /// Walks the entry encoding with bounds checks.
+    private func validateImage() -> Bool {
+        var pos = 0
+        var count = 0
+        var liveCount = 0
+        var last = masterID
+        func varint() -> UInt64? {
+            var result: UInt64 = 0
+            var shift: UInt64 = 0
+            while pos < data.count, shift < 64 {
+                let b = data[pos]
+                pos += 1
+                result |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return result }
+                shift += 7
+            }
+            return nil
+        }
+        while pos < data.count {
+            let flags = data[pos]
+            pos += 1
+            guard let msDelta = varint(), let seqPart = varint() else { return false }
+            let ms = masterID.ms &+ msDelta
+            last = StreamID(ms: ms, seq: msDelta == 0 ? masterID.seq &+ seqPart : seqPart)
+            let fieldCount: UInt64
+            if flags & 2 != 0 {
+                fieldCount = UInt64(masterFields.count)
+            } else {
+                guard let n = varint(), n <= UInt64(data.count) else { return false }
+                fieldCount = n
+                for _ in 0..<n {
+                    guard let len = varint(), len <= UInt64(data.count - pos) else { return false }
+                    pos += Int(len)
+                }
+            }
+            for _ in 0..<fieldCount {
+                guard let len = varint(), len <= UInt64(data.count - pos) else { return false }
+                pos += Int(len)
+            }
+            count += 1
+            if flags & 1 == 0 { liveCount += 1 }
+        }
+        return count == total && liveCount == live && last == lastID
+    }
+
     /// Appends an entry (the caller checked ordering and node capacity).
     mutating func append(_ id: StreamID, _ fv: FieldList) {
         let fieldCount = fv.count / 2

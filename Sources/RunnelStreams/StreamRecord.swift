@@ -35,6 +35,25 @@ public enum StreamRecord: Sendable, Equatable {
     case groupLastID(group: [UInt8], id: StreamID)
 }
 
+/// Receives a stream's records as it mutates. A journal is confined to the thread that
+/// mutates its stream (the broker's event loop); copies of a stream made for other threads
+/// (checkpoints) drop it.
+public protocol StreamJournal: AnyObject, Sendable {
+    func record(_ record: StreamRecord)
+    /// An append, without building a `StreamRecord` (the hot path).
+    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool)
+}
+
+/// A journal that keeps the records in memory (tests, tools).
+public final class RecordingJournal: StreamJournal, @unchecked Sendable {
+    public private(set) var records: [StreamRecord] = []
+    public init() {}
+    public func record(_ record: StreamRecord) { records.append(record) }
+    public func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+        records.append(.append(id: id, fields: fields.arrays, newNode: newNode))
+    }
+}
+
 extension Stream {
     /// Applies one record (replay). The journal, if on, is not fed by replay.
     public mutating func apply(_ record: StreamRecord) {

@@ -44,6 +44,9 @@ struct RunnelServerCommand: ParsableCommand {
     @Option(help: "Password clients must AUTH with (default: none).")
     var requirepass: String?
 
+    @Flag(help: "Start even if the log is corrupt in the middle: cut it at the first bad frame (the damaged files are kept in DIR/damaged/) and report what was dropped.")
+    var repair = false
+
     @Argument(parsing: .allUnrecognized, help: "[config-file] [--<directive> <value>…]")
     var rest: [String] = []
 
@@ -82,6 +85,7 @@ struct RunnelServerCommand: ParsableCommand {
                 }
             }
             if !current.isEmpty { lines.append(current.map(quote).joined(separator: " ")) }
+            if repair { explicit.append(("repair", "yes")) }
             explicit.removeAll { $0.1 == nil }
             for (k, v) in explicit { lines.append("\(k) \(quote(v!))") }
             try config.load(configText: lines.joined(separator: "\n"))
@@ -104,13 +108,15 @@ struct RunnelServerCommand: ParsableCommand {
         }
         let logger = Logger(label: "runnel")
 
-        if mkdir(config.dir, 0o755) != 0 && errno != EEXIST {
-            logger.critical("Can't create data directory '\(config.dir)': \(String(cString: strerror(errno)))")
-            throw ExitCode(1)
-        }
         logger.notice("Runnel \(Broker.runnelVersion) starting, pid=\(getpid()), data dir \(config.dir)")
 
-        let server = RunnelServer(config: config, configFile: configFile, logger: logger)
+        let server: RunnelServer
+        do {
+            server = try RunnelServer(config: config, configFile: configFile, logger: logger)
+        } catch {
+            logger.critical("Can't open the data directory: \(error)")
+            throw ExitCode(1)
+        }
         do {
             try server.start()
         } catch {

@@ -1,0 +1,243 @@
+import Logging
+import NIOCore
+import RunnelStorage
+import RunnelStreams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Sends a stream's records to the log encoder under the stream's handle.
+final class StoreJournal: StreamJournal, @unchecked Sendable {
+    let handle: UInt64
+    unowned let encoder: LogEncoder
+
+    init(handle: UInt64, encoder: LogEncoder) {
+        self.handle = handle
+        self.encoder = encoder
+    }
+
+    func record(_ record: StreamRecord) {
+        encoder.encode(.stream(handle: handle, record))
+    }
+
+    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+        encoder.encodeAppend(handle: handle, id: id, fields: fields, newNode: newNode)
+    }
+}
+
+/// The broker's side of the storage engine, confined to the event loop: it binds streams to
+/// handles, encodes their records, hands them to the writer thread once per turn, holds each
+/// writing client's replies until the log covers its records, and takes checkpoints.
+final class Persistence: KeyspaceLog {
+    let directory: DataDirectory
+    private let lock: DirectoryLock
+    let encoder = LogEncoder()
+    private(set) var writer: LogWriter!
+    private var nextHandle: UInt64 = 1
+    /// Log offset up to which replies may be sent (written or synced, by policy).
+    private(set) var released: UInt64 = 0
+    private(set) var progress = WriterProgress(written: 0, synced: 0, error: nil)
+    var policy: FsyncPolicy
+    /// Sessions whose output waits for the log.
+    private var waiting: [Int: ClientSession] = [:]
+    private var checkpointRunning = false
+    private var offsetAtLastCheckpoint: UInt64 = 0
+    private var lastCheckpointBytes = 0
+    private var lastCheckpointStartMs: Int64 = Clock.nowMs()
+    let recovery: Recovery.Report
+    unowned let broker: Broker
+
+    /// Opens (or creates) the data directory, recovers its state into `broker.dbs`, and
+    /// starts the writer. Runs on the broker's loop before it serves anyone.
+    init(broker: Broker) throws(StorageError) {
+        self.broker = broker
+        let config = broker.config
+        directory = DataDirectory(config.dir)
+        try directory.create()
+        lock = try DirectoryLock(directory)
+        policy = FsyncPolicy(rawValue: config.appendfsync) ?? .everysec
+        let result = try Recovery.recover(directory, repair: config.repair, logger: broker.logger)
+        recovery = result.report
+        nextHandle = result.report.nextHandle
+        for cs in result.streams {
+            guard cs.db < broker.dbs.count else {
+                broker.logger.warning("stream in db \(cs.db) dropped: the server has \(broker.dbs.count) databases")
+                continue
+            }
+            let box = StreamBox(cs.stream)
+            box.handle = cs.handle
+            box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)
+            var key = ByteBufferAllocator().buffer(capacity: cs.key.count)
+            key.writeBytes(cs.key)
+            broker.dbs[cs.db].restore(key, .stream(box), expireAt: cs.expireAt)
+        }
+        lastCheckpointBytes = result.report.checkpointBytes
+        for i in broker.dbs.indices {
+            broker.dbs[i].log = self
+            broker.dbs[i].index = i
+        }
+        let loop = broker.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        writer = try LogWriter(
+            directory: directory, segment: result.report.nextSegment, startOffset: 0, policy: policy,
+            segmentLimit: config.segmentMaxBytes, compressionLevel: Int32(config.logCompressionLevel),
+            faultFile: getenv("RUNNEL_FAULT_FILE").map { String(cString: $0) }, logger: broker.logger,
+            onProgress: { p in loop.execute { bound.value.writerProgressed(p) } },
+            onCheckpoint: { o in loop.execute { bound.value.checkpointFinished(o) } })
+    }
+
+    // MARK: - KeyspaceLog
+
+    func bound(db: Int, key: Key, box: StreamBox) {
+        let bytes = Array(key.readableBytesView)
+        if box.handle == 0 {
+            box.handle = nextHandle
+            nextHandle += 1
+            encoder.encode(.streamNew(handle: box.handle, db: db, key: bytes))
+            box.stream.journal = StoreJournal(handle: box.handle, encoder: encoder)
+        } else {
+            encoder.encode(.keyRename(handle: box.handle, db: db, key: bytes))
+        }
+    }
+
+    func removed(_ box: StreamBox) {
+        guard box.handle != 0 else { return }
+        encoder.encode(.keyDelete(handle: box.handle))
+        box.stream.journal = nil
+        box.handle = 0
+    }
+
+    func expireChanged(_ box: StreamBox, at: Int64) {
+        guard box.handle != 0 else { return }
+        encoder.encode(.keyExpire(handle: box.handle, atMs: at))
+    }
+
+    func flushed(db: Int, boxes: [StreamBox]) {
+        guard !boxes.isEmpty else { return }
+        encoder.encode(.flush(db: db))
+        for box in boxes {
+            box.stream.journal = nil
+            box.handle = 0
+        }
+    }
+
+    // MARK: - Commit path
+
+    /// Hands everything encoded to the writer (once per loop turn).
+    func submit() {
+        guard encoder.hasPending else { return }
+        if !encoder.rollRequested, Int64(writer.stats.activeSegmentBytes) >= Int64(writer.segmentLimit) {
+            encoder.requestRoll()
+        }
+        writer.submit(encoder.take())
+    }
+
+    var writeError: StorageError? { progress.error }
+
+    private func writerProgressed(_ p: WriterProgress) {
+        progress = p
+        let now = policy == .always ? p.synced : p.written
+        guard now > released else { return }
+        released = now
+        let sessions = waiting
+        waiting.removeAll(keepingCapacity: true)
+        for (_, s) in sessions where broker.clients[s.id] === s {
+            broker.flush(s)
+        }
+    }
+
+    /// Output of `session` must wait: remember to flush it when the log advances.
+    func hold(_ session: ClientSession) {
+        waiting[session.id] = session
+    }
+
+    func forget(_ session: ClientSession) {
+        waiting.removeValue(forKey: session.id)
+    }
+
+    // MARK: - Checkpoints
+
+    /// Periodic check (cron): checkpoint when the log tail since the last one is large
+    /// against the data, or old.
+    func maybeCheckpoint(now: Int64) {
+        guard !checkpointRunning, progress.error == nil else { return }
+        let tail = encoder.encodedBytes - offsetAtLastCheckpoint
+        guard tail > 0 else { return }
+        let config = broker.config
+        let bySize = tail >= UInt64(max(config.checkpointMinBytes, lastCheckpointBytes * 2))
+        let byTime = config.checkpointIntervalSeconds > 0
+            && now - lastCheckpointStartMs >= Int64(config.checkpointIntervalSeconds) * 1000
+        if bySize || byTime { checkpoint(now: now) }
+    }
+
+    /// Starts a checkpoint of the current state; false if one is running.
+    @discardableResult
+    func checkpoint(now: Int64) -> Bool {
+        guard !checkpointRunning else { return false }
+        checkpointRunning = true
+        lastCheckpointStartMs = now
+        encoder.restartRegion()
+        writer.submit(encoder.take())
+        offsetAtLastCheckpoint = encoder.encodedBytes
+        var streams: [CheckpointStream] = []
+        for (db, database) in broker.dbs.enumerated() {
+            for (key, value) in database.values {
+                guard case .stream(let box) = value, box.handle != 0 else { continue }
+                var copy = box.stream
+                copy.journal = nil
+                streams.append(
+                    CheckpointStream(
+                        handle: box.handle, db: db, key: Array(key.readableBytesView),
+                        expireAt: database.expireTime(key) ?? 0, stream: copy))
+            }
+        }
+        writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: nextHandle, createdMs: now, streams: streams))
+        return true
+    }
+
+    private func checkpointFinished(_ o: CheckpointOutcome) {
+        checkpointRunning = false
+        if o.error == nil {
+            lastCheckpointBytes = o.bytes
+            broker.lastSaveTime = Clock.nowMs() / 1000
+            broker.logger.info("Checkpoint of segment \(o.baseSegment) written: \(o.bytes) bytes in \(o.durationMs) ms")
+        }
+        broker.checkpointWaiters.forEach { $0(o) }
+        broker.checkpointWaiters.removeAll()
+    }
+
+    var isCheckpointRunning: Bool { checkpointRunning }
+
+    /// Drains the log (shutdown).
+    func close() {
+        submit()
+        writer.stop()
+        let s = writer.stats
+        progress = WriterProgress(written: s.written, synced: s.synced, error: s.lastError)
+    }
+
+    /// After `close`: releases replies the final write covered.
+    func releaseAll() {
+        if progress.error == nil { released = max(released, policy == .always ? progress.synced : progress.written) }
+        waiting.removeAll()
+    }
+}
+
+extension Broker {
+    /// The one-line startup summary of what was loaded.
+    func logLoadSummary(_ r: Recovery.Report) {
+        let seconds = String(format3(Double(r.durationMs) / 1000))
+        logger.notice(
+            "DB loaded from disk: \(r.streams) streams, \(r.entries) entries, \(r.groups) groups, \(r.pending) pending; \(r.checkpointBytes + r.segmentBytes) bytes (checkpoint \(r.checkpointBytes), log \(r.segmentBytes) in \(r.segments) segments, \(r.records) records replayed); \(seconds) seconds"
+        )
+    }
+}
+
+func format3(_ v: Double) -> String {
+    let ms = Int((v * 1000).rounded())
+    let frac = String(ms % 1000)
+    return "\(ms / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
+}

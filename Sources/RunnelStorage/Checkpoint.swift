@@ -1,0 +1,278 @@
+import RunnelStreams
+
+/// One stream as a checkpoint holds it.
+public struct CheckpointStream: Sendable {
+    public var handle: UInt64
+    public var db: Int
+    public var key: [UInt8]
+    /// Absolute expiry (Unix ms), 0 for none.
+    public var expireAt: Int64
+    public var stream: Stream
+
+    public init(handle: UInt64, db: Int, key: [UInt8], expireAt: Int64, stream: Stream) {
+        self.handle = handle
+        self.db = db
+        self.key = key
+        self.expireAt = expireAt
+        self.stream = stream
+    }
+}
+
+/// The complete state at the start of segment `baseSegment`.
+public struct CheckpointState: Sendable {
+    public var baseSegment: UInt64
+    public var nextHandle: UInt64
+    public var createdMs: Int64
+    public var streams: [CheckpointStream]
+
+    public init(baseSegment: UInt64, nextHandle: UInt64, createdMs: Int64, streams: [CheckpointStream]) {
+        self.baseSegment = baseSegment
+        self.nextHandle = nextHandle
+        self.createdMs = createdMs
+        self.streams = streams
+    }
+
+    public struct Totals: Sendable, Equatable {
+        public var streams = 0
+        public var entries = 0
+        public var groups = 0
+        public var pending = 0
+    }
+
+    public var totals: Totals {
+        var t = Totals()
+        for s in streams {
+            t.streams += 1
+            t.entries += s.stream.length
+            t.groups += s.stream.groups.count
+            for g in s.stream.groups.values { t.pending += g.pending.count }
+        }
+        return t
+    }
+}
+
+/// Checkpoint record types (docs/FORMAT.md, "Checkpoint files").
+enum CheckpointRecord {
+    static let meta: UInt8 = 0x40
+    static let stream: UInt8 = 0x41
+    static let node: UInt8 = 0x42
+    static let end: UInt8 = 0x4F
+}
+
+/// Writes and reads checkpoint files: the file header, then independently compressed
+/// frames (every frame a restart point) of checkpoint records.
+public enum CheckpointFile {
+    static let frameRaw = 256 * 1024
+
+    /// Serializes and compresses a checkpoint. Returns the file bytes.
+    public static func encode(_ state: CheckpointState, level: Int32 = 1) -> [UInt8] {
+        var file = Framing.header(.checkpoint, id: state.baseSegment)
+        let deflater = Deflater(level: level)
+        var raw = ByteSink(capacity: frameRaw + 4096)
+        var region = RegionState()
+        func flushFrame() {
+            guard raw.count > 0 else { return }
+            deflater.reset()
+            let payload = deflater.compress(raw.bytes)
+            file.append(contentsOf: Framing.frame(payload: payload, rawLength: raw.count, restart: true))
+            raw = ByteSink(capacity: frameRaw + 4096)
+            region.reset()
+        }
+        func put(_ body: ByteSink) {
+            raw.varint(body.count)
+            raw.bytes.append(contentsOf: body.bytes)
+            if raw.count >= frameRaw { flushFrame() }
+        }
+        var meta = ByteSink()
+        meta.byte(CheckpointRecord.meta)
+        meta.varint(state.nextHandle)
+        meta.varint(UInt64(max(0, state.createdMs)))
+        meta.varint(state.streams.count)
+        put(meta)
+        for cs in state.streams {
+            let s = cs.stream
+            var b = ByteSink(capacity: 64 + cs.key.count)
+            b.byte(CheckpointRecord.stream)
+            b.varint(cs.handle)
+            b.varint(cs.db)
+            b.string(cs.key)
+            b.varint(UInt64(max(0, cs.expireAt)))
+            b.id(s.lastID)
+            b.id(s.maxDeletedID)
+            b.varint(s.entriesAdded)
+            b.varint(s.nodes.count)
+            put(b)
+            for node in s.nodes {
+                let img = node.image
+                var n = ByteSink(capacity: img.data.count + 64)
+                n.byte(CheckpointRecord.node)
+                n.varint(cs.handle)
+                n.id(img.masterID)
+                n.varint(img.masterFields.count)
+                for f in img.masterFields { n.string(f) }
+                n.varint(img.total)
+                n.varint(img.live)
+                n.id(img.lastID)
+                n.varint(img.listpackFixedBytes)
+                n.string(img.data)
+                put(n)
+            }
+            // Groups as the records that rebuild them: create, consumers, then every pending
+            // entry as a claim with its owner, delivery time and count.
+            for (name, g) in s.groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                var records: [StreamRecord] = [.groupCreate(name: name, lastID: g.lastID, entriesRead: g.entriesRead)]
+                for c in g.sortedConsumers {
+                    records.append(.consumerCreate(group: name, consumer: c.name, time: c.seenTime))
+                }
+                for id in g.pendingOrder.all {
+                    guard let p = g.pending[id] else { continue }
+                    records.append(
+                        .claim(group: name, consumer: p.consumer, id: id, deliveryTime: p.deliveryTime, deliveryCount: p.deliveryCount))
+                }
+                for r in records {
+                    var rec = ByteSink()
+                    RecordEncoding.encode(.stream(handle: cs.handle, r), into: &rec, region: &region)
+                    raw.bytes.append(contentsOf: rec.bytes)
+                    if raw.count >= frameRaw { flushFrame() }
+                }
+            }
+        }
+        let t = state.totals
+        var end = ByteSink()
+        end.byte(CheckpointRecord.end)
+        end.varint(t.streams)
+        end.varint(t.entries)
+        end.varint(t.groups)
+        end.varint(t.pending)
+        put(end)
+        flushFrame()
+        return file
+    }
+
+    /// Reads a checkpoint file image. Throws with the file and offset of any defect.
+    public static func decode(_ bytes: [UInt8], file: String) throws(StorageError) -> CheckpointState {
+        let base = try Framing.parseHeader(bytes, kind: .checkpoint, file: file)
+        var state = CheckpointState(baseSegment: base, nextHandle: 1, createdMs: 0, streams: [])
+        var byHandle: [UInt64: Int] = [:]
+        var pendingNodes: [StreamNode] = []
+        var pendingHeader: (index: Int, header: Stream.Header, nodes: Int)?
+        var sawEnd = false
+        var sawMeta = false
+        var scanner = FrameScanner(bytes)
+        let inflater = Inflater()
+        var region = RegionState()
+
+        func finishStream() throws(StorageError) {
+            guard let p = pendingHeader else { return }
+            guard pendingNodes.count == p.nodes, let s = Stream(header: p.header, nodes: pendingNodes) else {
+                throw .malformed(file: file, offset: 0, reason: "stream nodes of handle \(state.streams[p.index].handle) are inconsistent")
+            }
+            state.streams[p.index].stream = s
+            pendingNodes = []
+            pendingHeader = nil
+        }
+
+        while let next = scanner.next() {
+            let frame: FrameInfo
+            switch next {
+            case .success(let f): frame = f
+            case .failure(.truncated(let offset)):
+                throw .corrupt(file: file, offset: offset, reason: "checkpoint ends inside a frame")
+            case .failure(.corrupt(let offset, let reason)):
+                throw .corrupt(file: file, offset: offset, reason: reason)
+            }
+            if sawEnd { throw .malformed(file: file, offset: frame.offset, reason: "frames after the end record") }
+            inflater.reset()
+            region.reset()
+            let raw: [UInt8]
+            do {
+                raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+            } catch {
+                throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error.code)")
+            }
+            var src = ByteSource(raw)
+            while !src.isAtEnd {
+                let at = src.position
+                do {
+                    let n = try src.count(limit: src.remaining)
+                    var body = ByteSource(raw, from: src.position, to: src.position + n)
+                    src.position += n
+                    let type = try body.byte()
+                    switch type {
+                    case CheckpointRecord.meta:
+                        state.nextHandle = try body.varint()
+                        state.createdMs = Int64(try body.varint())
+                        state.streams.reserveCapacity(try body.count())
+                        sawMeta = true
+                    case CheckpointRecord.stream:
+                        try finishStream()
+                        let h = try body.varint()
+                        let db = try body.count()
+                        let key = try body.string()
+                        let exp = Int64(try body.varint())
+                        let header = Stream.Header(lastID: try body.id(), maxDeletedID: try body.id(), entriesAdded: try body.varint())
+                        let nodes = try body.count()
+                        guard byHandle[h] == nil else {
+                            throw StorageError.malformed(file: file, offset: frame.offset, reason: "handle \(h) appears twice")
+                        }
+                        byHandle[h] = state.streams.count
+                        state.streams.append(CheckpointStream(handle: h, db: db, key: key, expireAt: exp, stream: Stream()))
+                        pendingHeader = (state.streams.count - 1, header, nodes)
+                        pendingNodes.reserveCapacity(nodes)
+                    case CheckpointRecord.node:
+                        let h = try body.varint()
+                        guard let p = pendingHeader, state.streams[p.index].handle == h else {
+                            throw StorageError.malformed(file: file, offset: frame.offset, reason: "node of handle \(h) outside its stream")
+                        }
+                        let master = try body.id()
+                        let fc = try body.count(limit: body.remaining)
+                        var fields: [[UInt8]] = []
+                        fields.reserveCapacity(fc)
+                        for _ in 0..<fc { fields.append(try body.string()) }
+                        let total = try body.count()
+                        let live = try body.count()
+                        let last = try body.id()
+                        let lp = try body.count()
+                        let data = try body.string()
+                        let img = StreamNode.Image(
+                            masterID: master, masterFields: fields, data: data, total: total, live: live, lastID: last,
+                            listpackFixedBytes: lp)
+                        guard let node = StreamNode(image: img) else {
+                            throw StorageError.malformed(file: file, offset: frame.offset, reason: "node \(master) of handle \(h) does not decode")
+                        }
+                        pendingNodes.append(node)
+                    case CheckpointRecord.end:
+                        try finishStream()
+                        let t = state.totals
+                        let want = CheckpointState.Totals(
+                            streams: try body.count(), entries: try body.count(), groups: try body.count(), pending: try body.count())
+                        guard t == want else {
+                            throw StorageError.malformed(file: file, offset: frame.offset, reason: "totals \(t) differ from the end record's \(want)")
+                        }
+                        sawEnd = true
+                    default:
+                        try finishStream()
+                        body.position -= 1
+                        guard let rec = try RecordDecoding.decode(&body, region: &region),
+                            case .stream(let h, let r) = rec, let i = byHandle[h]
+                        else {
+                            throw StorageError.malformed(file: file, offset: frame.offset, reason: "unexpected record type \(type)")
+                        }
+                        state.streams[i].stream.apply(r)
+                    }
+                    guard body.isAtEnd else {
+                        throw StorageError.malformed(file: file, offset: frame.offset, reason: "record at \(at) has trailing bytes")
+                    }
+                } catch let e as StorageError {
+                    throw e
+                } catch {
+                    throw .malformed(file: file, offset: frame.offset, reason: "truncated record at raw offset \(at)")
+                }
+            }
+        }
+        guard sawMeta && sawEnd else {
+            throw .corrupt(file: file, offset: bytes.count, reason: "checkpoint has no end record (incomplete file)")
+        }
+        return state
+    }
+}

@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin, throwing wrappers over the system calls the storage layer uses.
+enum Files {
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(StorageError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        if fd < 0 { throw .io(operation: "open", path: path, errno: errno) }
+        return fd
+    }
+
+    /// Writes all of `bytes` at the file's current offset (retrying short writes).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "write", path: path, errno: errno)
+            }
+            if n == 0 { throw .io(operation: "write", path: path, errno: EIO) }
+            done += n
+        }
+    }
+
+    /// The whole file (or its first `limit` bytes).
+    static func readAll(_ path: String, limit: Int = .max) throws(StorageError) -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(operation: "stat", path: path, errno: errno) }
+        let size = min(Int(st.st_size), limit)
+        var out = [UInt8](repeating: 0, count: size)
+        var done = 0
+        while done < size {
+            let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        if done < size { out.removeLast(size - done) }
+        return out
+    }
+
+    static func size(_ path: String) -> Int? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : nil
+    }
+
+    static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    static func fsyncDirectory(_ dir: String) throws(StorageError) {
+        let fd = try open(dir, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw .io(operation: "fsync", path: dir, errno: errno) }
+    }
+
+    /// Writes a small file atomically: temporary file, fsync, rename, fsync of the directory.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws(StorageError) {
+        let tmp = path + ".tmp"
+        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(StorageError) {
+            try writeAll(fd, bytes, path: tmp)
+            if fsync(fd) != 0 { throw StorageError.io(operation: "fsync", path: tmp, errno: errno) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+        close(fd)
+        if rename(tmp, path) != 0 { throw .io(operation: "rename", path: tmp, errno: errno) }
+        try fsyncDirectory(directory)
+    }
+
+    static func list(_ dir: String) throws(StorageError) -> [String] {
+        guard let d = opendir(dir) else { throw .io(operation: "opendir", path: dir, errno: errno) }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    static func makeDirectory(_ path: String) throws(StorageError) {
+        var partial = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            partial += "/" + part
+            if mkdir(partial, 0o755) != 0 && errno != EEXIST {
+                throw .io(operation: "mkdir", path: partial, errno: errno)
+            }
+        }
+    }
+
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func nowMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A mutex and condition variable for the writer threads.
+final class Signal: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(&cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(&cond)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    func lock() { pthread_mutex_lock(&mutex) }
+    func unlock() { pthread_mutex_unlock(&mutex) }
+    func signal() { pthread_cond_broadcast(&cond) }
+
+    /// Waits (lock held) until signalled or `ns` pass.
+    func wait(ns: UInt64) {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let total = UInt64(ts.tv_nsec) + ns
+        ts.tv_sec += Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
+        pthread_cond_timedwait(&cond, &mutex, &ts)
+    }
+
+    @discardableResult
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// Starts a detached thread running `body`.
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        let name: String
+        init(_ body: @escaping @Sendable () -> Void, _ name: String) {
+            self.body = body
+            self.name = name
+        }
+    }
+    let box = Unmanaged.passRetained(Box(body, name))
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { arg in
+        let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
+        b.body()
+        return nil
+    }, box.toOpaque())
+    if rc == 0 {
+        pthread_detach(tid)
+    } else {
+        box.release()
+        body()  // No thread could be made: run inline rather than lose the work.
+    }
+}

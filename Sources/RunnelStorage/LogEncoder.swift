@@ -1,0 +1,132 @@
+import RunnelStreams
+
+/// First and last ID appended to one stream within a region (one index point).
+public struct IndexSpan: Sendable, Equatable {
+    public var first: StreamID
+    public var last: StreamID
+    public var count: Int
+}
+
+/// Records encoded on the event loop, waiting for the writer thread.
+public struct Chunk: Sendable {
+    public var bytes: [UInt8]
+    /// The chunk opens a region: the writer starts a new frame with a fresh deflate stream.
+    public var restart: Bool
+    /// The chunk opens a new segment (which is also a restart).
+    public var roll: Bool
+    /// Logical log offset (raw record bytes ever encoded) at the chunk's end.
+    public var endOffset: UInt64
+    public var records: Int
+    /// Appends per stream handle in this chunk (for the segment index).
+    public var spans: [UInt64: IndexSpan]
+}
+
+/// Turns records into the raw record stream, cut into regions of about `regionLimit` bytes
+/// each starting at a restart point. Confined to the broker's event loop: every record is
+/// encoded in the order the model produced it, then handed to the writer in chunks.
+public final class LogEncoder {
+    /// Raw record bytes encoded so far; the position replies wait for.
+    public private(set) var encodedBytes: UInt64 = 0
+    public private(set) var encodedRecords: UInt64 = 0
+    public var regionLimit = 64 * 1024
+    private var current = ByteSink(capacity: 4096)
+    private var currentRecords = 0
+    private var currentSpans: [UInt64: IndexSpan] = [:]
+    private var region = RegionState()
+    private var regionBytes = 0
+    private var nextRestart = true
+    private var nextRoll = false
+    private var rollAtNextRegion = false
+    /// Whether the next region will start a new segment.
+    public var rollRequested: Bool { rollAtNextRegion }
+    private var chunks: [Chunk] = []
+
+    public init() {}
+
+    /// Whether records wait to be taken.
+    public var hasPending: Bool { !chunks.isEmpty || current.count > 0 }
+
+    /// The region after the current one starts a new segment.
+    public func requestRoll() { rollAtNextRegion = true }
+
+    /// Ends the current region now; the next record starts a new region (the writer rolls
+    /// the segment for a checkpoint between the two).
+    public func restartRegion() {
+        closeChunk()
+        region.reset()
+        regionBytes = 0
+        nextRestart = true
+    }
+
+    @inline(__always)
+    private func beforeRecord() {
+        if regionBytes >= regionLimit {
+            closeChunk()
+            region.reset()
+            regionBytes = 0
+            nextRestart = true
+            if rollAtNextRegion {
+                nextRoll = true
+                rollAtNextRegion = false
+            }
+        }
+    }
+
+    @inline(__always)
+    private func afterRecord(_ before: Int) {
+        let n = current.count - before
+        regionBytes += n
+        encodedBytes += UInt64(n)
+        encodedRecords += 1
+        currentRecords += 1
+    }
+
+    public func encode(_ record: LogRecord) {
+        if case .stream(let h, .append(let id, let fields, let newNode)) = record {
+            return encode(.append(handle: h, id: id, fields: fields, newNode: newNode))
+        }
+        beforeRecord()
+        let before = current.count
+        RecordEncoding.encode(record, into: &current, region: &region)
+        if case .append(let h, let id, _, _) = record { noteSpan(h, id) }
+        afterRecord(before)
+    }
+
+    public func encodeAppend(handle: UInt64, id: StreamID, fields: FieldList, newNode: Bool) {
+        beforeRecord()
+        let before = current.count
+        RecordEncoding.encodeAppend(handle: handle, id: id, fields: fields, newNode: newNode, into: &current, region: &region)
+        noteSpan(handle, id)
+        afterRecord(before)
+    }
+
+    @inline(__always)
+    private func noteSpan(_ h: UInt64, _ id: StreamID) {
+        if var s = currentSpans[h] {
+            s.last = id
+            s.count += 1
+            currentSpans[h] = s
+        } else {
+            currentSpans[h] = IndexSpan(first: id, last: id, count: 1)
+        }
+    }
+
+    private func closeChunk() {
+        guard current.count > 0 else { return }
+        chunks.append(
+            Chunk(bytes: current.bytes, restart: nextRestart, roll: nextRoll, endOffset: encodedBytes,
+                  records: currentRecords, spans: currentSpans))
+        current = ByteSink(capacity: 4096)
+        currentRecords = 0
+        currentSpans = [:]
+        nextRestart = false
+        nextRoll = false
+    }
+
+    /// Everything encoded since the last call.
+    public func take() -> [Chunk] {
+        closeChunk()
+        defer { chunks.removeAll(keepingCapacity: true) }
+        return chunks
+    }
+}

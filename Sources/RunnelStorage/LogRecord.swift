@@ -1,0 +1,457 @@
+import RunnelStreams
+
+/// One record of the log: a key-level change, or a stream's own `StreamRecord`.
+///
+/// Streams are named in records by a *handle*: a number given to a stream when it is created
+/// and kept across RENAME, so a record never repeats the key and a rename is one record.
+public enum LogRecord: Sendable, Equatable {
+    /// A new (empty) stream bound to `key` in `db`.
+    case streamNew(handle: UInt64, db: Int, key: [UInt8])
+    /// The stream's key was deleted (DEL, UNLINK, expiry, overwritten by RENAME).
+    case keyDelete(handle: UInt64)
+    /// The stream now lives under `key` in `db`.
+    case keyRename(handle: UInt64, db: Int, key: [UInt8])
+    /// Absolute expiry time in Unix ms, or 0 for none (PERSIST).
+    case keyExpire(handle: UInt64, atMs: Int64)
+    /// FLUSHDB of `db`, or FLUSHALL when nil.
+    case flush(db: Int?)
+    /// An entry appended (kept apart from `stream` so the hot path avoids per-field arrays).
+    case append(handle: UInt64, id: StreamID, fields: [[UInt8]], newNode: Bool)
+    /// Any other change of a stream.
+    case stream(handle: UInt64, StreamRecord)
+
+    public var handle: UInt64? {
+        switch self {
+        case .streamNew(let h, _, _), .keyDelete(let h), .keyRename(let h, _, _), .keyExpire(let h, _),
+            .append(let h, _, _, _), .stream(let h, _):
+            return h
+        case .flush:
+            return nil
+        }
+    }
+}
+
+/// Record type codes (docs/FORMAT.md, "Records").
+enum RecordType {
+    static let streamNew: UInt8 = 0x01
+    static let keyDelete: UInt8 = 0x02
+    static let keyRename: UInt8 = 0x03
+    static let keyExpire: UInt8 = 0x04
+    static let flushDB: UInt8 = 0x05
+    static let flushAll: UInt8 = 0x06
+    /// 0x10…0x13: append; bit 0 new node, bit 1 same field names as the previous append of
+    /// this stream in the region.
+    static let append: UInt8 = 0x10
+    static let delete: UInt8 = 0x18
+    static let trim: UInt8 = 0x19
+    static let setMetadata: UInt8 = 0x1A
+    static let groupCreate: UInt8 = 0x20
+    static let groupSetID: UInt8 = 0x21
+    static let groupDestroy: UInt8 = 0x22
+    static let consumerCreate: UInt8 = 0x23
+    static let consumerDelete: UInt8 = 0x24
+    static let consumerSeen: UInt8 = 0x25
+    static let deliverNew: UInt8 = 0x26
+    static let redeliver: UInt8 = 0x27
+    static let ack: UInt8 = 0x28
+    static let claim: UInt8 = 0x29
+    static let dropPending: UInt8 = 0x2A
+    static let groupLastID: UInt8 = 0x2B
+}
+
+/// Delta state shared by the encoder and decoder within one region (the records between
+/// two restart points). Both start empty at every restart point, so a reader can begin at
+/// any restart point.
+struct RegionState {
+    struct PerStream {
+        var base = StreamID.zero
+        var fieldNames: [[UInt8]] = []
+    }
+    var streams: [UInt64: PerStream] = [:]
+    var baseTime: Int64 = 0
+
+    mutating func reset() {
+        streams.removeAll(keepingCapacity: true)
+        baseTime = 0
+    }
+}
+
+// MARK: - Encoding
+
+extension ByteSink {
+    /// An ID relative to the stream's previous ID in the region.
+    @inline(__always)
+    mutating func deltaID(_ id: StreamID, _ state: inout RegionState.PerStream) {
+        let dms = Int64(bitPattern: id.ms &- state.base.ms)
+        svarint(dms)
+        if dms == 0 {
+            svarint(Int64(bitPattern: id.seq &- state.base.seq))
+        } else {
+            varint(id.seq)
+        }
+        state.base = id
+    }
+
+    @inline(__always)
+    mutating func time(_ t: Int64, _ region: inout RegionState) {
+        svarint(t &- region.baseTime)
+        region.baseTime = t
+    }
+
+    mutating func optionalCount(_ v: Int64?) {
+        guard let v else { return varint(UInt64(0)) }
+        varint(UInt64(bitPattern: (v << 1) ^ (v >> 63)) &+ 1)
+    }
+
+    mutating func idList(_ ids: [StreamID], _ state: inout RegionState.PerStream) {
+        varint(ids.count)
+        for id in ids { deltaID(id, &state) }
+    }
+}
+
+/// Encodes records into the raw (uncompressed) record stream of a region.
+struct RecordEncoding {
+    /// Appends `[length][type][body]` for `record` to `out`.
+    static func encode(_ record: LogRecord, into out: inout ByteSink, region: inout RegionState) {
+        var body = ByteSink(capacity: 32)
+        switch record {
+        case .streamNew(let h, let db, let key):
+            body.byte(RecordType.streamNew)
+            body.varint(h)
+            body.varint(db)
+            body.string(key)
+            region.streams[h] = nil
+        case .keyDelete(let h):
+            body.byte(RecordType.keyDelete)
+            body.varint(h)
+            region.streams[h] = nil
+        case .keyRename(let h, let db, let key):
+            body.byte(RecordType.keyRename)
+            body.varint(h)
+            body.varint(db)
+            body.string(key)
+        case .keyExpire(let h, let at):
+            body.byte(RecordType.keyExpire)
+            body.varint(h)
+            body.varint(UInt64(max(0, at)))
+        case .flush(let db):
+            if let db {
+                body.byte(RecordType.flushDB)
+                body.varint(db)
+            } else {
+                body.byte(RecordType.flushAll)
+            }
+        case .append(let h, let id, let fields, let newNode):
+            var fl = FieldList(capacity: fields.reduce(0) { $0 + $1.count }, count: fields.count)
+            for f in fields { fl.append(f) }
+            encodeAppend(handle: h, id: id, fields: fl, newNode: newNode, into: &out, region: &region)
+            return
+        case .stream(let h, let r):
+            encodeStream(h, r, &body, &region)
+        }
+        out.varint(body.count)
+        out.bytes.append(contentsOf: body.bytes)
+    }
+
+    /// The hot path: an append straight from the model's field list.
+    static func encodeAppend(
+        handle h: UInt64, id: StreamID, fields: FieldList, newNode: Bool, into out: inout ByteSink,
+        region: inout RegionState
+    ) {
+        var st = region.streams[h] ?? RegionState.PerStream()
+        let pairs = fields.count / 2
+        var same = st.fieldNames.count == pairs && pairs > 0
+        if same {
+            for j in 0..<pairs where !fields[2 * j].elementsEqual(st.fieldNames[j]) {
+                same = false
+                break
+            }
+        }
+        var body = ByteSink(capacity: fields.totalLength + 16 + fields.count)
+        body.byte(RecordType.append | (newNode ? 1 : 0) | (same ? 2 : 0))
+        body.varint(h)
+        body.deltaID(id, &st)
+        body.varint(pairs)
+        if !same {
+            var names: [[UInt8]] = []
+            names.reserveCapacity(pairs)
+            for j in 0..<pairs {
+                body.string(fields[2 * j])
+                names.append(Array(fields[2 * j]))
+            }
+            st.fieldNames = names
+        }
+        for j in 0..<pairs { body.string(fields[2 * j + 1]) }
+        region.streams[h] = st
+        out.varint(body.count)
+        out.bytes.append(contentsOf: body.bytes)
+    }
+
+    private static func encodeStream(_ h: UInt64, _ r: StreamRecord, _ b: inout ByteSink, _ region: inout RegionState) {
+        var st = region.streams[h] ?? RegionState.PerStream()
+        defer { region.streams[h] = st }
+        func head(_ type: UInt8) {
+            b.byte(type)
+            b.varint(h)
+        }
+        switch r {
+        case .append(let id, let fields, let newNode):
+            // Routed through `LogRecord.append` by the journal; kept for completeness.
+            var fl = FieldList()
+            for f in fields { fl.append(f) }
+            region.streams[h] = st
+            var tmp = ByteSink()
+            encodeAppend(handle: h, id: id, fields: fl, newNode: newNode, into: &tmp, region: &region)
+            st = region.streams[h]!
+            var src = ByteSource(tmp.bytes)
+            let n = (try? src.count()) ?? 0
+            b.bytes.append(contentsOf: tmp.bytes[src.position..<src.position + n])
+        case .delete(let ids):
+            head(RecordType.delete)
+            b.idList(ids, &st)
+        case .trim(let through):
+            head(RecordType.trim)
+            b.id(through)
+        case .setMetadata(let lastID, let added, let maxDel):
+            head(RecordType.setMetadata)
+            b.id(lastID)
+            b.byte((added != nil ? 1 : 0) | (maxDel != nil ? 2 : 0))
+            if let added { b.varint(added) }
+            if let maxDel { b.id(maxDel) }
+        case .groupCreate(let name, let lastID, let read):
+            head(RecordType.groupCreate)
+            b.string(name)
+            b.id(lastID)
+            b.optionalCount(read)
+        case .groupSetID(let name, let lastID, let read):
+            head(RecordType.groupSetID)
+            b.string(name)
+            b.id(lastID)
+            b.optionalCount(read)
+        case .groupDestroy(let name):
+            head(RecordType.groupDestroy)
+            b.string(name)
+        case .consumerCreate(let g, let c, let t):
+            head(RecordType.consumerCreate)
+            b.string(g)
+            b.string(c)
+            b.time(t, &region)
+        case .consumerDelete(let g, let c):
+            head(RecordType.consumerDelete)
+            b.string(g)
+            b.string(c)
+        case .consumerSeen(let g, let c, let t):
+            head(RecordType.consumerSeen)
+            b.string(g)
+            b.string(c)
+            b.time(t, &region)
+        case .deliverNew(let g, let c, let ids, let t, let noAck):
+            head(RecordType.deliverNew)
+            b.string(g)
+            b.string(c)
+            b.time(t, &region)
+            b.byte(noAck ? 1 : 0)
+            b.idList(ids, &st)
+        case .redeliver(let g, let ids, let t):
+            head(RecordType.redeliver)
+            b.string(g)
+            b.time(t, &region)
+            b.idList(ids, &st)
+        case .ack(let g, let ids):
+            head(RecordType.ack)
+            b.string(g)
+            b.idList(ids, &st)
+        case .claim(let g, let c, let id, let t, let count):
+            head(RecordType.claim)
+            b.string(g)
+            b.string(c)
+            b.deltaID(id, &st)
+            b.time(t, &region)
+            b.varint(count)
+        case .dropPending(let g, let id):
+            head(RecordType.dropPending)
+            b.string(g)
+            b.deltaID(id, &st)
+        case .groupLastID(let g, let id):
+            head(RecordType.groupLastID)
+            b.string(g)
+            b.id(id)
+        }
+    }
+}
+
+// MARK: - Decoding
+
+extension ByteSource {
+    @inline(__always)
+    mutating func deltaID(_ state: inout RegionState.PerStream) throws(Truncated) -> StreamID {
+        let dms = try svarint()
+        let id: StreamID
+        if dms == 0 {
+            id = StreamID(ms: state.base.ms, seq: state.base.seq &+ UInt64(bitPattern: try svarint()))
+        } else {
+            id = StreamID(ms: state.base.ms &+ UInt64(bitPattern: dms), seq: try varint())
+        }
+        state.base = id
+        return id
+    }
+
+    @inline(__always)
+    mutating func time(_ region: inout RegionState) throws(Truncated) -> Int64 {
+        let t = region.baseTime &+ (try svarint())
+        region.baseTime = t
+        return t
+    }
+
+    mutating func optionalCount() throws(Truncated) -> Int64? {
+        let v = try varint()
+        if v == 0 { return nil }
+        let z = v &- 1
+        return Int64(bitPattern: (z >> 1) ^ (0 &- (z & 1)))
+    }
+
+    mutating func idList(_ state: inout RegionState.PerStream) throws(Truncated) -> [StreamID] {
+        let n = try count(limit: remaining)
+        var ids: [StreamID] = []
+        ids.reserveCapacity(n)
+        for _ in 0..<n { ids.append(try deltaID(&state)) }
+        return ids
+    }
+}
+
+/// Decodes the raw record stream of one frame (continuing the region's state).
+struct RecordDecoding {
+    struct Bad: Error {
+        let offset: Int
+        let reason: String
+    }
+
+    /// Decodes every record of `raw`, calling `visit` with each and its offset in `raw`.
+    static func decodeAll(
+        _ raw: [UInt8], region: inout RegionState, visit: (LogRecord, Int) throws -> Void
+    ) throws {
+        var src = ByteSource(raw)
+        while !src.isAtEnd {
+            let start = src.position
+            let length: Int
+            do { length = try src.count(limit: src.remaining) } catch { throw Bad(offset: start, reason: "truncated record length") }
+            let bodyStart = src.position
+            var body = ByteSource(raw, from: bodyStart, to: bodyStart + length)
+            src.position = bodyStart + length
+            let record: LogRecord?
+            do {
+                record = try decode(&body, region: &region)
+            } catch {
+                throw Bad(offset: start, reason: "record body is truncated")
+            }
+            guard let record else { throw Bad(offset: start, reason: "unknown record type \(raw[bodyStart])") }
+            guard body.isAtEnd else { throw Bad(offset: start, reason: "record has \(body.remaining) trailing bytes") }
+            try visit(record, start)
+        }
+    }
+
+    /// One record body; nil for an unknown type.
+    static func decode(_ s: inout ByteSource, region: inout RegionState) throws(ByteSource.Truncated) -> LogRecord? {
+        let type = try s.byte()
+        switch type {
+        case RecordType.streamNew:
+            let h = try s.varint()
+            region.streams[h] = nil
+            return .streamNew(handle: h, db: try s.count(), key: try s.string())
+        case RecordType.keyDelete:
+            let h = try s.varint()
+            region.streams[h] = nil
+            return .keyDelete(handle: h)
+        case RecordType.keyRename:
+            return .keyRename(handle: try s.varint(), db: try s.count(), key: try s.string())
+        case RecordType.keyExpire:
+            let h = try s.varint()
+            let at = try s.varint()
+            guard at <= UInt64(Int64.max) else { throw ByteSource.Truncated() }
+            return .keyExpire(handle: h, atMs: Int64(at))
+        case RecordType.flushDB:
+            return .flush(db: try s.count())
+        case RecordType.flushAll:
+            return .flush(db: nil)
+        case RecordType.append...(RecordType.append | 3):
+            let h = try s.varint()
+            var st = region.streams[h] ?? RegionState.PerStream()
+            let id = try s.deltaID(&st)
+            let pairs = try s.count(limit: s.remaining)
+            let same = type & 2 != 0
+            var fields: [[UInt8]] = []
+            fields.reserveCapacity(pairs * 2)
+            var names: [[UInt8]]
+            if same {
+                guard st.fieldNames.count == pairs else { throw ByteSource.Truncated() }
+                names = st.fieldNames
+            } else {
+                names = []
+                names.reserveCapacity(pairs)
+                for _ in 0..<pairs { names.append(try s.string()) }
+                st.fieldNames = names
+            }
+            for j in 0..<pairs {
+                fields.append(names[j])
+                fields.append(try s.string())
+            }
+            region.streams[h] = st
+            return .append(handle: h, id: id, fields: fields, newNode: type & 1 != 0)
+        default:
+            break
+        }
+        let h = try s.varint()
+        var st = region.streams[h] ?? RegionState.PerStream()
+        defer { region.streams[h] = st }
+        let r: StreamRecord
+        switch type {
+        case RecordType.delete:
+            r = .delete(ids: try s.idList(&st))
+        case RecordType.trim:
+            r = .trim(through: try s.id())
+        case RecordType.setMetadata:
+            let last = try s.id()
+            let flags = try s.byte()
+            let added = flags & 1 != 0 ? try s.varint() : nil
+            let maxDel = flags & 2 != 0 ? try s.id() : nil
+            r = .setMetadata(lastID: last, entriesAdded: added, maxDeletedID: maxDel)
+        case RecordType.groupCreate:
+            r = .groupCreate(name: try s.string(), lastID: try s.id(), entriesRead: try s.optionalCount())
+        case RecordType.groupSetID:
+            r = .groupSetID(name: try s.string(), lastID: try s.id(), entriesRead: try s.optionalCount())
+        case RecordType.groupDestroy:
+            r = .groupDestroy(name: try s.string())
+        case RecordType.consumerCreate:
+            r = .consumerCreate(group: try s.string(), consumer: try s.string(), time: try s.time(&region))
+        case RecordType.consumerDelete:
+            r = .consumerDelete(group: try s.string(), consumer: try s.string())
+        case RecordType.consumerSeen:
+            r = .consumerSeen(group: try s.string(), consumer: try s.string(), time: try s.time(&region))
+        case RecordType.deliverNew:
+            let g = try s.string()
+            let c = try s.string()
+            let t = try s.time(&region)
+            let noAck = try s.byte() != 0
+            r = .deliverNew(group: g, consumer: c, ids: try s.idList(&st), time: t, noAck: noAck)
+        case RecordType.redeliver:
+            let g = try s.string()
+            let t = try s.time(&region)
+            r = .redeliver(group: g, ids: try s.idList(&st), time: t)
+        case RecordType.ack:
+            r = .ack(group: try s.string(), ids: try s.idList(&st))
+        case RecordType.claim:
+            let g = try s.string()
+            let c = try s.string()
+            let id = try s.deltaID(&st)
+            let t = try s.time(&region)
+            r = .claim(group: g, consumer: c, id: id, deliveryTime: t, deliveryCount: try s.varint())
+        case RecordType.dropPending:
+            r = .dropPending(group: try s.string(), id: try s.deltaID(&st))
+        case RecordType.groupLastID:
+            r = .groupLastID(group: try s.string(), id: try s.id())
+        default:
+            return nil
+        }
+        return .stream(handle: h, r)
+    }
+}

@@ -1,0 +1,565 @@
+import Logging
+import RunnelStreams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `appendfsync`, as Redis names it.
+public enum FsyncPolicy: String, Sendable, CaseIterable {
+    /// A reply waits for the fdatasync covering its records (shared by concurrent writers).
+    case always
+    /// Replies wait for write(2); fdatasync once a second.
+    case everysec
+    /// Replies wait for write(2); the kernel flushes when it likes.
+    case no
+}
+
+/// What the writer has done, reported to the event loop after each batch.
+public struct WriterProgress: Sendable, Equatable {
+    /// Log offset handed to the kernel.
+    public var written: UInt64
+    /// Log offset covered by fdatasync.
+    public var synced: UInt64
+    /// The current write error, nil when healthy.
+    public var error: StorageError?
+
+    public init(written: UInt64, synced: UInt64, error: StorageError?) {
+        self.written = written
+        self.synced = synced
+        self.error = error
+    }
+}
+
+/// Counters for INFO persistence.
+public struct WriterStats: Sendable {
+    public var policy: FsyncPolicy = .everysec
+    public var fsyncs = 0
+    public var fsyncLatenciesUs: [Int] = []
+    public var recordsSynced = 0
+    public var rawBytes: UInt64 = 0
+    public var compressedBytes: UInt64 = 0
+    public var segmentsWritten = 0
+    public var activeSegment: UInt64 = 0
+    public var activeSegmentBytes = 0
+    public var written: UInt64 = 0
+    public var synced: UInt64 = 0
+    public var lastError: StorageError?
+    public var writeErrors = 0
+    public var checkpoints = 0
+    public var checkpointInProgress = false
+    public var lastCheckpointMs: Int64 = 0
+    public var lastCheckpointDurationMs = 0
+    public var lastCheckpointBytes = 0
+    public var lastCheckpointStatus = "ok"
+
+    /// Percentile of the recent fsync latencies (µs).
+    public func fsyncPercentile(_ p: Double) -> Int {
+        guard !fsyncLatenciesUs.isEmpty else { return 0 }
+        let sorted = fsyncLatenciesUs.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
+    }
+}
+
+/// The result of a checkpoint, reported to the event loop.
+public struct CheckpointOutcome: Sendable {
+    public var baseSegment: UInt64
+    public var bytes: Int
+    public var durationMs: Int
+    public var error: StorageError?
+}
+
+/// The dedicated writer thread: compresses chunks into frames, appends them to the active
+/// segment, syncs by policy (one fdatasync for everything queued: group commit), rolls
+/// segments, and hands checkpoints to a background thread. The event loop never waits on it.
+public final class LogWriter: @unchecked Sendable {
+    enum Item {
+        case chunk(Chunk)
+        case checkpoint(CheckpointState)
+        case roll
+    }
+
+    public let directory: DataDirectory
+    private let signal = Signal()
+    private var queue: [Item] = []
+    private var stopping = false
+    private var stopped = false
+    private var _stats = WriterStats()
+    private var _policy: FsyncPolicy
+    public let segmentLimit: Int
+    private let faultFile: String?
+    private let logger: Logger
+    private let onProgress: @Sendable (WriterProgress) -> Void
+    private let onCheckpoint: @Sendable (CheckpointOutcome) -> Void
+
+    // Writer-thread state.
+    private var fd: Int32 = -1
+    private var segmentID: UInt64
+    private var segmentBytes = 0
+    private var deflater: Deflater
+    private var indexPoints: [IndexPoint] = []
+    private var written: UInt64
+    private var synced: UInt64
+    private var unsyncedRecords = 0
+    private var lastSyncNs: UInt64 = Files.monotonicNs()
+    private var failed: [UInt8]?
+    private var reportedError: StorageError?
+    private let compressionLevel: Int32
+
+    public init(
+        directory: DataDirectory, segment: UInt64, startOffset: UInt64, policy: FsyncPolicy, segmentLimit: Int,
+        compressionLevel: Int32 = 1, faultFile: String?, logger: Logger,
+        onProgress: @escaping @Sendable (WriterProgress) -> Void,
+        onCheckpoint: @escaping @Sendable (CheckpointOutcome) -> Void
+    ) throws(StorageError) {
+        self.directory = directory
+        self.segmentID = segment
+        self.written = startOffset
+        self.synced = startOffset
+        self._policy = policy
+        self.segmentLimit = segmentLimit
+        self.compressionLevel = compressionLevel
+        self.deflater = Deflater(level: compressionLevel)
+        self.faultFile = faultFile
+        self.logger = logger
+        self.onProgress = onProgress
+        self.onCheckpoint = onCheckpoint
+        _stats.policy = policy
+        try openSegment(segment)
+        startThread(name: "runnel-writer") { [self] in run() }
+    }
+
+    public var policy: FsyncPolicy {
+        get { signal.withLock { _policy } }
+        set {
+            signal.withLock {
+                _policy = newValue
+                _stats.policy = newValue
+            }
+            signal.signal()
+        }
+    }
+
+    public var stats: WriterStats { signal.withLock { _stats } }
+
+    /// Queues chunks (from the event loop).
+    public func submit(_ chunks: [Chunk]) {
+        guard !chunks.isEmpty else { return }
+        signal.withLock { for c in chunks { queue.append(.chunk(c)) } }
+        signal.signal()
+    }
+
+    /// Queues a checkpoint of `state` (taken on the event loop after everything submitted so
+    /// far): the writer seals the segment and the checkpoint covers every segment before the
+    /// next one.
+    public func submitCheckpoint(_ state: CheckpointState) {
+        signal.withLock {
+            _stats.checkpointInProgress = true
+            queue.append(.checkpoint(state))
+        }
+        signal.signal()
+    }
+
+    /// Drains the queue, syncs, closes. Blocks the caller until done (shutdown only).
+    public func stop() {
+        signal.withLock { stopping = true }
+        signal.signal()
+        let deadline = Files.monotonicNs() + 10_000_000_000
+        while Files.monotonicNs() < deadline {
+            if signal.withLock({ stopped }) { return }
+            usleep(2000)
+        }
+        logger.warning("log writer did not stop within 10 s")
+    }
+
+    // MARK: - Writer thread
+
+    private func run() {
+        while true {
+            signal.lock()
+            while queue.isEmpty && !stopping {
+                if failed != nil || (_policy == .everysec && synced < written) {
+                    signal.wait(ns: failed != nil ? 200_000_000 : 1_000_000_000)
+                    break
+                }
+                signal.wait(ns: 1_000_000_000)
+            }
+            let items = failed == nil ? queue : []
+            if failed == nil { queue.removeAll(keepingCapacity: true) }
+            let policy = _policy
+            let stop = stopping && queue.isEmpty
+            signal.unlock()
+
+            if failed != nil {
+                retryFailed()
+            } else if !items.isEmpty {
+                process(items, policy: policy)
+            }
+            if failed == nil {
+                if policy == .always && synced < written {
+                    sync()
+                } else if policy == .everysec && synced < written && Files.monotonicNs() - lastSyncNs >= 1_000_000_000 {
+                    sync()
+                }
+            }
+            report()
+            if stop && failed == nil {
+                if synced < written { sync() }
+                report()
+                if fd >= 0 { close(fd) }
+                fd = -1
+                signal.withLock { stopped = true }
+                return
+            }
+            if stop && failed != nil {
+                logger.error("shutting down with unwritten records after a write error: \(failed!.count) bytes")
+                signal.withLock { stopped = true }
+                return
+            }
+        }
+    }
+
+    private var pendingRaw = ByteSink()
+    private var pendingRestart = false
+    private var pendingRecords = 0
+    private var pendingEnd: UInt64 = 0
+    private var out: [UInt8] = []
+
+    /// Puts unprocessed items back at the front of the queue after a write error.
+    private func requeue(_ rest: ArraySlice<Item>) {
+        guard !rest.isEmpty else { return }
+        signal.withLock { queue.insert(contentsOf: rest, at: 0) }
+    }
+
+    private func process(_ items: [Item], policy: FsyncPolicy) {
+        out.removeAll(keepingCapacity: true)
+        for (i, item) in items.enumerated() {
+            switch item {
+            case .chunk(let c):
+                if c.roll || segmentBytes + out.count >= segmentLimit && c.restart {
+                    if !rollNow() { return requeue(items[i...]) }
+                }
+                if c.restart || pendingRaw.count >= 1 << 20 { emitFrame() }
+                if pendingRaw.count == 0 { pendingRestart = c.restart || pendingRestart }
+                if c.restart {
+                    indexPoints.append(IndexPoint(offset: segmentBytes + out.count, spans: [:]))
+                }
+                pendingRaw.bytes.append(contentsOf: c.bytes)
+                pendingRecords += c.records
+                pendingEnd = c.endOffset
+                if !indexPoints.isEmpty {
+                    for (h, s) in c.spans {
+                        if var old = indexPoints[indexPoints.count - 1].spans[h] {
+                            old.last = s.last
+                            old.count += s.count
+                            indexPoints[indexPoints.count - 1].spans[h] = old
+                        } else {
+                            indexPoints[indexPoints.count - 1].spans[h] = s
+                        }
+                    }
+                }
+            case .roll:
+                if !rollNow() { return requeue(items[(i + 1)...]) }
+            case .checkpoint(var state):
+                if !rollNow() {
+                    signal.withLock { _stats.checkpointInProgress = false }
+                    onCheckpoint(CheckpointOutcome(baseSegment: 0, bytes: 0, durationMs: 0, error: reportedError))
+                    return requeue(items[(i + 1)...])
+                }
+                state.baseSegment = segmentID
+                let dir = directory
+                let level = compressionLevel
+                let job = state
+                startThread(name: "runnel-ckpt") { [self] in writeCheckpoint(job, dir: dir, level: level) }
+            }
+        }
+        emitFrame()
+        _ = writeOut()
+    }
+
+    private func emitFrame() {
+        guard pendingRaw.count > 0 else { return }
+        if pendingRestart { deflater.reset() }
+        let payload = deflater.compress(pendingRaw.bytes)
+        let frame = Framing.frame(payload: payload, rawLength: pendingRaw.count, restart: pendingRestart)
+        out.append(contentsOf: frame)
+        signal.withLock {
+            _stats.rawBytes += UInt64(pendingRaw.count)
+            _stats.compressedBytes += UInt64(frame.count)
+        }
+        unsyncedRecords += pendingRecords
+        pendingRaw = ByteSink(capacity: 4096)
+        pendingRestart = false
+        pendingRecords = 0
+    }
+
+    /// Writes `out`; on failure keeps it for retry and truncates any partial write.
+    private func writeOut() -> Bool {
+        guard !out.isEmpty else { return true }
+        let bytes = out
+        out.removeAll(keepingCapacity: true)
+        do {
+            try checkFault("write")
+            try Files.writeAll(fd, bytes, path: directory.file(directory.segmentName(segmentID)))
+        } catch {
+            failed = bytes
+            failedEnd = pendingEnd
+            noteError(error)
+            _ = ftruncate(fd, off_t(segmentBytes))
+            _ = lseek(fd, off_t(segmentBytes), SEEK_SET)
+            return false
+        }
+        segmentBytes += bytes.count
+        written = pendingEnd
+        signal.withLock {
+            _stats.activeSegmentBytes = segmentBytes
+            _stats.written = written
+        }
+        return true
+    }
+
+    private var failedEnd: UInt64 = 0
+
+    private func retryFailed() {
+        guard let bytes = failed else { return }
+        do {
+            try checkFault("write")
+            try Files.writeAll(fd, bytes, path: directory.file(directory.segmentName(segmentID)))
+        } catch {
+            _ = ftruncate(fd, off_t(segmentBytes))
+            _ = lseek(fd, off_t(segmentBytes), SEEK_SET)
+            return
+        }
+        failed = nil
+        segmentBytes += bytes.count
+        written = failedEnd
+        logger.notice("log writes succeed again after the error; resuming")
+        reportedError = nil
+        signal.withLock {
+            _stats.lastError = nil
+            _stats.activeSegmentBytes = segmentBytes
+            _stats.written = written
+        }
+    }
+
+    private func noteError(_ error: StorageError) {
+        if reportedError == nil {
+            logger.error("Error writing the log: \(error). Write commands are refused (MISCONF) until writes succeed again.")
+        }
+        reportedError = error
+        signal.withLock {
+            _stats.lastError = error
+            _stats.writeErrors += 1
+        }
+    }
+
+    private func checkFault(_ op: String) throws(StorageError) {
+        if let faultFile, access(faultFile, F_OK) == 0 {
+            throw .io(operation: op, path: directory.file(directory.segmentName(segmentID)), errno: ENOSPC)
+        }
+    }
+
+    private func sync() {
+        let start = Files.monotonicNs()
+        do throws(StorageError) {
+            try checkFault("fdatasync")
+            if fdatasync(fd) != 0 {
+                throw StorageError.io(operation: "fdatasync", path: directory.file(directory.segmentName(segmentID)), errno: errno)
+            }
+        } catch {
+            // The page cache may have dropped the dirty pages: the data is not known to be on
+            // disk. Keep refusing writes; the next successful sync covers everything.
+            noteError(error)
+            failed = failed ?? []
+            failedEnd = written
+            return
+        }
+        let us = Int((Files.monotonicNs() - start) / 1000)
+        lastSyncNs = Files.monotonicNs()
+        synced = written
+        let records = unsyncedRecords
+        unsyncedRecords = 0
+        signal.withLock {
+            _stats.fsyncs += 1
+            _stats.recordsSynced += records
+            _stats.synced = synced
+            _stats.fsyncLatenciesUs.append(us)
+            if _stats.fsyncLatenciesUs.count > 1024 { _stats.fsyncLatenciesUs.removeFirst(512) }
+        }
+    }
+
+    private func report() {
+        let p = WriterProgress(written: written, synced: synced, error: reportedError)
+        onProgress(p)
+    }
+
+    // MARK: - Segments
+
+    private func openSegment(_ id: UInt64) throws(StorageError) {
+        let path = directory.file(directory.segmentName(id))
+        let fd = try Files.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+        let header = Framing.header(.segment, id: id)
+        do throws(StorageError) {
+            try Files.writeAll(fd, header, path: path)
+            if fdatasync(fd) != 0 { throw StorageError.io(operation: "fdatasync", path: path, errno: errno) }
+            try Files.fsyncDirectory(directory.path)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        segmentID = id
+        segmentBytes = header.count
+        indexPoints = []
+        deflater.reset()
+        signal.withLock {
+            _stats.activeSegment = id
+            _stats.activeSegmentBytes = header.count
+            _stats.segmentsWritten += 1
+        }
+    }
+
+    /// Seals the active segment (sync, index file) and opens the next one.
+    private func rollNow() -> Bool {
+        emitFrame()
+        guard writeOut() else { return false }
+        if synced < written { sync() }
+        guard failed == nil else { return false }
+        let index = SegmentIndex(segment: segmentID, size: segmentBytes, points: indexPoints)
+        do {
+            try Files.writeAtomically(directory.file(directory.indexName(segmentID)), index.encoded(), directory: directory.path)
+        } catch {
+            logger.warning("could not write the index of segment \(segmentID): \(error) (it is rebuilt when needed)")
+        }
+        close(fd)
+        fd = -1
+        do {
+            try openSegment(segmentID + 1)
+        } catch {
+            noteError(error)
+            failed = []
+            failedEnd = written
+            // Keep the previous segment open for appending so retries have a file.
+            if let reopened = try? Files.open(directory.file(directory.segmentName(segmentID)), O_WRONLY | O_APPEND) {
+                fd = reopened
+            }
+            return false
+        }
+        return true
+    }
+
+    // MARK: - Checkpoints
+
+    private func writeCheckpoint(_ state: CheckpointState, dir: DataDirectory, level: Int32) {
+        let start = Files.monotonicNs()
+        var outcome = CheckpointOutcome(baseSegment: state.baseSegment, bytes: 0, durationMs: 0, error: nil)
+        do {
+            let bytes = CheckpointFile.encode(state, level: level)
+            let name = dir.checkpointName(state.baseSegment)
+            try checkFault("write")
+            try Files.writeAtomically(dir.file(name), bytes, directory: dir.path)
+            let manifest = Manifest(
+                checkpoint: .init(baseSegment: state.baseSegment, name: name, size: bytes.count, crc: Checksum.crc32(bytes)),
+                segmentsFrom: state.baseSegment)
+            try Files.writeAtomically(dir.manifestPath, manifest.encoded(), directory: dir.path)
+            // Everything before the base is now redundant.
+            for id in (try? dir.segmentIDs()) ?? [] where id < state.baseSegment {
+                unlink(dir.file(dir.segmentName(id)))
+                unlink(dir.file(dir.indexName(id)))
+            }
+            for id in (try? dir.checkpointIDs()) ?? [] where id < state.baseSegment {
+                unlink(dir.file(dir.checkpointName(id)))
+            }
+            outcome.bytes = bytes.count
+        } catch {
+            outcome.error = error
+            logger.warning("checkpoint failed: \(error)")
+        }
+        outcome.durationMs = Int((Files.monotonicNs() - start) / 1_000_000)
+        signal.withLock {
+            _stats.checkpointInProgress = false
+            if outcome.error == nil {
+                _stats.checkpoints += 1
+                _stats.lastCheckpointMs = Files.nowMs()
+                _stats.lastCheckpointBytes = outcome.bytes
+                _stats.lastCheckpointStatus = "ok"
+            } else {
+                _stats.lastCheckpointStatus = "err"
+            }
+            _stats.lastCheckpointDurationMs = outcome.durationMs
+        }
+        onCheckpoint(outcome)
+    }
+}
+
+/// One index point: a restart frame's offset and the appends of its region, per stream.
+public struct IndexPoint: Sendable, Equatable {
+    public var offset: Int
+    public var spans: [UInt64: IndexSpan]
+}
+
+/// A segment's sparse index (docs/FORMAT.md, "Index files").
+public struct SegmentIndex: Sendable, Equatable {
+    public var segment: UInt64
+    public var size: Int
+    public var points: [IndexPoint]
+
+    public func encoded() -> [UInt8] {
+        var raw = ByteSink()
+        raw.varint(size)
+        raw.varint(points.count)
+        for p in points {
+            raw.varint(p.offset)
+            raw.varint(p.spans.count)
+            for (h, s) in p.spans.sorted(by: { $0.key < $1.key }) {
+                raw.varint(h)
+                raw.id(s.first)
+                raw.id(s.last)
+                raw.varint(s.count)
+            }
+        }
+        var file = Framing.header(.index, id: segment)
+        let d = Deflater(level: 1)
+        file.append(contentsOf: Framing.frame(payload: d.compress(raw.bytes), rawLength: raw.count, restart: true))
+        return file
+    }
+
+    public static func decode(_ bytes: [UInt8], file: String) throws(StorageError) -> SegmentIndex {
+        let id = try Framing.parseHeader(bytes, kind: .index, file: file)
+        var scanner = FrameScanner(bytes)
+        guard let first = scanner.next() else { throw .corrupt(file: file, offset: bytes.count, reason: "index has no frame") }
+        let frame: FrameInfo
+        switch first {
+        case .success(let f): frame = f
+        case .failure(.truncated(let o)): throw .corrupt(file: file, offset: o, reason: "index ends inside its frame")
+        case .failure(.corrupt(let o, let r)): throw .corrupt(file: file, offset: o, reason: r)
+        }
+        let raw: [UInt8]
+        do {
+            raw = try Inflater().inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+        } catch {
+            throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error")
+        }
+        var s = ByteSource(raw)
+        do {
+            let size = try s.count(limit: Int.max)
+            let n = try s.count(limit: s.remaining)
+            var points: [IndexPoint] = []
+            for _ in 0..<n {
+                let offset = try s.count(limit: Int.max)
+                let m = try s.count(limit: s.remaining)
+                var spans: [UInt64: IndexSpan] = [:]
+                for _ in 0..<m {
+                    let h = try s.varint()
+                    spans[h] = IndexSpan(first: try s.id(), last: try s.id(), count: try s.count())
+                }
+                points.append(IndexPoint(offset: offset, spans: spans))
+            }
+            return SegmentIndex(segment: id, size: size, points: points)
+        } catch {
+            throw .malformed(file: file, offset: frame.offset, reason: "index points do not decode")
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import Logging
+import RunnelStreams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Rebuilds the state of a data directory: the manifest's checkpoint, then every segment
+/// after it, record by record.
+public enum Recovery {
+    public struct Report: Sendable {
+        public var streams = 0
+        public var entries = 0
+        public var groups = 0
+        public var pending = 0
+        public var checkpointBytes = 0
+        public var segmentBytes = 0
+        public var segments = 0
+        public var frames = 0
+        public var records = 0
+        public var rawBytes = 0
+        /// Bytes cut from a torn tail.
+        public var truncatedBytes = 0
+        /// What `repair` dropped, if anything.
+        public var repaired: String?
+        public var durationMs = 0
+        /// The segment the writer opens next.
+        public var nextSegment: UInt64 = 1
+        public var nextHandle: UInt64 = 1
+    }
+
+    public struct Result: Sendable {
+        public var streams: [CheckpointStream]
+        public var report: Report
+    }
+
+    final class Slot {
+        var value: CheckpointStream
+        init(_ value: CheckpointStream) { self.value = value }
+    }
+
+    /// Live state while replaying.
+    struct Replay {
+        var slots: [UInt64: Slot] = [:]
+        var keys: [Int: [[UInt8]: UInt64]] = [:]
+        var nextHandle: UInt64 = 1
+
+        mutating func remove(_ h: UInt64) {
+            guard let slot = slots.removeValue(forKey: h) else { return }
+            keys[slot.value.db]?[slot.value.key] = nil
+        }
+
+        mutating func bind(_ h: UInt64, db: Int, key: [UInt8]) {
+            if let other = keys[db]?[key], other != h { remove(other) }
+            keys[db, default: [:]][key] = h
+        }
+
+        /// Applies one record; false when it names a stream that does not exist.
+        mutating func apply(_ record: LogRecord) -> Bool {
+            switch record {
+            case .streamNew(let h, let db, let key):
+                remove(h)
+                bind(h, db: db, key: key)
+                slots[h] = Slot(CheckpointStream(handle: h, db: db, key: key, expireAt: 0, stream: Stream()))
+                nextHandle = max(nextHandle, h + 1)
+            case .keyDelete(let h):
+                guard slots[h] != nil else { return false }
+                remove(h)
+            case .keyRename(let h, let db, let key):
+                guard let slot = slots[h] else { return false }
+                keys[slot.value.db]?[slot.value.key] = nil
+                bind(h, db: db, key: key)
+                slot.value.db = db
+                slot.value.key = key
+            case .keyExpire(let h, let at):
+                guard let slot = slots[h] else { return false }
+                slot.value.expireAt = at
+            case .flush(let db):
+                for (h, slot) in slots where db == nil || slot.value.db == db { remove(h) }
+            case .append(let h, let id, let fields, let newNode):
+                guard let slot = slots[h] else { return false }
+                slot.value.stream.apply(.append(id: id, fields: fields, newNode: newNode))
+            case .stream(let h, let r):
+                guard let slot = slots[h] else { return false }
+                slot.value.stream.apply(r)
+            }
+            return true
+        }
+    }
+
+    /// Where replay stopped early.
+    struct Stop: Error {
+        let segment: UInt64
+        let offset: Int
+        let reason: String
+        /// True when the problem is a torn write at the very end of the log.
+        let tornTail: Bool
+    }
+
+    public static func recover(_ dir: DataDirectory, repair: Bool, logger: Logger) throws(StorageError) -> Result {
+        let start = Files.monotonicNs()
+        var report = Report()
+        var replay = Replay()
+        var manifest: Manifest?
+        if Files.exists(dir.manifestPath) {
+            manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
+        }
+        var segments = try dir.segmentIDs()
+        if let m = manifest, let c = m.checkpoint {
+            let path = dir.file(c.name)
+            let bytes = try Files.readAll(path)
+            guard bytes.count == c.size, Checksum.crc32(bytes) == c.crc else {
+                throw .corrupt(
+                    file: path, offset: 0,
+                    reason: "checkpoint size/CRC differ from the MANIFEST (\(bytes.count) bytes); restore from a snapshot or remove MANIFEST to replay the segments alone")
+            }
+            let state = try CheckpointFile.decode(bytes, file: path)
+            for cs in state.streams {
+                replay.slots[cs.handle] = Slot(cs)
+                replay.keys[cs.db, default: [:]][cs.key] = cs.handle
+            }
+            replay.nextHandle = state.nextHandle
+            report.checkpointBytes = bytes.count
+        }
+        let from = manifest?.segmentsFrom ?? segments.first ?? 1
+        segments = segments.filter { $0 >= from }
+        if let first = segments.first, first != from, manifest?.checkpoint != nil {
+            throw .corrupt(file: dir.file(dir.segmentName(from)), offset: 0, reason: "segment \(from) named by the MANIFEST is missing")
+        }
+        for (a, b) in zip(segments, segments.dropFirst()) where b != a + 1 {
+            throw .corrupt(file: dir.file(dir.segmentName(a + 1)), offset: 0, reason: "segment missing between \(a) and \(b)")
+        }
+        var lastSegment = from > 0 ? from - 1 : 0
+        segmentLoop: for (i, id) in segments.enumerated() {
+            let isLast = i == segments.count - 1
+            let path = dir.file(dir.segmentName(id))
+            let bytes = try Files.readAll(path)
+            report.segments += 1
+            lastSegment = id
+            do {
+                try replaySegment(id, bytes, path: path, isLast: isLast, replay: &replay, report: &report)
+                report.segmentBytes += bytes.count
+            } catch let stop as Stop {
+                if stop.tornTail {
+                    let dropped = bytes.count - stop.offset
+                    if truncate(path, off_t(stop.offset)) != 0 {
+                        throw .io(operation: "truncate", path: path, errno: errno)
+                    }
+                    report.truncatedBytes += dropped
+                    report.segmentBytes += stop.offset
+                    logger.warning("Torn tail in \(path): dropped the last \(dropped) bytes (offset \(stop.offset), \(stop.reason)); nothing acknowledged was in them")
+                    break segmentLoop
+                }
+                guard repair else {
+                    throw .corrupt(
+                        file: path, offset: stop.offset,
+                        reason: "\(stop.reason). The log after this point cannot be trusted. To start with the data before it, run `runnel-server --repair` (the damaged files are moved to \(dir.path)/damaged/); or restore a snapshot")
+                }
+                // Cut here: move the damaged file and every later one aside, keep the prefix.
+                let aside = dir.file("damaged")
+                try Files.makeDirectory(aside)
+                let stamp = Files.nowMs()
+                var moved: [String] = []
+                for later in segments[i...] {
+                    let name = dir.segmentName(later)
+                    let target = aside + "/\(stamp)-" + name
+                    if later == id {
+                        // Copy the original aside, then truncate in place.
+                        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
+                        defer { close(fd) }
+                        try Files.writeAll(fd, bytes, path: target)
+                        if truncate(path, off_t(stop.offset)) != 0 { throw .io(operation: "truncate", path: path, errno: errno) }
+                    } else {
+                        if rename(dir.file(name), target) != 0 { throw .io(operation: "rename", path: dir.file(name), errno: errno) }
+                    }
+                    unlink(dir.file(dir.indexName(later)))
+                    moved.append(name)
+                }
+                let dropped = bytes.count - stop.offset
+                report.repaired = "cut \(path) at offset \(stop.offset) (\(stop.reason)); dropped \(dropped) bytes of it and \(moved.count - 1) later segment(s); originals in \(aside)"
+                report.segmentBytes += stop.offset
+                logger.warning("Repair: \(report.repaired!)")
+                break segmentLoop
+            } catch let e as StorageError {
+                throw e
+            } catch {
+                throw .malformed(file: path, offset: 0, reason: "\(error)")
+            }
+        }
+        var streams = replay.slots.values.map(\.value)
+        streams.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
+        for s in streams {
+            report.streams += 1
+            report.entries += s.stream.length
+            report.groups += s.stream.groups.count
+            for g in s.stream.groups.values { report.pending += g.pending.count }
+        }
+        report.nextSegment = max(lastSegment + 1, from)
+        report.nextHandle = replay.nextHandle
+        if manifest == nil {
+            try Files.writeAtomically(
+                dir.manifestPath, Manifest(checkpoint: nil, segmentsFrom: segments.first ?? report.nextSegment).encoded(),
+                directory: dir.path)
+        }
+        report.durationMs = Int((Files.monotonicNs() - start) / 1_000_000)
+        return Result(streams: streams, report: report)
+    }
+
+    /// Replays one segment image; throws `Stop` at the first frame that cannot be used.
+    static func replaySegment(
+        _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report
+    ) throws {
+        do {
+            let headerID = try Framing.parseHeader(bytes, kind: .segment, file: path)
+            guard headerID == id else { throw Stop(segment: id, offset: 0, reason: "header names segment \(headerID)", tornTail: false) }
+        } catch let e as StorageError {
+            // A segment cut short before its header was complete is an empty tail.
+            if isLast && bytes.count < Framing.headerSize && Array(bytes) == Array(Framing.header(.segment, id: id).prefix(bytes.count)) {
+                throw Stop(segment: id, offset: 0, reason: "incomplete header", tornTail: true)
+            }
+            throw Stop(segment: id, offset: 0, reason: "\(e)", tornTail: false)
+        }
+        var scanner = FrameScanner(bytes)
+        let inflater = Inflater()
+        var region = RegionState()
+        var started = false
+        while let next = scanner.next() {
+            switch next {
+            case .failure(.truncated(let offset)):
+                throw Stop(segment: id, offset: offset, reason: "the file ends inside a frame", tornTail: isLast)
+            case .failure(.corrupt(let offset, let reason)):
+                // A bad frame that reaches the end of the last segment is a torn write too.
+                var probe = ByteSource(bytes, from: offset + 4)
+                let len = (try? probe.varint()) ?? 0
+                _ = try? probe.varint()
+                _ = try? probe.byte()
+                let reachesEnd = probe.position + Int(min(len, UInt64(bytes.count))) >= bytes.count
+                throw Stop(segment: id, offset: offset, reason: reason, tornTail: isLast && reachesEnd)
+            case .success(let frame):
+                if frame.restart {
+                    inflater.reset()
+                    region.reset()
+                    started = true
+                }
+                guard started else {
+                    throw Stop(segment: id, offset: frame.offset, reason: "first frame is not a restart point", tornTail: false)
+                }
+                let raw: [UInt8]
+                do {
+                    raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+                } catch {
+                    throw Stop(segment: id, offset: frame.offset, reason: "deflate data error \(error.code)", tornTail: false)
+                }
+                // Decode the whole frame before applying any of it, so a frame is all or nothing.
+                var records: [(LogRecord, Int)] = []
+                do {
+                    try RecordDecoding.decodeAll(raw, region: &region) { record, at in records.append((record, at)) }
+                    for (record, at) in records {
+                        guard replay.apply(record) else {
+                            throw RecordDecoding.Bad(offset: at, reason: "record names unknown stream handle \(record.handle ?? 0)")
+                        }
+                    }
+                    report.records += records.count
+                } catch let bad as RecordDecoding.Bad {
+                    throw Stop(
+                        segment: id, offset: frame.offset, reason: "record at raw offset \(bad.offset): \(bad.reason)", tornTail: false)
+                }
+                report.frames += 1
+                report.rawBytes += raw.count
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import RunnelStreams
+import Testing
+
+@testable import RunnelStorage
+
+@Suite("Record codec")
+struct CodecTests {
+    @Test("every record type round-trips through encode and decode")
+    func roundTrip() throws {
+        let g = Array("grp".utf8)
+        let c = Array("alice".utf8)
+        let records: [LogRecord] = [
+            .streamNew(handle: 7, db: 3, key: Array("orders".utf8)),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 0), fields: [Array("f".utf8), Array("v".utf8)], newNode: true),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 1), fields: [Array("f".utf8), Array("w".utf8)], newNode: false),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_005, seq: 0), fields: [Array("g".utf8), Array("".utf8)], newNode: false),
+            .stream(handle: 7, .delete(ids: [StreamID(ms: 1_700_000_000_000, seq: 1), StreamID(ms: 5, seq: 9)])),
+            .stream(handle: 7, .trim(through: StreamID(ms: 1_700_000_000_000, seq: 0))),
+            .stream(handle: 7, .setMetadata(lastID: .max, entriesAdded: 99, maxDeletedID: nil)),
+            .stream(handle: 7, .setMetadata(lastID: StreamID(ms: 3, seq: 3), entriesAdded: nil, maxDeletedID: StreamID(ms: 2, seq: 0))),
+            .stream(handle: 7, .groupCreate(name: g, lastID: .zero, entriesRead: nil)),
+            .stream(handle: 7, .groupSetID(name: g, lastID: StreamID(ms: 9, seq: 9), entriesRead: -1)),
+            .stream(handle: 7, .groupSetID(name: g, lastID: StreamID(ms: 9, seq: 9), entriesRead: 12345)),
+            .stream(handle: 7, .consumerCreate(group: g, consumer: c, time: 1_700_000_000_123)),
+            .stream(handle: 7, .consumerSeen(group: g, consumer: c, time: 1_700_000_000_100)),
+            .stream(handle: 7, .deliverNew(group: g, consumer: c, ids: [StreamID(ms: 1_700_000_000_005, seq: 0)], time: 1_700_000_000_200, noAck: false)),
+            .stream(handle: 7, .deliverNew(group: g, consumer: c, ids: [], time: 5, noAck: true)),
+            .stream(handle: 7, .redeliver(group: g, ids: [StreamID(ms: 1, seq: 1)], time: 1_700_000_000_300)),
+            .stream(handle: 7, .ack(group: g, ids: [StreamID(ms: 1_700_000_000_005, seq: 0), StreamID(ms: 1_700_000_000_004, seq: 7)])),
+            .stream(handle: 7, .claim(group: g, consumer: c, id: StreamID(ms: 4, seq: 4), deliveryTime: 0, deliveryCount: 17)),
+            .stream(handle: 7, .dropPending(group: g, id: StreamID(ms: 4, seq: 4))),
+            .stream(handle: 7, .groupLastID(group: g, id: StreamID(ms: 10, seq: 0))),
+            .stream(handle: 7, .consumerDelete(group: g, consumer: c)),
+            .stream(handle: 7, .groupDestroy(name: g)),
+            .keyExpire(handle: 7, atMs: 1_800_000_000_000),
+            .keyRename(handle: 7, db: 0, key: Array("renamed".utf8)),
+            .keyDelete(handle: 7),
+            .flush(db: 4),
+            .flush(db: nil),
+        ]
+        var sink = ByteSink()
+        var region = RegionState()
+        for r in records { RecordEncoding.encode(r, into: &sink, region: &region) }
+        var decoded: [LogRecord] = []
+        var readRegion = RegionState()
+        try RecordDecoding.decodeAll(sink.bytes, region: &readRegion) { r, _ in decoded.append(r) }
+        #expect(decoded == records)
+    }
+
+    @Test("appends with repeated field names and near IDs stay small")
+    func compactAppends() throws {
+        var sink = ByteSink()
+        var region = RegionState()
+        let fields = [Array("event".utf8), Array("x".utf8)]
+        for i in 0..<100 {
+            RecordEncoding.encode(
+                .append(handle: 1, id: StreamID(ms: 1_700_000_000_000 + UInt64(i / 10), seq: UInt64(i % 10)), fields: fields, newNode: false),
+                into: &sink, region: &region)
+        }
+        // length, type, handle, id (2), pair count, value (2): 8 bytes after the first.
+        #expect(sink.count < 100 * 9 + 20)
+        var ids: [StreamID] = []
+        var r2 = RegionState()
+        try RecordDecoding.decodeAll(sink.bytes, region: &r2) { r, _ in
+            if case .append(_, let id, let f, _) = r {
+                ids.append(id)
+                #expect(f == fields)
+            }
+        }
+        #expect(ids.count == 100)
+        #expect(ids.last == StreamID(ms: 1_700_000_000_009, seq: 9))
+    }
+
+    @Test("deflate frames survive the dropped sync marker and restart points")
+    func deflateFrames() throws {
+        let d = Deflater(level: 1)
+        let inf = Inflater()
+        var texts: [[UInt8]] = []
+        var frames: [[UInt8]] = []
+        for i in 0..<50 {
+            let t = Array("{\"order\":\(i),\"sku\":\"ABC-\(i % 7)\",\"qty\":\(i % 3)}".utf8)
+            if i == 25 { d.reset() }
+            texts.append(t)
+            frames.append(d.compress(t))
+        }
+        for (i, f) in frames.enumerated() {
+            if i == 25 { inf.reset() }
+            let out = try inf.inflate(f, from: 0, to: f.count, rawLength: texts[i].count)
+            #expect(out == texts[i])
+        }
+        // A wrong declared length is an error, not a crash.
+        let inf2 = Inflater()
+        #expect(throws: Inflater.Failure.self) { try inf2.inflate(frames[0], from: 0, to: frames[0].count, rawLength: texts[0].count - 1) }
+    }
+
+    @Test("frame scanner reports truncation and CRC damage with offsets")
+    func frameScanner() {
+        var file = Framing.header(.segment, id: 1)
+        let f1 = Framing.frame(payload: Array("hello".utf8), rawLength: 5, restart: true)
+        let f2 = Framing.frame(payload: Array("world".utf8), rawLength: 5, restart: false)
+        file += f1 + f2
+        var s = FrameScanner(file)
+        guard case .success(let a)? = s.next(), case .success(let b)? = s.next() else {
+            Issue.record("two frames expected")
+            return
+        }
+        #expect(a.offset == Framing.headerSize && a.restart && !b.restart)
+        #expect(s.next() == nil)
+        var torn = FrameScanner(Array(file.dropLast(2)))
+        _ = torn.next()
+        #expect(torn.next().map { if case .failure(.truncated(let o)) = $0 { return o } else { return -1 } } == b.offset)
+        var flipped = file
+        flipped[b.payloadStart + 1] ^= 0x40
+        var bad = FrameScanner(flipped)
+        _ = bad.next()
+        guard case .failure(.corrupt(let o, _))? = bad.next() else {
+            Issue.record("corruption expected")
+            return
+        }
+        #expect(o == b.offset)
+    }
+
+    @Test("manifest round-trips and rejects a damaged copy")
+    func manifest() throws {
+        let m = Manifest(checkpoint: .init(baseSegment: 4, name: "checkpoint-00000004.ckpt", size: 1234, crc: 0xdeadbeef), segmentsFrom: 4)
+        let bytes = m.encoded()
+        #expect(try Manifest.decode(bytes, file: "M") == m)
+        var bad = bytes
+        bad[30] ^= 1
+        #expect(throws: StorageError.self) { try Manifest.decode(bad, file: "M") }
+    }
+}
