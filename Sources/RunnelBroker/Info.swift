@@ -93,26 +93,7 @@ extension Broker {
                 "mem_allocator:libc",
             ]
         case "persistence":
-            return [
-                "# Persistence",
-                "loading:0",
-                "async_loading:0",
-                "rdb_changes_since_last_save:0",
-                "rdb_bgsave_in_progress:0",
-                "rdb_last_save_time:\(lastSaveTime)",
-                "rdb_last_bgsave_status:ok",
-                "rdb_last_bgsave_time_sec:-1",
-                "rdb_current_bgsave_time_sec:-1",
-                "rdb_saves:0",
-                "aof_enabled:0",
-                "aof_rewrite_in_progress:0",
-                "aof_rewrite_scheduled:0",
-                "aof_last_rewrite_time_sec:-1",
-                "aof_current_rewrite_time_sec:-1",
-                "aof_last_bgrewrite_status:ok",
-                "aof_rewrites:0",
-                "aof_last_write_status:ok",
-            ]
+            return persistenceInfo(now: now)
         case "stats":
             return [
                 "# Stats",
@@ -248,4 +229,76 @@ extension Broker {
     static func totalSystemMemory() -> Int {
         Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
+}
+
+extension Broker {
+    /// INFO persistence: Redis's field names (the log plays the AOF's part, checkpoints the
+    /// RDB's), then Runnel's storage fields.
+    func persistenceInfo(now: Int64) -> [String] {
+        guard let p = persistence else {
+            return [
+                "# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0",
+                "rdb_bgsave_in_progress:0", "rdb_last_save_time:\(lastSaveTime)", "rdb_last_bgsave_status:ok",
+                "rdb_last_bgsave_time_sec:-1", "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "aof_enabled:0",
+                "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
+                "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
+                "aof_last_write_status:ok",
+            ]
+        }
+        let w = p.writer.stats
+        let disk = p.diskUsage()
+        let ratio = w.compressedBytes > 0 ? Double(w.rawBytes) / Double(w.compressedBytes) : 0
+        let perSync = w.fsyncs > 0 ? Double(w.recordsSynced) / Double(w.fsyncs) : 0
+        let r = p.recovery
+        return [
+            "# Persistence",
+            "loading:0",
+            "async_loading:0",
+            "rdb_changes_since_last_save:\(p.encoder.encodedRecords - p.recordsAtLastCheckpoint)",
+            "rdb_bgsave_in_progress:\(w.checkpointInProgress ? 1 : 0)",
+            "rdb_last_save_time:\(lastSaveTime)",
+            "rdb_last_bgsave_status:\(w.lastCheckpointStatus)",
+            "rdb_last_bgsave_time_sec:\(w.checkpoints > 0 ? (w.lastCheckpointDurationMs + 500) / 1000 : -1)",
+            "rdb_current_bgsave_time_sec:-1",
+            "rdb_saves:\(w.checkpoints)",
+            "rdb_last_load_keys_loaded:\(r.streams)",
+            "aof_enabled:1",
+            "aof_rewrite_in_progress:0",
+            "aof_rewrite_scheduled:0",
+            "aof_last_rewrite_time_sec:-1",
+            "aof_current_rewrite_time_sec:-1",
+            "aof_last_bgrewrite_status:ok",
+            "aof_rewrites:0",
+            "aof_last_write_status:\(w.lastError == nil ? "ok" : "err")",
+            "aof_current_size:\(disk.total)",
+            "aof_base_size:\(disk.checkpoint)",
+            "aof_buffer_length:\(p.encoder.encodedBytes - w.written)",
+            "aof_delayed_fsync:0",
+            "aof_fsync_policy:\(p.policy.rawValue)",
+            "log_fsyncs:\(w.fsyncs)",
+            "log_fsync_p50_usec:\(w.fsyncPercentile(0.5))",
+            "log_fsync_p99_usec:\(w.fsyncPercentile(0.99))",
+            "log_records_per_fsync:\(format2(perSync))",
+            "log_written_offset:\(w.written)",
+            "log_synced_offset:\(w.synced)",
+            "log_durable_lag_bytes:\(p.encoder.encodedBytes - w.synced)",
+            "log_raw_bytes:\(w.rawBytes)",
+            "log_compressed_bytes:\(w.compressedBytes)",
+            "log_compression_ratio:\(format2(ratio))",
+            "log_disk_bytes:\(disk.total)",
+            "log_segments:\(disk.segments)",
+            "log_active_segment:\(w.activeSegment)",
+            "log_write_errors:\(w.writeErrors)",
+            "checkpoint_bytes:\(disk.checkpoint)",
+            "checkpoints:\(w.checkpoints)",
+            "startup_load_ms:\(r.durationMs)",
+            "startup_truncated_bytes:\(r.truncatedBytes)",
+        ]
+    }
+}
+
+func format2(_ v: Double) -> String {
+    let c = Int((v * 100).rounded())
+    let frac = String(c % 100)
+    return "\(c / 100)." + (frac.count == 1 ? "0" : "") + frac
 }

@@ -45,6 +45,7 @@ final class Persistence: KeyspaceLog {
     private var waiting: [Int: ClientSession] = [:]
     private var checkpointRunning = false
     private var offsetAtLastCheckpoint: UInt64 = 0
+    private(set) var recordsAtLastCheckpoint: UInt64 = 0
     private var lastCheckpointBytes = 0
     private var lastCheckpointStartMs: Int64 = Clock.nowMs()
     let recovery: Recovery.Report
@@ -182,6 +183,7 @@ final class Persistence: KeyspaceLog {
         encoder.restartRegion()
         writer.submit(encoder.take())
         offsetAtLastCheckpoint = encoder.encodedBytes
+        recordsAtLastCheckpoint = encoder.encodedRecords
         var streams: [CheckpointStream] = []
         for (db, database) in broker.dbs.enumerated() {
             for (key, value) in database.values {
@@ -210,6 +212,11 @@ final class Persistence: KeyspaceLog {
     }
 
     var isCheckpointRunning: Bool { checkpointRunning }
+
+    /// Bytes of the directory's segments and checkpoint (INFO; a directory listing, cheap).
+    func diskUsage() -> (total: Int, checkpoint: Int, segments: Int) {
+        directory.usage()
+    }
 
     /// Drains the log (shutdown).
     func close() {

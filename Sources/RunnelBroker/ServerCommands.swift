@@ -1,11 +1,35 @@
 import NIOCore
 import RunnelRESP
+import RunnelStorage
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 extension Broker {
+    /// SAVE: a checkpoint, replying when it is on disk. The client waits; others do not.
+    func save(_ s: ClientSession) {
+        guard let p = persistence else {
+            s.out.ok()
+            return
+        }
+        if p.isCheckpointRunning {
+            replyError(s, "ERR Background save already in progress")
+            return
+        }
+        p.checkpoint(now: Clock.nowMs())
+        s.suspended = true
+        checkpointWaiters.append { [weak self, weak s] outcome in
+            guard let self, let s else { return }
+            if let error = outcome.error {
+                self.replyError(s, "ERR \(error)")
+            } else {
+                s.out.ok()
+            }
+            self.resume(s)
+        }
+    }
+
     static func registerServerCommands(_ r: inout CommandRegistrar) {
         r.add("info", -1, ["loading", "stale"], ["@slow", "@dangerous"], "server", "Get information and statistics about the server") { b, s, a in
             s.out.verbatim(b.infoText(sections: a.dropFirst().map { $0.lowercasedString }))
@@ -18,6 +42,30 @@ extension Broker {
         }
         r.add("lastsave", 1, ["loading", "stale", "fast"], ["@admin", "@fast", "@dangerous"], "server", "Get the UNIX time stamp of the last successful save to disk") { b, s, _ in
             s.out.integer(Int(b.lastSaveTime))
+        }
+        r.add("save", 1, ["admin", "noscript", "no_async_loading", "no_multi"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk") { b, s, _ in
+            b.save(s)
+        }
+        r.add("bgsave", -1, ["admin", "noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously save the dataset to disk") { b, s, a in
+            if a.count > 2 || (a.count == 2 && !a[1].equalsIgnoringCase("schedule")) {
+                b.replyError(s, "ERR syntax error")
+                return
+            }
+            guard let p = b.persistence else {
+                s.out.simpleString("Background saving started")
+                return
+            }
+            if p.isCheckpointRunning {
+                if a.count == 2 {
+                    s.out.simpleString("Background saving scheduled")
+                    b.checkpointWaiters.append { [weak b] _ in b?.persistence?.checkpoint(now: Clock.nowMs()) }
+                } else {
+                    b.replyError(s, "ERR Background save already in progress")
+                }
+                return
+            }
+            p.checkpoint(now: Clock.nowMs())
+            s.out.simpleString("Background saving started")
         }
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             var abort = false

@@ -25,6 +25,20 @@ public struct DataDirectory: Sendable {
     public var manifestPath: String { file("MANIFEST") }
     public var lockPath: String { file("LOCK") }
 
+    /// Bytes on disk: everything, the newest checkpoint, and the number of segments.
+    public func usage() -> (total: Int, checkpoint: Int, segments: Int) {
+        var total = 0
+        var checkpoint = 0
+        var segments = 0
+        for name in (try? Files.list(path)) ?? [] {
+            let size = Files.size(file(name)) ?? 0
+            total += size
+            if name.hasSuffix(".ckpt") { checkpoint = size }
+            if name.hasSuffix(".log") { segments += 1 }
+        }
+        return (total, checkpoint, segments)
+    }
+
     /// Segment ids present, ascending.
     public func segmentIDs() throws(StorageError) -> [UInt64] {
         try Files.list(path).compactMap { name in

@@ -74,7 +74,7 @@ public final class ServerProcess: @unchecked Sendable {
         throw Failure.missing("runnel-server binary not found next to the tests; run `swift build` first (./tools/test does)")
     }
 
-    init(name: String, executable: String, arguments: [String], port: Int, dataDir: String) throws {
+    init(name: String, executable: String, arguments: [String], port: Int, dataDir: String, environment: [String: String] = [:]) throws {
         self.name = name
         self.port = port
         self.dataDir = dataDir
@@ -88,6 +88,9 @@ public final class ServerProcess: @unchecked Sendable {
         p.standardOutput = log
         p.standardError = log
         p.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try p.run()
         process = p
         try waitReady()
@@ -123,22 +126,27 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// Starts the runnel-server binary on a fresh (or given) data directory.
     public static func runnel(
-        dataDir: String? = nil, port: Int? = nil, leadingArgs: [String] = [], extraArgs: [String] = []
+        dataDir: String? = nil, port: Int? = nil, leadingArgs: [String] = [], extraArgs: [String] = [],
+        environment: [String: String] = [:]
     ) throws -> ServerProcess {
         if port != nil {
-            return try runnelOnce(dataDir: dataDir, port: port, leadingArgs: leadingArgs, extraArgs: extraArgs)
+            return try runnelOnce(dataDir: dataDir, port: port, leadingArgs: leadingArgs, extraArgs: extraArgs, environment: environment)
         }
-        return try withRetries { try runnelOnce(dataDir: dataDir, port: nil, leadingArgs: leadingArgs, extraArgs: extraArgs) }
+        return try withRetries {
+            try runnelOnce(dataDir: dataDir, port: nil, leadingArgs: leadingArgs, extraArgs: extraArgs, environment: environment)
+        }
     }
 
-    static func runnelOnce(dataDir: String?, port: Int?, leadingArgs: [String], extraArgs: [String]) throws -> ServerProcess {
+    static func runnelOnce(
+        dataDir: String?, port: Int?, leadingArgs: [String], extraArgs: [String], environment: [String: String]
+    ) throws -> ServerProcess {
         let bin = try runnelBinary()
         let port = port ?? freePort()
         let dir = dataDir ?? makeTempDir("runnel-test")
         return try ServerProcess(
             name: "runnel-server", executable: bin,
             arguments: leadingArgs + ["--port", "\(port)", "--bind", "127.0.0.1", "--dir", dir + "/data"] + extraArgs,
-            port: port, dataDir: dir)
+            port: port, dataDir: dir, environment: environment)
     }
 
     /// Waits until this process (not another one that grabbed the same port) answers.
@@ -181,6 +189,13 @@ public final class ServerProcess: @unchecked Sendable {
             kill(p.processIdentifier, SIGKILL)
             _ = waitForExit(timeoutMs: 5000)
         }
+    }
+
+    /// Kills the process with SIGKILL and waits for it to be gone.
+    public func kill9() {
+        guard let p = process, p.isRunning else { return }
+        kill(p.processIdentifier, SIGKILL)
+        _ = waitForExit(timeoutMs: 10_000)
     }
 
     public func log() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

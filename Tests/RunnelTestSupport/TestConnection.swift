@@ -99,6 +99,11 @@ public final class TestConnection {
         return try read(1)[0]
     }
 
+    public func command(_ args: [String]) throws -> RESPValue {
+        send(args)
+        return try read(1)[0]
+    }
+
     /// Raw bytes of all complete replies that arrive until the connection is quiet for
     /// `quietMs` (after waiting up to `firstMs` for the first byte).
     public func readUntilQuiet(firstMs: Int, quietMs: Int) -> [UInt8] {

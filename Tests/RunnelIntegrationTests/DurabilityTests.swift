@@ -1,0 +1,307 @@
+import Foundation
+import RunnelTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Durability of the real binary: restarts, kill -9, torn tails, corruption, disk errors.
+@Suite("Durability (runnel-server binary)", .serialized)
+struct DurabilityTests {
+    /// What a client was told: entries added, deliveries and acks confirmed.
+    struct Acknowledged {
+        var entries: [String: String] = [:]  // id → payload
+        var order: [String] = []
+        var delivered: Set<String> = []
+        var acked: Set<String> = []
+        /// Acks sent whose reply may not have arrived (they may or may not have happened).
+        var ackSent: Set<String> = []
+    }
+
+    static func idParts(_ id: String) -> (UInt64, UInt64) {
+        let p = id.split(separator: "-")
+        return (UInt64(p[0]) ?? 0, UInt64(p.count > 1 ? p[1] : "0") ?? 0)
+    }
+
+    static func less(_ a: String, _ b: String) -> Bool {
+        let x = idParts(a), y = idParts(b)
+        return x.0 < y.0 || (x.0 == y.0 && x.1 < y.1)
+    }
+
+    /// Runs writers and a group reader until the connection dies or `ops` is reached.
+    static func load(port: Int, round: Int, ops: Int, state: inout Acknowledged) {
+        guard let w = try? TestConnection(port: port), let r = try? TestConnection(port: port) else { return }
+        var n = 0
+        while n < ops {
+            // A pipelined batch of XADDs.
+            var payloads: [String] = []
+            for j in 0..<4 {
+                let payload = "{\"round\":\(round),\"n\":\(n + j),\"sku\":\"SKU-\((n + j) % 13)\"}"
+                payloads.append(payload)
+                w.send(["XADD", "orders", "*", "event", payload])
+            }
+            guard let replies = try? w.read(4, timeoutMs: 3000) else { return }
+            for (i, reply) in replies.enumerated() {
+                guard let id = reply.text, case .bulk = reply else { return }
+                state.entries[id] = payloads[i]
+                state.order.append(id)
+            }
+            n += 4
+            // The group reads a few and acknowledges them.
+            r.send(["XREADGROUP", "GROUP", "workers", "c1", "COUNT", "3", "STREAMS", "orders", ">"])
+            guard let read = try? r.read(1, timeoutMs: 3000).first else { return }
+            var ids: [String] = []
+            if let streams = read.elements, let first = streams.first?.elements, first.count == 2,
+                let entries = first[1].elements
+            {
+                for e in entries { if let id = e.elements?.first?.text { ids.append(id) } }
+            }
+            for id in ids { state.delivered.insert(id) }
+            if ids.count >= 2 {
+                let toAck = Array(ids.prefix(ids.count - 1))  // leave one pending
+                for id in toAck { state.ackSent.insert(id) }
+                r.send(["XACK", "orders", "workers"] + toAck)
+                guard let ack = try? r.read(1, timeoutMs: 3000).first, case .integer(let k) = ack else { return }
+                if k == toAck.count { for id in toAck { state.acked.insert(id) } }
+            }
+        }
+    }
+
+    /// Checks the server's state against what clients were told.
+    static func verify(port: Int, _ state: Acknowledged, context: String) throws {
+        let c = try TestConnection(port: port)
+        let range = try c.command("XRANGE", "orders", "-", "+")
+        var stored: [String: String] = [:]
+        var previous: String?
+        for e in range.elements ?? [] {
+            guard let parts = e.elements, parts.count == 2, let id = parts[0].text,
+                let fv = parts[1].elements, fv.count == 2, let payload = fv[1].text
+            else { continue }
+            if let previous { #expect(less(previous, id), "\(context): IDs ascend") }
+            previous = id
+            stored[id] = payload
+        }
+        var missing = 0
+        for (id, payload) in state.entries where stored[id] != payload { missing += 1 }
+        #expect(missing == 0, "\(context): \(missing) acknowledged entries missing or changed")
+        let pending = try c.command("XPENDING", "orders", "workers", "-", "+", "1000000")
+        var pendingIDs = Set<String>()
+        for p in pending.elements ?? [] { if let id = p.elements?.first?.text { pendingIDs.insert(id) } }
+        let undone = state.acked.intersection(pendingIDs)
+        #expect(undone.isEmpty, "\(context): acknowledged acks undone: \(undone.prefix(3))")
+        let lost = state.delivered.subtracting(state.ackSent).subtracting(pendingIDs)
+        #expect(lost.isEmpty, "\(context): delivered entries left the PEL without an ack: \(lost.prefix(3))")
+        // IDs never go backwards: the next entry follows every acknowledged one.
+        let next = try c.command("XADD", "orders", "*", "probe", "1")
+        if let last = state.order.max(by: less), let id = next.text {
+            #expect(less(last, id), "\(context): new ID \(id) after \(last)")
+        }
+        _ = try c.command("XDEL", "orders", next.text ?? "0-0")
+    }
+
+    @Test("kill -9 at random moments under appendfsync always: nothing acknowledged is lost (50 rounds)")
+    func killLoop() throws {
+        let dir = ServerProcess.makeTempDir("runnel-kill")
+        var state = Acknowledged()
+        var rng = SplitMix64(seed: UInt64(ProcessInfo.processInfo.environment["RUNNEL_SEED"] ?? "") ?? 20261129)
+        let rounds = Int(ProcessInfo.processInfo.environment["RUNNEL_KILL_ROUNDS"] ?? "") ?? 50
+        var server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always", "--checkpoint-min-bytes", "256kb"])
+        _ = try TestConnection(port: server.port).command("XGROUP", "CREATE", "orders", "workers", "$", "MKSTREAM")
+        for round in 0..<rounds {
+            let delayMs = Int(rng.next() % 120) + 5
+            let victim = server
+            let killer = Thread {
+                usleep(UInt32(delayMs * 1000))
+                victim.signal(SIGKILL)
+            }
+            killer.start()
+            Self.load(port: server.port, round: round, ops: 2000, state: &state)
+            _ = server.waitForExit(timeoutMs: 10_000)
+            server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always", "--checkpoint-min-bytes", "256kb"])
+            try Self.verify(port: server.port, state, context: "round \(round)")
+        }
+        #expect(state.entries.count > rounds * 4, "the load made progress: \(state.entries.count) entries")
+        #expect(!state.acked.isEmpty)
+        server.stop()
+    }
+
+    @Test("a graceful restart and a kill -9 restore streams, groups, PEL counts and metadata exactly")
+    func exactState() throws {
+        let dir = ServerProcess.makeTempDir("runnel-exact")
+        var server = try ServerProcess.runnel(dataDir: dir)
+        var c = try TestConnection(port: server.port)
+        let script: [[String]] = [
+            ["XADD", "s1", "1-1", "a", "1", "b", "2"], ["XADD", "s1", "1-2", "a", "3"], ["XADD", "s1", "2-0", "c", "4"],
+            ["XADD", "s1", "3-0", "a", "5", "b", "6"], ["XDEL", "s1", "1-2"],
+            ["XGROUP", "CREATE", "s1", "g1", "0"], ["XGROUP", "CREATE", "s1", "g2", "$", "ENTRIESREAD", "4"],
+            ["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "2", "STREAMS", "s1", ">"],
+            ["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "s1", ">"],
+            ["XREADGROUP", "GROUP", "g1", "alice", "STREAMS", "s1", "0"],
+            ["XCLAIM", "s1", "g1", "carol", "0", "3-0", "RETRYCOUNT", "7"],
+            ["XACK", "s1", "g1", "2-0"], ["XGROUP", "CREATECONSUMER", "s1", "g2", "dave"],
+            ["XADD", "s2", "MAXLEN", "2", "*", "x", "1"], ["XADD", "s2", "MAXLEN", "2", "*", "x", "2"],
+            ["XADD", "s2", "MAXLEN", "2", "*", "x", "3"], ["XSETID", "s2", "9999999999999-5", "ENTRIESADDED", "50", "MAXDELETEDID", "1-0"],
+            ["XADD", "tmp", "*", "x", "1"], ["RENAME", "tmp", "moved"], ["XADD", "gone", "*", "x", "1"], ["DEL", "gone"],
+            ["PEXPIRE", "moved", "600000"], ["SELECT", "3"], ["XADD", "db3", "5-5", "k", "v"], ["SELECT", "0"],
+        ]
+        for cmd in script { _ = try c.command(cmd) }
+        func snapshot(_ c: TestConnection) throws -> String {
+            var out = ""
+            for cmd: [String] in [
+                ["XINFO", "STREAM", "s1", "FULL"], ["XINFO", "STREAM", "s2", "FULL"], ["XINFO", "GROUPS", "s1"],
+                ["XPENDING", "s1", "g1", "-", "+", "10"], ["XRANGE", "moved", "-", "+"], ["EXISTS", "gone"],
+                ["SELECT", "3"], ["XRANGE", "db3", "-", "+"], ["SELECT", "0"],
+            ] {
+                out += try c.command(cmd).description + "\n"
+            }
+            let keys = try c.command("KEYS", "*").elements?.compactMap(\.text).sorted() ?? []
+            out += keys.joined(separator: ",") + "\n"
+            // Idle times move; keep them out of the comparison.
+            return out.replacingOccurrences(of: #":\d+"#, with: ":N", options: .regularExpression)
+        }
+        let before = try snapshot(c)
+        let ttlBefore = try c.command("PTTL", "moved")
+        server.stop()
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        #expect(try snapshot(c) == before, "graceful restart")
+        if case .integer(let t) = try c.command("PTTL", "moved"), case .integer(let t0) = ttlBefore {
+            #expect(t > 500_000 && t <= t0, "TTL survives")
+        } else {
+            Issue.record("PTTL")
+        }
+        #expect(server.log().contains("DB loaded from disk: 4 streams"))
+        server.kill9()
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        let afterKill = try snapshot(c)
+        #expect(afterKill == before, "after kill -9:\n\(afterKill)\nvs\n\(before)")
+        // Checkpoint, then the same again from checkpoint + tail.
+        #expect(try c.command("SAVE") == .simple("OK"))
+        _ = try c.command("XADD", "s1", "4-0", "after", "checkpoint")
+        _ = try c.command("XDEL", "s1", "4-0")
+        let withTail = try snapshot(c)
+        server.kill9()
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        #expect(try snapshot(c) == withTail, "checkpoint + tail")
+        server.stop()
+    }
+
+    @Test("a torn last frame is truncated at startup with a log line; a flipped byte mid-segment refuses to start until --repair")
+    func tornAndCorrupt() throws {
+        let dir = ServerProcess.makeTempDir("runnel-torn")
+        var server = try ServerProcess.runnel(dataDir: dir)
+        var c = try TestConnection(port: server.port)
+        for i in 0..<200 { _ = try c.command("XADD", "s", "*", "n", "\(i)", "pad", String(repeating: "x", count: i % 50)) }
+        server.stop()
+        let data = dir + "/data"
+        let segments = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasSuffix(".log") }.sorted()
+        let withData = try segments.last { try Data(contentsOf: URL(fileURLWithPath: data + "/" + $0)).count > 28 }!
+        let path = data + "/" + withData
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let goodSize = bytes.count
+        // Torn: half of a frame at the end.
+        bytes.append(bytes[28..<60])
+        try bytes.write(to: URL(fileURLWithPath: path))
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        #expect(try c.command("XLEN", "s") == .integer(200))
+        #expect(server.log().contains("dropped the last 32 bytes"))
+        server.stop()
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)).count == goodSize)
+        // Corrupt: flip one byte in the middle of the segment.
+        bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0x5A
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(throws: (any Error).self) { _ = try ServerProcess.runnel(dataDir: dir) }
+        let failed = try String(contentsOfFile: dir + "/server.log", encoding: .utf8)
+        #expect(failed.contains(withData) && failed.contains("offset") && failed.contains("--repair"), "\(failed)")
+        server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--repair"])
+        c = try TestConnection(port: server.port)
+        if case .integer(let n) = try c.command("XLEN", "s") {
+            #expect(n < 200, "entries after the damage are gone, not wrong")
+        }
+        #expect(server.log().contains("Repair:"))
+        // What is served is a prefix of what was written, with the right values.
+        let range = try c.command("XRANGE", "s", "-", "+")
+        for (i, e) in (range.elements ?? []).enumerated() {
+            #expect(e.elements?[1].elements?[1].text == "\(i)")
+        }
+        server.stop()
+    }
+
+    @Test("a second server on the same directory refuses to start")
+    func exclusiveLock() throws {
+        let dir = ServerProcess.makeTempDir("runnel-lock")
+        let server = try ServerProcess.runnel(dataDir: dir)
+        let bin = try ServerProcess.runnelBinary()
+        let (status, output) = try runCommand(bin, ["--port", "\(ServerProcess.freePort())", "--dir", dir + "/data"], timeoutMs: 20_000)
+        #expect(status != 0)
+        #expect(output.contains("locked by another runnel-server"), "\(output)")
+        server.stop()
+    }
+
+    @Test("write errors: MISCONF for writes, reads and Pub/Sub go on, writes resume, nothing acknowledged lost")
+    func diskFull() throws {
+        let dir = ServerProcess.makeTempDir("runnel-full")
+        let fault = dir + "/fault"
+        var server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always"], environment: ["RUNNEL_FAULT_FILE": fault])
+        let c = try TestConnection(port: server.port)
+        _ = try c.command("XADD", "s", "1-0", "a", "1")
+        FileManager.default.createFile(atPath: fault, contents: nil)
+        // The write in flight when the disk fails waits; it is not acknowledged yet.
+        c.send(["XADD", "s", "2-0", "a", "2"])
+        #expect((try? c.read(1, timeoutMs: 600)) == nil, "no reply before the record is durable")
+        let other = try TestConnection(port: server.port)
+        var refused = RESPValue.null
+        for _ in 0..<50 {
+            refused = try other.command("XADD", "s", "*", "a", "3")
+            if case .error = refused { break }
+            usleep(20_000)
+        }
+        #expect(refused == .error("MISCONF Errors writing to the AOF file: No space left on device"))
+        #expect(try other.command("XLEN", "s") == .integer(2), "reads go on")
+        #expect(try other.command("PUBLISH", "ch", "hello") == .integer(0), "Pub/Sub goes on")
+        #expect(try other.command("INFO", "persistence").text?.contains("aof_last_write_status:err") == true)
+        unlink(fault)
+        #expect(try c.read(1, timeoutMs: 5000).first == .bulk(Array("2-0".utf8)), "the held reply is released")
+        var ok = RESPValue.null
+        for _ in 0..<50 {
+            ok = try other.command("XADD", "s", "3-0", "a", "3")
+            if case .bulk = ok { break }
+            usleep(20_000)
+        }
+        #expect(ok == .bulk(Array("3-0".utf8)), "writes resume")
+        server.kill9()
+        server = try ServerProcess.runnel(dataDir: dir)
+        #expect(try TestConnection(port: server.port).command("XLEN", "s") == .integer(3))
+        server.stop()
+    }
+
+    @Test("retention: after a trim and a checkpoint, disk usage falls")
+    func retention() throws {
+        let dir = ServerProcess.makeTempDir("runnel-ret")
+        let server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--segment-max-bytes", "128kb", "--checkpoint-min-bytes", "100mb"])
+        let c = try TestConnection(port: server.port)
+        for i in 0..<4000 {
+            c.send(["XADD", "s", "*", "event", "{\"order\":\(i),\"payload\":\"\(UUID().uuidString)\"}"])
+        }
+        _ = try c.read(4000, timeoutMs: 60_000)
+        func disk() throws -> Int {
+            guard let text = try c.command("INFO", "persistence").text,
+                let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("log_disk_bytes:") }),
+                let n = Int(line.dropFirst("log_disk_bytes:".count))
+            else { return -1 }
+            return n
+        }
+        let full = try disk()
+        #expect(full > 100_000)
+        #expect(try c.command("XTRIM", "s", "MAXLEN", "10") == .integer(3990))
+        #expect(try c.command("SAVE") == .simple("OK"))
+        let after = try disk()
+        #expect(after < full / 4, "disk \(full) → \(after)")
+        server.stop()
+    }
+}

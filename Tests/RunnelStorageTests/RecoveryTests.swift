@@ -1,0 +1,240 @@
+import Logging
+import RunnelStreams
+import Testing
+
+@testable import RunnelStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func tempDir(_ prefix: String) -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    return String(cString: mkdtemp(&template)!)
+}
+
+/// Writes records through an encoder and a writer, as the broker does.
+final class LogHarness: @unchecked Sendable {
+    let dir: DataDirectory
+    let encoder = LogEncoder()
+    let writer: LogWriter
+    let done = Signal()
+    var lastProgress = WriterProgress(written: 0, synced: 0, error: nil)
+    var checkpoints: [CheckpointOutcome] = []
+
+    init(_ path: String, segment: UInt64 = 1, segmentLimit: Int = 1 << 20, policy: FsyncPolicy = .always, regionLimit: Int = 64 * 1024) throws {
+        dir = DataDirectory(path)
+        encoder.regionLimit = regionLimit
+        let box = UnsafeBox()
+        writer = try LogWriter(
+            directory: dir, segment: segment, startOffset: 0, policy: policy, segmentLimit: segmentLimit, faultFile: nil,
+            logger: Logger(label: "test"),
+            onProgress: { p in box.harness?.done.withLock { box.harness?.lastProgress = p } },
+            onCheckpoint: { o in box.harness?.done.withLock { box.harness?.checkpoints.append(o) } })
+        box.harness = self
+    }
+
+    final class UnsafeBox: @unchecked Sendable { weak var harness: LogHarness? }
+
+    func submit() {
+        if Int64(writer.stats.activeSegmentBytes) >= Int64(writer.segmentLimit) { encoder.requestRoll() }
+        writer.submit(encoder.take())
+    }
+
+    func waitCheckpoints(_ n: Int) {
+        for _ in 0..<1000 where done.withLock({ checkpoints.count }) < n { usleep(5000) }
+    }
+}
+
+@Suite("Log writer and recovery", .serialized)
+struct RecoveryTests {
+    let logger = Logger(label: "test")
+
+    /// A deterministic workload over three streams, applied to `model` and logged.
+    func workload(_ h: LogHarness, _ model: inout [UInt64: Stream], rounds: Int) {
+        for handle: UInt64 in 1...3 where model[handle] == nil {
+            model[handle] = Stream()
+            h.encoder.encode(.streamNew(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8)))
+            let j = Forwarder(handle: handle, encoder: h.encoder)
+            model[handle]!.journal = j
+            _ = model[handle]!.createGroup(Array("g".utf8), lastID: .zero, entriesRead: 0)
+        }
+        var t: Int64 = 1_700_000_000_000
+        for i in 0..<rounds {
+            let handle = UInt64(i % 3 + 1)
+            t += 3
+            let fields = [Array("event".utf8), Array("{\"n\":\(i),\"kind\":\"order-\(i % 5)\"}".utf8)]
+            let id = try! model[handle]!.append(.auto, fieldsAndValues: fields, nowMs: UInt64(t))
+            if i % 4 == 0 {
+                _ = model[handle]!.createConsumer(Array("g".utf8), Array("c\(i % 2)".utf8), now: t)
+                model[handle]!.deliverNew(Array("g".utf8), consumer: Array("c\(i % 2)".utf8), ids: [id], now: t, noAck: false)
+            }
+            if i % 8 == 0 { _ = model[handle]!.acknowledge(Array("g".utf8), [id]) }
+            if i % 50 == 49 { model[handle]!.trim(.maxLength(30), approximate: false, limit: 0) }
+            if i % 97 == 0 { h.submit() }
+        }
+        h.submit()
+    }
+
+    final class Forwarder: StreamJournal, @unchecked Sendable {
+        let handle: UInt64
+        let encoder: LogEncoder
+        init(handle: UInt64, encoder: LogEncoder) {
+            self.handle = handle
+            self.encoder = encoder
+        }
+        func record(_ record: StreamRecord) { encoder.encode(.stream(handle: handle, record)) }
+        func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+            encoder.encodeAppend(handle: handle, id: id, fields: fields, newNode: newNode)
+        }
+    }
+
+    func assertSame(_ recovered: [CheckpointStream], _ model: [UInt64: Stream]) {
+        #expect(recovered.count == model.count)
+        for cs in recovered {
+            #expect(cs.stream.canonicalDescription == model[cs.handle]?.canonicalDescription, "handle \(cs.handle)")
+            let a = cs.stream.groups[Array("g".utf8)]
+            let b = model[cs.handle]?.groups[Array("g".utf8)]
+            #expect(a?.pending == b?.pending && a?.lastID == b?.lastID && a?.entriesRead == b?.entriesRead)
+        }
+    }
+
+    @Test("records written across segment rolls and restart points recover to the same state")
+    func roundTrip() throws {
+        let path = tempDir("runnel-rt")
+        var model: [UInt64: Stream] = [:]
+        do {
+            let h = try LogHarness(path, segmentLimit: 16 * 1024, regionLimit: 4096)
+            workload(h, &model, rounds: 3000)
+            h.writer.stop()
+            #expect(h.writer.stats.activeSegment > 2, "small segments roll")
+        }
+        let result = try Recovery.recover(DataDirectory(path), repair: false, logger: logger)
+        assertSame(result.streams, model)
+        #expect(result.report.truncatedBytes == 0)
+        #expect(result.report.nextSegment > 2)
+        // Each sealed segment has an index whose points are restart frames.
+        let ids = try DataDirectory(path).segmentIDs()
+        let idx = try SegmentIndex.decode(try Files.readAll(path + "/" + DataDirectory(path).indexName(ids[0])), file: "idx")
+        #expect(!idx.points.isEmpty)
+        let seg = try Files.readAll(path + "/" + DataDirectory(path).segmentName(ids[0]))
+        #expect(idx.size == seg.count)
+        var scanner = FrameScanner(seg)
+        var restarts: [Int] = []
+        while let n = scanner.next(), case .success(let f) = n {
+            if f.restart { restarts.append(f.offset) }
+        }
+        #expect(restarts.first == idx.points.first?.offset)
+    }
+
+    @Test("a checkpoint replaces the segments before it and recovery reads checkpoint plus tail")
+    func checkpointThenTail() throws {
+        let path = tempDir("runnel-ck")
+        var model: [UInt64: Stream] = [:]
+        do {
+            let h = try LogHarness(path, segmentLimit: 32 * 1024)
+            workload(h, &model, rounds: 2000)
+            h.encoder.restartRegion()
+            h.submit()
+            var streams: [CheckpointStream] = []
+            for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
+                var copy = s
+                copy.journal = nil
+                streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
+            }
+            h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: 4, createdMs: 1, streams: streams))
+            h.waitCheckpoints(1)
+            #expect(h.checkpoints.first?.error == nil)
+            workload(h, &model, rounds: 500)
+            h.writer.stop()
+        }
+        let dir = DataDirectory(path)
+        let manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: "MANIFEST")
+        #expect(manifest.checkpoint != nil)
+        #expect(try dir.segmentIDs().allSatisfy { $0 >= manifest.segmentsFrom }, "older segments deleted")
+        let result = try Recovery.recover(dir, repair: false, logger: logger)
+        assertSame(result.streams, model)
+        #expect(result.report.checkpointBytes > 0)
+        #expect(result.report.nextHandle == 4)
+    }
+
+    @Test("a torn last frame is cut off; earlier records survive")
+    func tornTail() throws {
+        let path = tempDir("runnel-torn")
+        var model: [UInt64: Stream] = [:]
+        do {
+            let h = try LogHarness(path)
+            workload(h, &model, rounds: 300)
+            h.writer.stop()
+        }
+        let dir = DataDirectory(path)
+        let segPath = path + "/" + dir.segmentName(1)
+        let size = Files.size(segPath)!
+        // Append half of a frame copied from the file's own bytes.
+        var bytes = try Files.readAll(segPath)
+        let tail = Array(bytes[(Framing.headerSize)..<(Framing.headerSize + 40)])
+        bytes.append(contentsOf: tail)
+        let fd = open(segPath, O_WRONLY | O_TRUNC)
+        try Files.writeAll(fd, bytes, path: segPath)
+        close(fd)
+        let result = try Recovery.recover(dir, repair: false, logger: logger)
+        #expect(result.report.truncatedBytes == 40)
+        #expect(Files.size(segPath) == size)
+        assertSame(result.streams, model)
+    }
+
+    @Test("corruption in the middle is refused with file and offset, and --repair cuts there")
+    func corruptMiddle() throws {
+        let path = tempDir("runnel-bad")
+        var model: [UInt64: Stream] = [:]
+        do {
+            let h = try LogHarness(path, regionLimit: 2048)
+            workload(h, &model, rounds: 900)
+            h.writer.stop()
+        }
+        let dir = DataDirectory(path)
+        let segPath = path + "/" + dir.segmentName(1)
+        var bytes = try Files.readAll(segPath)
+        var scanner = FrameScanner(bytes)
+        var frames: [FrameInfo] = []
+        while case .success(let f)? = scanner.next() { frames.append(f) }
+        #expect(frames.count > 4)
+        let victim = frames[frames.count / 2]
+        bytes[victim.payloadStart + 2] ^= 0xFF
+        let fd = open(segPath, O_WRONLY | O_TRUNC)
+        try Files.writeAll(fd, bytes, path: segPath)
+        close(fd)
+        let refusal = recoveryError(dir)
+        guard case .corrupt(let file, let offset, let reason)? = refusal else {
+            Issue.record("recovery must refuse a corrupt segment, got \(String(describing: refusal))")
+            return
+        }
+        #expect(file == segPath && offset == victim.offset)
+        #expect(reason.contains("--repair"))
+        let repaired = try Recovery.recover(dir, repair: true, logger: logger)
+        #expect(repaired.report.repaired != nil)
+        #expect(Files.size(segPath) == victim.offset)
+        #expect(try Files.list(path + "/damaged").count == 1)
+        #expect(repaired.report.entries > 0)
+        // After the repair the directory recovers cleanly.
+        let again = try Recovery.recover(dir, repair: false, logger: logger)
+        #expect(again.report.entries == repaired.report.entries)
+    }
+
+    func recoveryError(_ dir: DataDirectory) -> StorageError? {
+        do {
+            _ = try Recovery.recover(dir, repair: false, logger: logger)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("the directory lock refuses a second owner")
+    func lock() throws {
+        let dir = DataDirectory(tempDir("runnel-lock"))
+        let first = try DirectoryLock(dir)
+        #expect(throws: StorageError.locked(path: dir.path)) { try DirectoryLock(dir) }
+        _ = first
+    }
+}
