@@ -214,7 +214,7 @@ public final class Broker {
 
     /// Writes every session's pending output to its socket.
     func flushPending() {
-        persistence?.submit()
+        persistence?.endOfTurn()
         guard !pendingFlush.isEmpty else { return }
         // Swap with a spare list so neither array reallocates turn after turn.
         swap(&pendingFlush, &flushing)
@@ -373,7 +373,7 @@ public final class Broker {
         let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
         let start = lastClockNs
-        let logBefore = persistence?.encoder.encodedBytes
+        let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
         let replyStart = session.out.buffer.writerIndex
         spec.handler?(self, session, args)
         if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {

@@ -45,14 +45,15 @@ public struct ServerConfig: Sendable {
         Directive(name: "daemonize", kind: .bool, mutable: false, defaultValue: "no"),
         Directive(name: "save", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "dbfilename", kind: .string, mutable: false, defaultValue: "dump.rdb"),
-        Directive(name: "appendonly", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "appendonly", kind: .bool, mutable: false, defaultValue: "yes"),
         Directive(name: "appendfsync", kind: .choice(["everysec", "always", "no"]), mutable: true, defaultValue: "everysec"),
         Directive(name: "appendfilename", kind: .string, mutable: false, defaultValue: "appendonly.aof"),
         Directive(name: "appenddirname", kind: .string, mutable: false, defaultValue: "appendonlydir"),
         Directive(name: "aof-load-truncated", kind: .bool, mutable: true, defaultValue: "yes"),
         // Runnel's storage engine (docs/DESIGN.md, "Storage").
         Directive(name: "segment-max-bytes", kind: .memory(min: 64 * 1024, max: 1 << 40), mutable: false, defaultValue: "67108864"),
-        Directive(name: "checkpoint-min-bytes", kind: .memory(min: 64 * 1024, max: 1 << 40), mutable: true, defaultValue: "67108864"),
+        Directive(name: "checkpoint-min-bytes", kind: .memory(min: 64 * 1024, max: 1 << 40), mutable: true, defaultValue: "33554432"),
+        Directive(name: "checkpoint-compression-level", kind: .integer(min: 1, max: 9), mutable: true, defaultValue: "1"),
         Directive(name: "checkpoint-interval", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "300"),
         Directive(name: "log-compression-level", kind: .integer(min: 1, max: 9), mutable: false, defaultValue: "1"),
         Directive(name: "repair", kind: .bool, mutable: false, defaultValue: "no"),
@@ -103,7 +104,8 @@ public struct ServerConfig: Sendable {
     public private(set) var appendfsync = "everysec"
     public private(set) var appendonly = true
     public private(set) var segmentMaxBytes = 64 << 20
-    public private(set) var checkpointMinBytes = 64 << 20
+    public private(set) var checkpointMinBytes = 32 << 20
+    public private(set) var checkpointCompressionLevel = 1
     public private(set) var checkpointIntervalSeconds = 300
     public private(set) var logCompressionLevel = 1
     public private(set) var repair = false
@@ -233,6 +235,7 @@ public struct ServerConfig: Sendable {
         case "appendonly": appendonly = canonical == "yes"
         case "segment-max-bytes": segmentMaxBytes = Int(canonical)!
         case "checkpoint-min-bytes": checkpointMinBytes = Int(canonical)!
+        case "checkpoint-compression-level": checkpointCompressionLevel = Int(canonical)!
         case "checkpoint-interval": checkpointIntervalSeconds = Int(canonical)!
         case "log-compression-level": logCompressionLevel = Int(canonical)!
         case "repair": repair = canonical == "yes"

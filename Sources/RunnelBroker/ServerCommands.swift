@@ -146,6 +146,9 @@ extension Broker {
             }
             let oldHz = b.config.hz
             b.config = updated
+            if let p = b.persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
+                p.setPolicy(policy)
+            }
             if b.config.hz != oldHz && b.cronTask != nil {
                 b.stopCron()
                 b.startCron()

@@ -325,7 +325,7 @@ extension Broker {
                     s.out.arrayHeader(2)
                 }
                 s.out.bulk(key)
-                let logBefore = persistence?.encoder.encodedBytes
+                let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
                 writeReadResult(s, key, request, index: 0)
                 if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
                     holdReply(s, from: replyStart, until: persistence.encoder.encodedBytes)

@@ -158,8 +158,6 @@ public enum CheckpointFile {
         var pendingHeader: (index: Int, header: Stream.Header, nodes: Int)?
         var sawEnd = false
         var sawMeta = false
-        var scanner = FrameScanner(bytes)
-        let inflater = Inflater()
         var region = RegionState()
 
         func finishStream() throws(StorageError) {
@@ -172,24 +170,49 @@ public enum CheckpointFile {
             pendingHeader = nil
         }
 
-        while let next = scanner.next() {
+        // A second thread checks and inflates frames while this one parses them.
+        let handoff = Handoff<Swift.Result<(FrameInfo, [UInt8]), StorageError>>(limit: 16)
+        let image = bytes
+        startThread(name: "runnel-ckload") {
+            var scanner = FrameScanner(image)
+            let inflater = Inflater()
+            while let next = scanner.next() {
+                switch next {
+                case .success(let frame):
+                    inflater.reset()
+                    do {
+                        let raw = try inflater.inflate(image, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+                        handoff.put(.success((frame, raw)))
+                    } catch {
+                        handoff.put(.failure(.corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error)")))
+                    }
+                case .failure(.truncated(let offset)):
+                    handoff.put(.failure(.corrupt(file: file, offset: offset, reason: "checkpoint ends inside a frame")))
+                case .failure(.corrupt(let offset, let reason)):
+                    handoff.put(.failure(.corrupt(file: file, offset: offset, reason: reason)))
+                }
+                if case .failure = next { break }
+            }
+            handoff.finish()
+        }
+        var failure: StorageError?
+        while let item = handoff.take() {
+            if failure != nil { continue }  // drain so the producer can finish
             let frame: FrameInfo
-            switch next {
-            case .success(let f): frame = f
-            case .failure(.truncated(let offset)):
-                throw .corrupt(file: file, offset: offset, reason: "checkpoint ends inside a frame")
-            case .failure(.corrupt(let offset, let reason)):
-                throw .corrupt(file: file, offset: offset, reason: reason)
-            }
-            if sawEnd { throw .malformed(file: file, offset: frame.offset, reason: "frames after the end record") }
-            inflater.reset()
-            region.reset()
             let raw: [UInt8]
-            do {
-                raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
-            } catch {
-                throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error.code)")
+            switch item {
+            case .failure(let e):
+                failure = e
+                continue
+            case .success(let (f, r)):
+                frame = f
+                raw = r
             }
+            if sawEnd {
+                failure = .malformed(file: file, offset: frame.offset, reason: "frames after the end record")
+                continue
+            }
+            region.reset()
             var src = ByteSource(raw)
             while !src.isAtEnd {
                 let at = src.position
@@ -264,12 +287,15 @@ public enum CheckpointFile {
                         throw StorageError.malformed(file: file, offset: frame.offset, reason: "record at \(at) has trailing bytes")
                     }
                 } catch let e as StorageError {
-                    throw e
+                    failure = e
+                    break
                 } catch {
-                    throw .malformed(file: file, offset: frame.offset, reason: "truncated record at raw offset \(at)")
+                    failure = .malformed(file: file, offset: frame.offset, reason: "truncated record at raw offset \(at)")
+                    break
                 }
             }
         }
+        if let failure { throw failure }
         guard sawMeta && sawEnd else {
             throw .corrupt(file: file, offset: bytes.count, reason: "checkpoint has no end record (incomplete file)")
         }

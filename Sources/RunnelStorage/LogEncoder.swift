@@ -45,6 +45,9 @@ public final class LogEncoder {
 
     /// Whether records wait to be taken.
     public var hasPending: Bool { !chunks.isEmpty || current.count > 0 }
+    private var takenBytes: UInt64 = 0
+    /// Bytes encoded and not yet taken.
+    public var pendingBytes: Int { Int(encodedBytes - takenBytes) }
 
     /// The region after the current one starts a new segment.
     public func requestRoll() { rollAtNextRegion = true }
@@ -82,9 +85,6 @@ public final class LogEncoder {
     }
 
     public func encode(_ record: LogRecord) {
-        if case .stream(let h, .append(let id, let fields, let newNode)) = record {
-            return encode(.append(handle: h, id: id, fields: fields, newNode: newNode))
-        }
         beforeRecord()
         let before = current.count
         RecordEncoding.encode(record, into: &current, region: &region)
@@ -126,6 +126,7 @@ public final class LogEncoder {
     /// Everything encoded since the last call.
     public func take() -> [Chunk] {
         closeChunk()
+        takenBytes = encodedBytes
         defer { chunks.removeAll(keepingCapacity: true) }
         return chunks
     }

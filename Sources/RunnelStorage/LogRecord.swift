@@ -16,7 +16,7 @@ public enum LogRecord: Sendable, Equatable {
     /// FLUSHDB of `db`, or FLUSHALL when nil.
     case flush(db: Int?)
     /// An entry appended (kept apart from `stream` so the hot path avoids per-field arrays).
-    case append(handle: UInt64, id: StreamID, fields: [[UInt8]], newNode: Bool)
+    case append(handle: UInt64, id: StreamID, fields: FieldList, newNode: Bool)
     /// Any other change of a stream.
     case stream(handle: UInt64, StreamRecord)
 
@@ -113,6 +113,9 @@ extension ByteSink {
 struct RecordEncoding {
     /// Appends `[length][type][body]` for `record` to `out`.
     static func encode(_ record: LogRecord, into out: inout ByteSink, region: inout RegionState) {
+        if case .stream(let h, .append(let id, let fields, let newNode)) = record {
+            return encodeAppend(handle: h, id: id, fields: FieldList(fields), newNode: newNode, into: &out, region: &region)
+        }
         var body = ByteSink(capacity: 32)
         switch record {
         case .streamNew(let h, let db, let key):
@@ -142,9 +145,7 @@ struct RecordEncoding {
                 body.byte(RecordType.flushAll)
             }
         case .append(let h, let id, let fields, let newNode):
-            var fl = FieldList(capacity: fields.reduce(0) { $0 + $1.count }, count: fields.count)
-            for f in fields { fl.append(f) }
-            encodeAppend(handle: h, id: id, fields: fl, newNode: newNode, into: &out, region: &region)
+            encodeAppend(handle: h, id: id, fields: fields, newNode: newNode, into: &out, region: &region)
             return
         case .stream(let h, let r):
             encodeStream(h, r, &body, &region)
@@ -195,17 +196,9 @@ struct RecordEncoding {
             b.varint(h)
         }
         switch r {
-        case .append(let id, let fields, let newNode):
-            // Routed through `LogRecord.append` by the journal; kept for completeness.
-            var fl = FieldList()
-            for f in fields { fl.append(f) }
-            region.streams[h] = st
-            var tmp = ByteSink()
-            encodeAppend(handle: h, id: id, fields: fl, newNode: newNode, into: &tmp, region: &region)
-            st = region.streams[h]!
-            var src = ByteSource(tmp.bytes)
-            let n = (try? src.count()) ?? 0
-            b.bytes.append(contentsOf: tmp.bytes[src.position..<src.position + n])
+        case .append:
+            // `LogRecord.encode` routes appends to `encodeAppend` before reaching here.
+            return
         case .delete(let ids):
             head(RecordType.delete)
             b.idList(ids, &st)
@@ -379,8 +372,6 @@ struct RecordDecoding {
             let id = try s.deltaID(&st)
             let pairs = try s.count(limit: s.remaining)
             let same = type & 2 != 0
-            var fields: [[UInt8]] = []
-            fields.reserveCapacity(pairs * 2)
             var names: [[UInt8]]
             if same {
                 guard st.fieldNames.count == pairs else { throw ByteSource.Truncated() }
@@ -391,9 +382,12 @@ struct RecordDecoding {
                 for _ in 0..<pairs { names.append(try s.string()) }
                 st.fieldNames = names
             }
+            var fields = FieldList(capacity: s.remaining + names.reduce(0) { $0 + $1.count }, count: pairs * 2)
             for j in 0..<pairs {
                 fields.append(names[j])
-                fields.append(try s.string())
+                let n = try s.count(limit: s.remaining)
+                fields.append(s.bytes[s.position..<s.position + n])
+                s.position += n
             }
             region.streams[h] = st
             return .append(handle: h, id: id, fields: fields, newNode: type & 1 != 0)

@@ -107,6 +107,13 @@ public final class LogWriter: @unchecked Sendable {
     private var failed: [UInt8]?
     private var reportedError: StorageError?
     private let compressionLevel: Int32
+    /// Level for checkpoints (written off the commit path, but their speed bounds how far
+    /// the log tail grows while one is written, and so the restart time).
+    public var checkpointLevel: Int32 {
+        get { signal.withLock { _checkpointLevel } }
+        set { signal.withLock { _checkpointLevel = newValue } }
+    }
+    private var _checkpointLevel: Int32 = 1
 
     public init(
         directory: DataDirectory, segment: UInt64, startOffset: UInt64, policy: FsyncPolicy, segmentLimit: Int,
@@ -270,7 +277,7 @@ public final class LogWriter: @unchecked Sendable {
                 }
                 state.baseSegment = segmentID
                 let dir = directory
-                let level = compressionLevel
+                let level = checkpointLevel
                 let job = state
                 startThread(name: "runnel-ckpt") { [self] in writeCheckpoint(job, dir: dir, level: level) }
             }

@@ -26,6 +26,8 @@ public enum Recovery {
         /// What `repair` dropped, if anything.
         public var repaired: String?
         public var durationMs = 0
+        /// Of which reading the checkpoint.
+        public var checkpointLoadMs = 0
         /// The segment the writer opens next.
         public var nextSegment: UInt64 = 1
         public var nextHandle: UInt64 = 1
@@ -81,7 +83,7 @@ public enum Recovery {
                 for (h, slot) in slots where db == nil || slot.value.db == db { remove(h) }
             case .append(let h, let id, let fields, let newNode):
                 guard let slot = slots[h] else { return false }
-                slot.value.stream.apply(.append(id: id, fields: fields, newNode: newNode))
+                slot.value.stream.replayAppend(id, fields, newNode: newNode)
             case .stream(let h, let r):
                 guard let slot = slots[h] else { return false }
                 slot.value.stream.apply(r)
@@ -123,6 +125,7 @@ public enum Recovery {
             }
             replay.nextHandle = state.nextHandle
             report.checkpointBytes = bytes.count
+            report.checkpointLoadMs = Int((Files.monotonicNs() - start) / 1_000_000)
         }
         let from = manifest?.segmentsFrom ?? segments.first ?? 1
         segments = segments.filter { $0 >= from }
@@ -212,8 +215,54 @@ public enum Recovery {
     static func replaySegment(
         _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report
     ) throws {
+        // A second thread inflates and decodes frames while this one applies them.
+        let handoff = Handoff<Swift.Result<DecodedFrame, Stop>>(limit: 64)
+        startThread(name: "runnel-replay") {
+            do {
+                try SegmentDecoder.decode(id, bytes, isLast: isLast) { frame in handoff.put(.success(frame)) }
+            } catch let stop as Stop {
+                handoff.put(.failure(stop))
+            } catch {
+                handoff.put(.failure(Stop(segment: id, offset: 0, reason: "\(error)", tornTail: false)))
+            }
+            handoff.finish()
+        }
+        var failure: Stop?
+        while let item = handoff.take() {
+            guard failure == nil else { continue }  // drain so the producer can finish
+            switch item {
+            case .failure(let stop):
+                failure = stop
+            case .success(let decoded):
+                for (record, at) in decoded.records where !replay.apply(record) {
+                    failure = Stop(
+                        segment: id, offset: decoded.frame.offset,
+                        reason: "record at raw offset \(at) names unknown stream handle \(record.handle ?? 0)", tornTail: false)
+                    break
+                }
+                report.records += decoded.records.count
+                report.frames += 1
+                report.rawBytes += decoded.rawBytes
+            }
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// One frame of a segment, inflated and decoded.
+struct DecodedFrame: @unchecked Sendable {
+    var frame: FrameInfo
+    var records: [(LogRecord, Int)]
+    var rawBytes: Int
+}
+
+/// Walks a segment image frame by frame: CRC, inflate, decode.
+enum SegmentDecoder {
+    /// Calls `visit` with each frame; throws `Recovery.Stop` at the first unusable one.
+    static func decode(_ id: UInt64, _ bytes: [UInt8], isLast: Bool, visit: (DecodedFrame) -> Void) throws {
+        typealias Stop = Recovery.Stop
         do {
-            let headerID = try Framing.parseHeader(bytes, kind: .segment, file: path)
+            let headerID = try Framing.parseHeader(bytes, kind: .segment, file: "segment \(id)")
             guard headerID == id else { throw Stop(segment: id, offset: 0, reason: "header names segment \(headerID)", tornTail: false) }
         } catch let e as StorageError {
             // A segment cut short before its header was complete is an empty tail.
@@ -253,23 +302,56 @@ public enum Recovery {
                 } catch {
                     throw Stop(segment: id, offset: frame.offset, reason: "deflate data error \(error.code)", tornTail: false)
                 }
-                // Decode the whole frame before applying any of it, so a frame is all or nothing.
+                // Decode the whole frame before handing any of it on, so a frame is all or nothing.
                 var records: [(LogRecord, Int)] = []
                 do {
                     try RecordDecoding.decodeAll(raw, region: &region) { record, at in records.append((record, at)) }
-                    for (record, at) in records {
-                        guard replay.apply(record) else {
-                            throw RecordDecoding.Bad(offset: at, reason: "record names unknown stream handle \(record.handle ?? 0)")
-                        }
-                    }
-                    report.records += records.count
                 } catch let bad as RecordDecoding.Bad {
                     throw Stop(
                         segment: id, offset: frame.offset, reason: "record at raw offset \(bad.offset): \(bad.reason)", tornTail: false)
                 }
-                report.frames += 1
-                report.rawBytes += raw.count
+                visit(DecodedFrame(frame: frame, records: records, rawBytes: raw.count))
             }
         }
+    }
+}
+
+/// A bounded queue between one producer thread and one consumer.
+final class Handoff<T>: @unchecked Sendable {
+    private let signal = Signal()
+    private var items: [T] = []
+    private var head = 0
+    private var finished = false
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func put(_ item: T) {
+        signal.lock()
+        while items.count - head >= limit { signal.wait(ns: 10_000_000) }
+        if head > 1024 {
+            items.removeFirst(head)
+            head = 0
+        }
+        items.append(item)
+        signal.unlock()
+        signal.signal()
+    }
+
+    func finish() {
+        signal.withLock { finished = true }
+        signal.signal()
+    }
+
+    /// The next item, or nil once the producer finished and everything was taken.
+    func take() -> T? {
+        signal.lock()
+        defer { signal.unlock() }
+        while head == items.count && !finished { signal.wait(ns: 10_000_000) }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        signal.signal()
+        return item
     }
 }

@@ -11,7 +11,7 @@ public struct StreamEntry: Sendable, Equatable {
 
 /// Alternating field and value byte strings of one entry, in one flat buffer (two allocations
 /// instead of one per string).
-public struct FieldList: Sendable {
+public struct FieldList: Sendable, Equatable {
     public private(set) var storage: [UInt8] = []
     private var ends: [Int] = []
 
@@ -30,6 +30,15 @@ public struct FieldList: Sendable {
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         storage.append(contentsOf: bytes)
         ends.append(storage.count)
+    }
+
+    /// Concrete overloads: the generic one is not specialized across modules.
+    public mutating func append(_ bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { append(raw: $0) }
+    }
+
+    public mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append(raw: $0) }
     }
 
     public mutating func append(raw bytes: UnsafeRawBufferPointer) {

@@ -55,6 +55,11 @@ public final class RecordingJournal: StreamJournal, @unchecked Sendable {
 }
 
 extension Stream {
+    /// Replays an append without building a `StreamRecord` (recovery's hot path).
+    public mutating func replayAppend(_ id: StreamID, _ fields: FieldList, newNode: Bool) {
+        appendReplayed(id, fields, newNode: newNode)
+    }
+
     /// Applies one record (replay). The journal, if on, is not fed by replay.
     public mutating func apply(_ record: StreamRecord) {
         let saved = journal

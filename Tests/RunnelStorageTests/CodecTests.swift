@@ -11,9 +11,9 @@ struct CodecTests {
         let c = Array("alice".utf8)
         let records: [LogRecord] = [
             .streamNew(handle: 7, db: 3, key: Array("orders".utf8)),
-            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 0), fields: [Array("f".utf8), Array("v".utf8)], newNode: true),
-            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 1), fields: [Array("f".utf8), Array("w".utf8)], newNode: false),
-            .append(handle: 7, id: StreamID(ms: 1_700_000_000_005, seq: 0), fields: [Array("g".utf8), Array("".utf8)], newNode: false),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 0), fields: FieldList([Array("f".utf8), Array("v".utf8)]), newNode: true),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 1), fields: FieldList([Array("f".utf8), Array("w".utf8)]), newNode: false),
+            .append(handle: 7, id: StreamID(ms: 1_700_000_000_005, seq: 0), fields: FieldList([Array("g".utf8), Array("".utf8)]), newNode: false),
             .stream(handle: 7, .delete(ids: [StreamID(ms: 1_700_000_000_000, seq: 1), StreamID(ms: 5, seq: 9)])),
             .stream(handle: 7, .trim(through: StreamID(ms: 1_700_000_000_000, seq: 0))),
             .stream(handle: 7, .setMetadata(lastID: .max, entriesAdded: 99, maxDeletedID: nil)),
@@ -54,7 +54,7 @@ struct CodecTests {
         let fields = [Array("event".utf8), Array("x".utf8)]
         for i in 0..<100 {
             RecordEncoding.encode(
-                .append(handle: 1, id: StreamID(ms: 1_700_000_000_000 + UInt64(i / 10), seq: UInt64(i % 10)), fields: fields, newNode: false),
+                .append(handle: 1, id: StreamID(ms: 1_700_000_000_000 + UInt64(i / 10), seq: UInt64(i % 10)), fields: FieldList(fields), newNode: false),
                 into: &sink, region: &region)
         }
         // length, type, handle, id (2), pair count, value (2): 8 bytes after the first.
@@ -64,7 +64,7 @@ struct CodecTests {
         try RecordDecoding.decodeAll(sink.bytes, region: &r2) { r, _ in
             if case .append(_, let id, let f, _) = r {
                 ids.append(id)
-                #expect(f == fields)
+                #expect(f.arrays == fields)
             }
         }
         #expect(ids.count == 100)
