@@ -45,7 +45,7 @@ public struct ServerConfig: Sendable {
         Directive(name: "daemonize", kind: .bool, mutable: false, defaultValue: "no"),
         Directive(name: "save", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "dbfilename", kind: .string, mutable: false, defaultValue: "dump.rdb"),
-        Directive(name: "appendonly", kind: .bool, mutable: false, defaultValue: "yes"),
+        Directive(name: "appendonly", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "appendfsync", kind: .choice(["everysec", "always", "no"]), mutable: true, defaultValue: "everysec"),
         Directive(name: "appendfilename", kind: .string, mutable: false, defaultValue: "appendonly.aof"),
         Directive(name: "appenddirname", kind: .string, mutable: false, defaultValue: "appendonlydir"),

@@ -144,6 +144,11 @@ extension Broker {
                 }
                 i += 2
             }
+            if updated.appendonly != b.config.appendonly {
+                // The storage engine is opened (directory locked, state recovered) at start.
+                b.replyError(s, "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Runnel switches persistence on or off only at startup (--appendonly)")
+                return
+            }
             let oldHz = b.config.hz
             b.config = updated
             if let p = b.persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
