@@ -129,19 +129,27 @@ final class Persistence: KeyspaceLog {
 
     private var submitScheduled = false
 
-    /// Called at the end of each loop turn. Under `always` the records go to the writer at
-    /// once (a client is waiting); otherwise they are batched for up to 2 ms (or 256 KiB) so
-    /// the writer thread wakes a few hundred times a second instead of once per command.
+    /// Called at the end of each connection's read turn. Under `always` the records go to
+    /// the writer once per event-loop tick (after every readable connection was served, so
+    /// one fdatasync covers them all); otherwise they are batched for up to 2 ms (or 256 KiB)
+    /// so the writer thread wakes a few hundred times a second instead of once per command.
     func endOfTurn() {
         guard encoder.hasPending else { return }
-        if policy == .always || encoder.pendingBytes >= 256 * 1024 {
+        if encoder.pendingBytes >= 256 * 1024 {
             submit()
         } else if !submitScheduled {
             submitScheduled = true
             let bound = NIOLoopBound(self, eventLoop: broker.eventLoop)
-            broker.eventLoop.scheduleTask(in: .milliseconds(2)) {
-                bound.value.submitScheduled = false
-                bound.value.submit()
+            if policy == .always {
+                broker.eventLoop.execute {
+                    bound.value.submitScheduled = false
+                    bound.value.submit()
+                }
+            } else {
+                broker.eventLoop.scheduleTask(in: .milliseconds(2)) {
+                    bound.value.submitScheduled = false
+                    bound.value.submit()
+                }
             }
         }
     }

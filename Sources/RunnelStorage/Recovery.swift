@@ -23,6 +23,8 @@ public enum Recovery {
         public var rawBytes = 0
         /// Bytes cut from a torn tail.
         public var truncatedBytes = 0
+        /// Index files written because they were missing or did not match their segment.
+        public var indexesRebuilt = 0
         /// What `repair` dropped, if anything.
         public var repaired: String?
         public var durationMs = 0
@@ -142,8 +144,21 @@ public enum Recovery {
             let bytes = try Files.readAll(path)
             report.segments += 1
             lastSegment = id
+            var points: [IndexPoint] = []
+            defer {
+                // Every segment found at startup is sealed: check its index, rebuild it if needed.
+                let size = Files.size(path) ?? bytes.count
+                let built = SegmentIndex(segment: id, size: size, points: points)
+                let idxPath = dir.file(dir.indexName(id))
+                let stored = (try? Files.readAll(idxPath)).flatMap { try? SegmentIndex.decode($0, file: idxPath) }
+                if stored != built && Files.exists(path) {
+                    if (try? Files.writeAtomically(idxPath, built.encoded(), directory: dir.path)) != nil {
+                        report.indexesRebuilt += 1
+                    }
+                }
+            }
             do {
-                try replaySegment(id, bytes, path: path, isLast: isLast, replay: &replay, report: &report)
+                try replaySegment(id, bytes, path: path, isLast: isLast, replay: &replay, report: &report, index: &points)
                 report.segmentBytes += bytes.count
             } catch let stop as Stop {
                 if stop.tornTail {
@@ -213,7 +228,8 @@ public enum Recovery {
 
     /// Replays one segment image; throws `Stop` at the first frame that cannot be used.
     static func replaySegment(
-        _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report
+        _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report,
+        index: inout [IndexPoint]
     ) throws {
         // A second thread inflates and decodes frames while this one applies them.
         let handoff = Handoff<Swift.Result<DecodedFrame, Stop>>(limit: 64)
@@ -234,6 +250,7 @@ public enum Recovery {
             case .failure(let stop):
                 failure = stop
             case .success(let decoded):
+                SegmentIndex.note(decoded, into: &index)
                 for (record, at) in decoded.records where !replay.apply(record) {
                     failure = Stop(
                         segment: id, offset: decoded.frame.offset,
@@ -246,6 +263,32 @@ public enum Recovery {
             }
         }
         if let failure { throw failure }
+    }
+}
+
+extension SegmentIndex {
+    /// Adds a decoded frame to index points being built: a restart frame opens a point, and
+    /// appends extend their stream's span in the current point.
+    static func note(_ decoded: DecodedFrame, into points: inout [IndexPoint]) {
+        if decoded.frame.restart { points.append(IndexPoint(offset: decoded.frame.offset, spans: [:])) }
+        guard !points.isEmpty else { return }
+        for (record, _) in decoded.records {
+            guard case .append(let h, let id, _, _) = record else { continue }
+            if var span = points[points.count - 1].spans[h] {
+                span.last = id
+                span.count += 1
+                points[points.count - 1].spans[h] = span
+            } else {
+                points[points.count - 1].spans[h] = IndexSpan(first: id, last: id, count: 1)
+            }
+        }
+    }
+
+    /// Builds a segment's index by scanning it (missing or damaged index files).
+    public static func build(segment id: UInt64, bytes: [UInt8]) -> SegmentIndex {
+        var points: [IndexPoint] = []
+        try? SegmentDecoder.decode(id, bytes, isLast: true) { note($0, into: &points) }
+        return SegmentIndex(segment: id, size: bytes.count, points: points)
     }
 }
 

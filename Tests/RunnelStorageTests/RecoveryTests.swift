@@ -125,6 +125,23 @@ struct RecoveryTests {
             if f.restart { restarts.append(f.offset) }
         }
         #expect(restarts.first == idx.points.first?.offset)
+        #expect(idx.points.map(\.offset) == restarts)
+        // The writer's indexes agree with the ones recovery builds: only the last segment
+        // (active when the writer stopped) had none.
+        #expect(result.report.indexesRebuilt == 1)
+        // A missing or damaged index is rebuilt identically.
+        let idxPath = path + "/" + DataDirectory(path).indexName(ids[0])
+        let original = try Files.readAll(idxPath)
+        unlink(idxPath)
+        var damaged = try Files.readAll(path + "/" + DataDirectory(path).indexName(ids[1]))
+        damaged[damaged.count - 3] ^= 0x10
+        let fd = open(path + "/" + DataDirectory(path).indexName(ids[1]), O_WRONLY | O_TRUNC)
+        try Files.writeAll(fd, damaged, path: "idx")
+        close(fd)
+        let again = try Recovery.recover(DataDirectory(path), repair: false, logger: logger)
+        #expect(again.report.indexesRebuilt == 2)
+        #expect(try Files.readAll(idxPath) == original)
+        #expect(SegmentIndex.build(segment: ids[0], bytes: seg) == idx)
     }
 
     @Test("a checkpoint replaces the segments before it and recovery reads checkpoint plus tail")
