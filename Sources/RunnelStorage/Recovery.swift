@@ -107,6 +107,10 @@ public enum Recovery {
         let start = Files.monotonicNs()
         var report = Report()
         var replay = Replay()
+        // Temporary files of an interrupted checkpoint, index or manifest write are garbage.
+        for name in try Files.list(dir.path) where name.hasSuffix(".tmp") {
+            unlink(dir.file(name))
+        }
         var manifest: Manifest?
         if Files.exists(dir.manifestPath) {
             manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
