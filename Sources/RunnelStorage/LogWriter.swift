@@ -95,15 +95,23 @@ public final class LogWriter: @unchecked Sendable {
     private let onCheckpoint: @Sendable (CheckpointOutcome) -> Void
 
     // Writer-thread state.
+    /// The active segment's descriptor. Written by the writer thread under `fdLock` (and
+    /// `signal`); the syncer reads it holding `fdLock`, so it never syncs a closed descriptor.
     private var fd: Int32 = -1
+    private let fdLock = Signal()
+    private var syncerStopped = false
     private var segmentID: UInt64
+    /// `segmentID` for the syncer's messages (guarded by `signal`).
+    private var segmentIDShared: UInt64 = 0
     private var segmentBytes = 0
     private var deflater: Deflater
     private var indexPoints: [IndexPoint] = []
     private var written: UInt64
-    private var synced: UInt64
-    private var unsyncedRecords = 0
     private var lastSyncNs: UInt64 = Files.monotonicNs()
+    /// Records written but not yet covered by a sync (guarded by `signal`).
+    private var unsyncedRecords = 0
+    /// A failed fdatasync (guarded by `signal`); cleared by the next successful one.
+    private var syncError: StorageError?
     private var failed: [UInt8]?
     private var reportedError: StorageError?
     private let compressionLevel: Int32
@@ -124,7 +132,8 @@ public final class LogWriter: @unchecked Sendable {
         self.directory = directory
         self.segmentID = segment
         self.written = startOffset
-        self.synced = startOffset
+        _stats.synced = startOffset
+        _stats.written = startOffset
         self._policy = policy
         self.segmentLimit = segmentLimit
         self.compressionLevel = compressionLevel
@@ -136,6 +145,7 @@ public final class LogWriter: @unchecked Sendable {
         _stats.policy = policy
         try openSegment(segment)
         startThread(name: "runnel-writer") { [self] in run() }
+        startThread(name: "runnel-sync") { [self] in runSyncer() }
     }
 
     public var policy: FsyncPolicy {
@@ -187,8 +197,8 @@ public final class LogWriter: @unchecked Sendable {
         while true {
             signal.lock()
             while queue.isEmpty && !stopping {
-                if failed != nil || (_policy == .everysec && synced < written) {
-                    signal.wait(ns: failed != nil ? 200_000_000 : 1_000_000_000)
+                if failed != nil {
+                    signal.wait(ns: 200_000_000)
                     break
                 }
                 signal.wait(ns: 1_000_000_000)
@@ -204,27 +214,50 @@ public final class LogWriter: @unchecked Sendable {
             } else if !items.isEmpty {
                 process(items, policy: policy)
             }
-            if failed == nil {
-                if policy == .always && synced < written {
-                    sync()
-                } else if policy == .everysec && synced < written && Files.monotonicNs() - lastSyncNs >= 1_000_000_000 {
-                    sync()
-                }
-            }
             report()
-            if stop && failed == nil {
-                if synced < written { sync() }
-                report()
+            if stop {
+                if failed != nil {
+                    logger.error("shutting down with unwritten records after a write error: \(failed!.count) bytes")
+                }
+                // Final sync, then the syncer ends.
+                fdLock.lock()
+                syncLocked()
+                signal.withLock { syncerStopped = true }
+                signal.signal()
                 if fd >= 0 { close(fd) }
                 fd = -1
+                fdLock.unlock()
+                report()
                 signal.withLock { stopped = true }
                 return
             }
-            if stop && failed != nil {
-                logger.error("shutting down with unwritten records after a write error: \(failed!.count) bytes")
-                signal.withLock { stopped = true }
-                return
+        }
+    }
+
+    /// The syncer thread: fdatasync as soon as there is written data not yet synced (always),
+    /// or once a second (everysec). Each fdatasync covers everything written before it
+    /// started, so under load syncs run back to back while the writer keeps compressing and
+    /// writing the next batch: group commit without a gap between commits.
+    private func runSyncer() {
+        while true {
+            signal.lock()
+            var go = false
+            while !syncerStopped {
+                let pending = _stats.written > _stats.synced
+                let since = Files.monotonicNs() - lastSyncNs
+                if pending && syncError != nil && since >= 200_000_000 { go = true }
+                else if pending && syncError == nil && _policy == .always { go = true }
+                else if pending && _policy == .everysec && since >= 1_000_000_000 { go = true }
+                if go { break }
+                signal.wait(ns: _policy == .always && syncError == nil ? 1_000_000_000 : 100_000_000)
             }
+            let done = syncerStopped
+            signal.unlock()
+            if done { return }
+            fdLock.lock()
+            syncLocked()
+            fdLock.unlock()
+            report()
         }
     }
 
@@ -272,7 +305,8 @@ public final class LogWriter: @unchecked Sendable {
             case .checkpoint(var state):
                 if !rollNow() {
                     signal.withLock { _stats.checkpointInProgress = false }
-                    onCheckpoint(CheckpointOutcome(baseSegment: 0, bytes: 0, durationMs: 0, error: reportedError))
+                    let e = signal.withLock { reportedError ?? syncError }
+                    onCheckpoint(CheckpointOutcome(baseSegment: 0, bytes: 0, durationMs: 0, error: e))
                     return requeue(items[(i + 1)...])
                 }
                 state.baseSegment = segmentID
@@ -295,8 +329,8 @@ public final class LogWriter: @unchecked Sendable {
         signal.withLock {
             _stats.rawBytes += UInt64(pendingRaw.count)
             _stats.compressedBytes += UInt64(frame.count)
+            unsyncedRecords += pendingRecords
         }
-        unsyncedRecords += pendingRecords
         pendingRaw = ByteSink(capacity: 4096)
         pendingRestart = false
         pendingRecords = 0
@@ -324,6 +358,7 @@ public final class LogWriter: @unchecked Sendable {
             _stats.activeSegmentBytes = segmentBytes
             _stats.written = written
         }
+        signal.signal()  // the syncer
         return true
     }
 
@@ -343,22 +378,25 @@ public final class LogWriter: @unchecked Sendable {
         segmentBytes += bytes.count
         written = failedEnd
         logger.notice("log writes succeed again after the error; resuming")
-        reportedError = nil
         signal.withLock {
-            _stats.lastError = nil
+            reportedError = nil
+            _stats.lastError = syncError
             _stats.activeSegmentBytes = segmentBytes
             _stats.written = written
         }
+        signal.signal()
     }
 
     private func noteError(_ error: StorageError) {
-        if reportedError == nil {
-            logger.error("Error writing the log: \(error). Write commands are refused (MISCONF) until writes succeed again.")
-        }
-        reportedError = error
-        signal.withLock {
+        let first = signal.withLock { () -> Bool in
+            let first = reportedError == nil && syncError == nil
+            reportedError = error
             _stats.lastError = error
             _stats.writeErrors += 1
+            return first
+        }
+        if first {
+            logger.error("Error writing the log: \(error). Write commands are refused (MISCONF) until writes succeed again.")
         }
     }
 
@@ -368,37 +406,46 @@ public final class LogWriter: @unchecked Sendable {
         }
     }
 
-    private func sync() {
+    /// fdatasync of the active segment; the caller holds `fdLock`.
+    private func syncLocked() {
+        let (target, records, fd) = signal.withLock { (_stats.written, unsyncedRecords, self.fd) }
+        guard target > signal.withLock({ _stats.synced }), fd >= 0 else { return }
         let start = Files.monotonicNs()
-        do throws(StorageError) {
-            try checkFault("fdatasync")
-            if fdatasync(fd) != 0 {
-                throw StorageError.io(operation: "fdatasync", path: directory.file(directory.segmentName(segmentID)), errno: errno)
-            }
-        } catch {
-            // The page cache may have dropped the dirty pages: the data is not known to be on
-            // disk. Keep refusing writes; the next successful sync covers everything.
-            noteError(error)
-            failed = failed ?? []
-            failedEnd = written
-            return
+        var failure: StorageError?
+        if let faultFile, access(faultFile, F_OK) == 0 {
+            failure = .io(operation: "fdatasync", path: directory.file(directory.segmentName(segmentIDShared)), errno: ENOSPC)
+        } else if fdatasync(fd) != 0 {
+            failure = .io(operation: "fdatasync", path: directory.file(directory.segmentName(segmentIDShared)), errno: errno)
         }
-        let us = Int((Files.monotonicNs() - start) / 1000)
-        lastSyncNs = Files.monotonicNs()
-        synced = written
-        let records = unsyncedRecords
-        unsyncedRecords = 0
-        signal.withLock {
+        let end = Files.monotonicNs()
+        let firstFailure = signal.withLock { () -> Bool in
+            lastSyncNs = end
+            if let failure {
+                // The page cache may have dropped the dirty pages: the data is not known to be
+                // on disk. Writes are refused until a later fdatasync succeeds and covers it.
+                let first = syncError == nil && reportedError == nil
+                syncError = failure
+                _stats.lastError = failure
+                _stats.writeErrors += 1
+                return first
+            }
+            syncError = nil
+            if reportedError == nil { _stats.lastError = nil }
+            _stats.synced = max(_stats.synced, target)
             _stats.fsyncs += 1
             _stats.recordsSynced += records
-            _stats.synced = synced
-            _stats.fsyncLatenciesUs.append(us)
+            unsyncedRecords -= records
+            _stats.fsyncLatenciesUs.append(Int((end - start) / 1000))
             if _stats.fsyncLatenciesUs.count > 1024 { _stats.fsyncLatenciesUs.removeFirst(512) }
+            return false
+        }
+        if let failure, firstFailure {
+            logger.error("Error syncing the log: \(failure). Write commands are refused (MISCONF) until a sync succeeds.")
         }
     }
 
     private func report() {
-        let p = WriterProgress(written: written, synced: synced, error: reportedError)
+        let p = signal.withLock { WriterProgress(written: _stats.written, synced: _stats.synced, error: reportedError ?? syncError) }
         onProgress(p)
     }
 
@@ -416,7 +463,10 @@ public final class LogWriter: @unchecked Sendable {
             close(fd)
             throw error
         }
-        self.fd = fd
+        signal.withLock {
+            self.fd = fd
+            segmentIDShared = id
+        }
         segmentID = id
         segmentBytes = header.count
         indexPoints = []
@@ -432,28 +482,27 @@ public final class LogWriter: @unchecked Sendable {
     private func rollNow() -> Bool {
         emitFrame()
         guard writeOut() else { return false }
-        if synced < written { sync() }
-        guard failed == nil else { return false }
+        fdLock.lock()
+        defer { fdLock.unlock() }
+        syncLocked()
+        guard signal.withLock({ syncError == nil && _stats.synced >= written }) else { return false }
         let index = SegmentIndex(segment: segmentID, size: segmentBytes, points: indexPoints)
         do {
             try Files.writeAtomically(directory.file(directory.indexName(segmentID)), index.encoded(), directory: directory.path)
         } catch {
             logger.warning("could not write the index of segment \(segmentID): \(error) (it is rebuilt when needed)")
         }
-        close(fd)
-        fd = -1
+        let old = fd
         do {
             try openSegment(segmentID + 1)
         } catch {
+            // Keep appending to the current segment; the roll is retried at the next region.
             noteError(error)
             failed = []
             failedEnd = written
-            // Keep the previous segment open for appending so retries have a file.
-            if let reopened = try? Files.open(directory.file(directory.segmentName(segmentID)), O_WRONLY | O_APPEND) {
-                fd = reopened
-            }
             return false
         }
+        close(old)
         return true
     }
 
