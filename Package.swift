@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "runnel-server", targets: ["runnel-server"]),
+        .executable(name: "runnel-dump", targets: ["runnel-dump"]),
         .library(name: "RunnelRESP", targets: ["RunnelRESP"]),
         .library(name: "RunnelBroker", targets: ["RunnelBroker"]),
         .library(name: "RunnelStorage", targets: ["RunnelStorage"]),
@@ -69,6 +70,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "runnel-dump",
+            dependencies: [
+                "RunnelStorage", "RunnelStreams",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

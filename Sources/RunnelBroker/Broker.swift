@@ -129,6 +129,8 @@ public final class Broker {
     var persistence: Persistence?
     /// Callbacks waiting for the running checkpoint (SAVE, BGSAVE, tests).
     var checkpointWaiters: [(CheckpointOutcome) -> Void] = []
+    /// Callbacks waiting for the running snapshot (SAVE).
+    var snapshotWaiters: [(SnapshotOutcome) -> Void] = []
 
     /// Threads for blocking work (file I/O) that must not run on the event loop; nil runs it
     /// inline (EmbeddedChannel tests).

@@ -87,7 +87,8 @@ final class Persistence: KeyspaceLog {
             segmentLimit: config.segmentMaxBytes, compressionLevel: Int32(config.logCompressionLevel),
             faultFile: getenv("RUNNEL_FAULT_FILE").map { String(cString: $0) }, logger: broker.logger,
             onProgress: { p in loop.execute { bound.value.writerProgressed(p) } },
-            onCheckpoint: { o in loop.execute { bound.value.checkpointFinished(o) } })
+            onCheckpoint: { o in loop.execute { bound.value.checkpointFinished(o) } },
+            onSnapshot: { o in loop.execute { bound.value.snapshotFinished(o) } })
     }
 
     // MARK: - KeyspaceLog
@@ -243,7 +244,6 @@ final class Persistence: KeyspaceLog {
         checkpointRunning = false
         if o.error == nil {
             lastCheckpointBytes = o.bytes
-            broker.lastSaveTime = Clock.nowMs() / 1000
             broker.logger.info("Checkpoint of segment \(o.baseSegment) written: \(o.bytes) bytes in \(o.durationMs) ms")
         }
         broker.checkpointWaiters.forEach { $0(o) }
@@ -251,6 +251,54 @@ final class Persistence: KeyspaceLog {
     }
 
     var isCheckpointRunning: Bool { checkpointRunning }
+
+    // MARK: - Snapshots
+
+    private(set) var snapshotRunning = false
+    private(set) var snapshots = 0
+    private(set) var lastSnapshotStatus = "ok"
+    private(set) var lastSnapshotDurationMs = -1
+    private(set) var changesAtLastSnapshot: UInt64 = 0
+
+    /// Starts a snapshot (SAVE, BGSAVE); false if one is running.
+    @discardableResult
+    func snapshot(now: Int64) -> Bool {
+        guard !snapshotRunning else { return false }
+        snapshotRunning = true
+        submit()
+        var streams = 0, entries = 0, groups = 0, pending = 0
+        for db in broker.dbs {
+            for case .stream(let box) in db.values.values {
+                streams += 1
+                entries += box.stream.length
+                groups += box.stream.groups.count
+                for g in box.stream.groups.values { pending += g.pending.count }
+            }
+        }
+        changesAtLastSnapshot = encoder.encodedRecords
+        let name = "snapshot-\(now)"
+        writer.submitSnapshot(
+            SnapshotRequest(
+                name: name, createdMs: now, summary: "streams=\(streams) entries=\(entries) groups=\(groups) pending=\(pending)",
+                retain: broker.config.snapshotRetain))
+        return true
+    }
+
+    private func snapshotFinished(_ o: SnapshotOutcome) {
+        snapshotRunning = false
+        lastSnapshotDurationMs = o.durationMs
+        if let info = o.info, o.error == nil {
+            snapshots += 1
+            lastSnapshotStatus = "ok"
+            broker.lastSaveTime = info.createdMs / 1000
+            broker.logger.notice("DB saved on disk: snapshot \(info.name), \(info.files.count) files, \(info.totalBytes) bytes, \(o.durationMs) ms")
+        } else {
+            lastSnapshotStatus = "err"
+        }
+        let waiters = broker.snapshotWaiters
+        broker.snapshotWaiters.removeAll()
+        waiters.forEach { $0(o) }
+    }
 
     /// Bytes of the directory's segments and checkpoint (INFO; a directory listing, cheap).
     func diskUsage() -> (total: Int, checkpoint: Int, segments: Int) {

@@ -7,19 +7,19 @@ import Glibc
 #endif
 
 extension Broker {
-    /// SAVE: a checkpoint, replying when it is on disk. The client waits; others do not.
+    /// SAVE: a snapshot, replying when it is complete. The client waits; others do not.
     func save(_ s: ClientSession) {
         guard let p = persistence else {
             s.out.ok()
             return
         }
-        if p.isCheckpointRunning {
+        if p.snapshotRunning {
             replyError(s, "ERR Background save already in progress")
             return
         }
-        p.checkpoint(now: Clock.nowMs())
+        p.snapshot(now: Clock.nowMs())
         s.suspended = true
-        checkpointWaiters.append { [weak self, weak s] outcome in
+        snapshotWaiters.append { [weak self, weak s] outcome in
             guard let self, let s else { return }
             if let error = outcome.error {
                 self.replyError(s, "ERR \(error)")
@@ -55,17 +55,29 @@ extension Broker {
                 s.out.simpleString("Background saving started")
                 return
             }
-            if p.isCheckpointRunning {
+            if p.snapshotRunning {
                 if a.count == 2 {
                     s.out.simpleString("Background saving scheduled")
-                    b.checkpointWaiters.append { [weak b] _ in b?.persistence?.checkpoint(now: Clock.nowMs()) }
+                    b.snapshotWaiters.append { [weak b] _ in b?.persistence?.snapshot(now: Clock.nowMs()) }
                 } else {
                     b.replyError(s, "ERR Background save already in progress")
                 }
                 return
             }
-            p.checkpoint(now: Clock.nowMs())
+            p.snapshot(now: Clock.nowMs())
             s.out.simpleString("Background saving started")
+        }
+        r.add("bgrewriteaof", 1, ["noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
+            guard let p = b.persistence else {
+                s.out.simpleString("Background append only file rewriting started")
+                return
+            }
+            if p.isCheckpointRunning {
+                b.replyError(s, "ERR Background append only file rewriting already in progress")
+                return
+            }
+            p.checkpoint(now: Clock.nowMs())
+            s.out.simpleString("Background append only file rewriting started")
         }
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             var abort = false

@@ -63,6 +63,28 @@ public struct WriterStats: Sendable {
     }
 }
 
+/// A snapshot to take (SAVE, BGSAVE).
+public struct SnapshotRequest: Sendable {
+    public var name: String
+    public var createdMs: Int64
+    public var summary: String
+    /// Snapshots to keep (0: all).
+    public var retain: Int
+    public init(name: String, createdMs: Int64, summary: String, retain: Int) {
+        self.name = name
+        self.createdMs = createdMs
+        self.summary = summary
+        self.retain = retain
+    }
+}
+
+public struct SnapshotOutcome: Sendable {
+    public var name: String
+    public var info: Snapshot.Info?
+    public var durationMs: Int
+    public var error: StorageError?
+}
+
 /// The result of a checkpoint, reported to the event loop.
 public struct CheckpointOutcome: Sendable {
     public var baseSegment: UInt64
@@ -78,6 +100,7 @@ public final class LogWriter: @unchecked Sendable {
     enum Item {
         case chunk(Chunk)
         case checkpoint(CheckpointState)
+        case snapshot(SnapshotRequest)
         case roll
     }
 
@@ -93,6 +116,10 @@ public final class LogWriter: @unchecked Sendable {
     private let logger: Logger
     private let onProgress: @Sendable (WriterProgress) -> Void
     private let onCheckpoint: @Sendable (CheckpointOutcome) -> Void
+    private let onSnapshot: @Sendable (SnapshotOutcome) -> Void
+    /// Held while the MANIFEST changes and old files are deleted, and while a snapshot links
+    /// files, so a snapshot never links half of a checkpoint's switch.
+    private let housekeeping = Signal()
 
     // Writer-thread state.
     /// The active segment's descriptor. Written by the writer thread under `fdLock` (and
@@ -127,7 +154,8 @@ public final class LogWriter: @unchecked Sendable {
         directory: DataDirectory, segment: UInt64, startOffset: UInt64, policy: FsyncPolicy, segmentLimit: Int,
         compressionLevel: Int32 = 1, faultFile: String?, logger: Logger,
         onProgress: @escaping @Sendable (WriterProgress) -> Void,
-        onCheckpoint: @escaping @Sendable (CheckpointOutcome) -> Void
+        onCheckpoint: @escaping @Sendable (CheckpointOutcome) -> Void,
+        onSnapshot: @escaping @Sendable (SnapshotOutcome) -> Void = { _ in }
     ) throws(StorageError) {
         self.directory = directory
         self.segmentID = segment
@@ -142,6 +170,7 @@ public final class LogWriter: @unchecked Sendable {
         self.logger = logger
         self.onProgress = onProgress
         self.onCheckpoint = onCheckpoint
+        self.onSnapshot = onSnapshot
         _stats.policy = policy
         try openSegment(segment)
         startThread(name: "runnel-writer") { [self] in run() }
@@ -176,6 +205,12 @@ public final class LogWriter: @unchecked Sendable {
             _stats.checkpointInProgress = true
             queue.append(.checkpoint(state))
         }
+        signal.signal()
+    }
+
+    /// Queues a snapshot of everything submitted so far.
+    public func submitSnapshot(_ request: SnapshotRequest) {
+        signal.withLock { queue.append(.snapshot(request)) }
         signal.signal()
     }
 
@@ -314,6 +349,8 @@ public final class LogWriter: @unchecked Sendable {
                 let level = checkpointLevel
                 let job = state
                 startThread(name: "runnel-ckpt") { [self] in writeCheckpoint(job, dir: dir, level: level) }
+            case .snapshot(let request):
+                takeSnapshot(request)
             }
         }
         emitFrame()
@@ -506,6 +543,46 @@ public final class LogWriter: @unchecked Sendable {
         return true
     }
 
+    // MARK: - Snapshots
+
+    /// Captures the state as of everything written so far (links and one prefix copy, on this
+    /// thread, while nothing is appended), then checksums and publishes it on another thread.
+    private func takeSnapshot(_ request: SnapshotRequest) {
+        let start = Files.monotonicNs()
+        emitFrame()
+        guard writeOut() else {
+            let e = signal.withLock { reportedError ?? syncError }
+            onSnapshot(SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: e))
+            return
+        }
+        let captured: (tmp: String, names: [String])
+        do throws(StorageError) {
+            housekeeping.lock()
+            defer { housekeeping.unlock() }
+            captured = try Snapshot.capture(directory, name: request.name, activeSegment: segmentID, activeBytes: segmentBytes)
+        } catch {
+            logger.warning("snapshot failed: \(error)")
+            onSnapshot(SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: error))
+            return
+        }
+        let dir = directory
+        let done = onSnapshot
+        let log = logger
+        startThread(name: "runnel-snap") {
+            var outcome = SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: nil)
+            do throws(StorageError) {
+                outcome.info = try Snapshot.finish(
+                    dir, tmp: captured.tmp, name: request.name, files: captured.names, createdMs: request.createdMs,
+                    summary: request.summary, retain: request.retain)
+            } catch {
+                outcome.error = error
+                log.warning("snapshot failed: \(error)")
+            }
+            outcome.durationMs = Int((Files.monotonicNs() - start) / 1_000_000)
+            done(outcome)
+        }
+    }
+
     // MARK: - Checkpoints
 
     private func writeCheckpoint(_ state: CheckpointState, dir: DataDirectory, level: Int32) {
@@ -519,6 +596,8 @@ public final class LogWriter: @unchecked Sendable {
             let manifest = Manifest(
                 checkpoint: .init(baseSegment: state.baseSegment, name: name, size: bytes.count, crc: Checksum.crc32(bytes)),
                 segmentsFrom: state.baseSegment)
+            housekeeping.lock()
+            defer { housekeeping.unlock() }
             try Files.writeAtomically(dir.manifestPath, manifest.encoded(), directory: dir.path)
             // Everything before the base is now redundant.
             for id in (try? dir.segmentIDs()) ?? [] where id < state.baseSegment {

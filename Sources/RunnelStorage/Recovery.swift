@@ -103,13 +103,33 @@ public enum Recovery {
         let tornTail: Bool
     }
 
+    /// A record seen during replay, with where it was and the key its stream had then.
+    public struct VisitedRecord {
+        public var segment: UInt64
+        public var frameOffset: Int
+        public var rawOffset: Int
+        public var record: LogRecord
+        public var db: Int?
+        public var key: [UInt8]?
+    }
+
     public static func recover(_ dir: DataDirectory, repair: Bool, logger: Logger) throws(StorageError) -> Result {
+        try recover(dir, repair: repair, readOnly: false, logger: logger, visit: nil)
+    }
+
+    /// `readOnly` changes nothing on disk (the dump tool, possibly beside a running server):
+    /// a torn tail is only skipped, indexes are not rewritten, no MANIFEST is created.
+    public static func recover(
+        _ dir: DataDirectory, repair: Bool, readOnly: Bool, logger: Logger, visit: ((VisitedRecord) -> Void)?
+    ) throws(StorageError) -> Result {
         let start = Files.monotonicNs()
         var report = Report()
         var replay = Replay()
         // Temporary files of an interrupted checkpoint, index or manifest write are garbage.
-        for name in try Files.list(dir.path) where name.hasSuffix(".tmp") {
-            unlink(dir.file(name))
+        if !readOnly {
+            for name in try Files.list(dir.path) where name.hasSuffix(".tmp") {
+                unlink(dir.file(name))
+            }
         }
         var manifest: Manifest?
         if Files.exists(dir.manifestPath) {
@@ -155,16 +175,22 @@ public enum Recovery {
                 let built = SegmentIndex(segment: id, size: size, points: points)
                 let idxPath = dir.file(dir.indexName(id))
                 let stored = (try? Files.readAll(idxPath)).flatMap { try? SegmentIndex.decode($0, file: idxPath) }
-                if stored != built && Files.exists(path) {
+                if stored != built && Files.exists(path) && !readOnly {
                     if (try? Files.writeAtomically(idxPath, built.encoded(), directory: dir.path)) != nil {
                         report.indexesRebuilt += 1
                     }
                 }
             }
             do {
-                try replaySegment(id, bytes, path: path, isLast: isLast, replay: &replay, report: &report, index: &points)
+                try replaySegment(
+                    id, bytes, path: path, isLast: isLast, replay: &replay, report: &report, index: &points, visit: visit)
                 report.segmentBytes += bytes.count
             } catch let stop as Stop {
+                if stop.tornTail && readOnly {
+                    report.truncatedBytes += bytes.count - stop.offset
+                    report.segmentBytes += stop.offset
+                    break segmentLoop
+                }
                 if stop.tornTail {
                     let dropped = bytes.count - stop.offset
                     if truncate(path, off_t(stop.offset)) != 0 {
@@ -175,7 +201,7 @@ public enum Recovery {
                     logger.warning("Torn tail in \(path): dropped the last \(dropped) bytes (offset \(stop.offset), \(stop.reason)); nothing acknowledged was in them")
                     break segmentLoop
                 }
-                guard repair else {
+                guard repair && !readOnly else {
                     throw .corrupt(
                         file: path, offset: stop.offset,
                         reason: "\(stop.reason). The log after this point cannot be trusted. To start with the data before it, run `runnel-server --repair` (the damaged files are moved to \(dir.path)/damaged/); or restore a snapshot")
@@ -221,7 +247,7 @@ public enum Recovery {
         }
         report.nextSegment = max(lastSegment + 1, from)
         report.nextHandle = replay.nextHandle
-        if manifest == nil {
+        if manifest == nil && !readOnly {
             try Files.writeAtomically(
                 dir.manifestPath, Manifest(checkpoint: nil, segmentsFrom: segments.first ?? report.nextSegment).encoded(),
                 directory: dir.path)
@@ -233,7 +259,7 @@ public enum Recovery {
     /// Replays one segment image; throws `Stop` at the first frame that cannot be used.
     static func replaySegment(
         _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report,
-        index: inout [IndexPoint]
+        index: inout [IndexPoint], visit: ((VisitedRecord) -> Void)? = nil
     ) throws {
         // A second thread inflates and decodes frames while this one applies them.
         let handoff = Handoff<Swift.Result<DecodedFrame, Stop>>(limit: 64)
@@ -255,11 +281,21 @@ public enum Recovery {
                 failure = stop
             case .success(let decoded):
                 SegmentIndex.note(decoded, into: &index)
-                for (record, at) in decoded.records where !replay.apply(record) {
-                    failure = Stop(
-                        segment: id, offset: decoded.frame.offset,
-                        reason: "record at raw offset \(at) names unknown stream handle \(record.handle ?? 0)", tornTail: false)
-                    break
+                for (record, at) in decoded.records {
+                    if let visit {
+                        var v = VisitedRecord(segment: id, frameOffset: decoded.frame.offset, rawOffset: at, record: record)
+                        if let h = record.handle, let slot = replay.slots[h] {
+                            v.db = slot.value.db
+                            v.key = slot.value.key
+                        }
+                        visit(v)
+                    }
+                    if !replay.apply(record) {
+                        failure = Stop(
+                            segment: id, offset: decoded.frame.offset,
+                            reason: "record at raw offset \(at) names unknown stream handle \(record.handle ?? 0)", tornTail: false)
+                        break
+                    }
                 }
                 report.records += decoded.records.count
                 report.frames += 1

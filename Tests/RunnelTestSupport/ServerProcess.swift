@@ -74,6 +74,16 @@ public final class ServerProcess: @unchecked Sendable {
         throw Failure.missing("runnel-server binary not found next to the tests; run `swift build` first (./tools/test does)")
     }
 
+    /// The runnel-dump binary built next to runnel-server.
+    public static func dumpBinary() throws -> String {
+        let server = try runnelBinary()
+        let dump = String(server.dropLast("runnel-server".count)) + "runnel-dump"
+        guard access(dump, X_OK) == 0 else {
+            throw Failure.missing("runnel-dump binary not found next to runnel-server; run `swift build` first (./tools/test does)")
+        }
+        return dump
+    }
+
     init(name: String, executable: String, arguments: [String], port: Int, dataDir: String, environment: [String: String] = [:]) throws {
         self.name = name
         self.port = port

@@ -1,0 +1,186 @@
+import Logging
+import RunnelStreams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Read-only inspection of a data directory (the dump tool): segment summaries, index
+/// checks and verification. Nothing here writes.
+public enum Inspect {
+    public struct Problem: Sendable, CustomStringConvertible {
+        public var file: String
+        public var offset: Int?
+        public var message: String
+        /// Notes do not make `verify` fail (a tail being written by a running server).
+        public var isNote = false
+
+        public var description: String {
+            let at = offset.map { " at offset \($0)" } ?? ""
+            return "\(isNote ? "note" : "error"): \(file)\(at): \(message)"
+        }
+    }
+
+    public struct SegmentInfo: Sendable {
+        public var id: UInt64
+        public var name: String
+        public var size: Int
+        public var rawBytes = 0
+        public var frames = 0
+        public var records = 0
+        public var restarts = 0
+        public var streams = Set<UInt64>()
+        public var firstID: StreamID?
+        public var lastID: StreamID?
+        /// False for the newest segment (the one a server appends to).
+        public var sealed: Bool
+        /// Bytes after the last good frame (a torn or in-progress tail, or damage).
+        public var unreadableBytes = 0
+        public var problem: String?
+        public var index: SegmentIndex?
+
+        public var ratio: Double { size > Framing.headerSize ? Double(rawBytes) / Double(size - Framing.headerSize) : 0 }
+    }
+
+    /// True when a server holds the directory's lock (its newest segment may be growing).
+    public static func serverRunning(_ dir: DataDirectory) -> Bool {
+        let fd = open(dir.lockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 { return errno == EWOULDBLOCK }
+        flock(fd, LOCK_UN)
+        return false
+    }
+
+    public static func manifest(_ dir: DataDirectory) throws(StorageError) -> Manifest? {
+        guard Files.exists(dir.manifestPath) else { return nil }
+        return try Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
+    }
+
+    /// The live segments (from the MANIFEST's `segments-from`), each scanned frame by frame.
+    public static func segments(_ dir: DataDirectory, progress: ((Int, Int) -> Void)? = nil) throws(StorageError) -> [SegmentInfo] {
+        let from = try manifest(dir)?.segmentsFrom ?? 0
+        let ids = try dir.segmentIDs().filter { $0 >= from }
+        var out: [SegmentInfo] = []
+        for (i, id) in ids.enumerated() {
+            let path = dir.file(dir.segmentName(id))
+            let bytes = try Files.readAll(path)
+            var info = SegmentInfo(id: id, name: dir.segmentName(id), size: bytes.count, sealed: i < ids.count - 1)
+            var points: [IndexPoint] = []
+            do {
+                try SegmentDecoder.decode(id, bytes, isLast: i == ids.count - 1) { frame in
+                    info.frames += 1
+                    info.rawBytes += frame.rawBytes
+                    info.records += frame.records.count
+                    if frame.frame.restart { info.restarts += 1 }
+                    SegmentIndex.note(frame, into: &points)
+                    for (r, _) in frame.records {
+                        if let h = r.handle { info.streams.insert(h) }
+                        if case .append(_, let id, _, _) = r {
+                            if info.firstID == nil { info.firstID = id }
+                            info.lastID = id
+                        }
+                    }
+                }
+            } catch let stop as Recovery.Stop {
+                info.unreadableBytes = bytes.count - stop.offset
+                info.problem = (stop.tornTail ? "torn tail: " : "") + stop.reason
+            } catch {
+                info.problem = "\(error)"
+            }
+            info.index = SegmentIndex(segment: id, size: bytes.count - info.unreadableBytes, points: points)
+            out.append(info)
+            progress?(i + 1, ids.count)
+        }
+        return out
+    }
+
+    /// Checks everything: MANIFEST, checkpoint (size, CRC, decoding, totals), every frame's
+    /// CRC and records, index files against their segments, and a full replay.
+    public static func verify(_ dir: DataDirectory, progress: ((Int, Int) -> Void)? = nil) -> [Problem] {
+        var problems: [Problem] = []
+        let running = serverRunning(dir)
+        var manifest: Manifest?
+        do {
+            manifest = try Self.manifest(dir)
+            if manifest == nil {
+                problems.append(Problem(file: dir.manifestPath, offset: nil, message: "no MANIFEST (the segments are read from the lowest one)", isNote: true))
+            }
+        } catch {
+            problems.append(Problem(file: dir.manifestPath, offset: 0, message: "\(error)"))
+        }
+        if let c = manifest?.checkpoint {
+            let path = dir.file(c.name)
+            do {
+                let bytes = try Files.readAll(path)
+                if bytes.count != c.size { problems.append(Problem(file: path, offset: nil, message: "size \(bytes.count), MANIFEST says \(c.size)")) }
+                if Checksum.crc32(bytes) != c.crc { problems.append(Problem(file: path, offset: nil, message: "CRC differs from the MANIFEST's")) }
+                _ = try CheckpointFile.decode(bytes, file: path)
+            } catch {
+                problems.append(Problem(file: path, offset: offsetOf(error), message: "\(error)"))
+            }
+        }
+        let segs: [SegmentInfo]
+        do {
+            segs = try segments(dir, progress: progress)
+        } catch {
+            problems.append(Problem(file: dir.path, offset: nil, message: "\(error)"))
+            return problems
+        }
+        for (a, b) in zip(segs, segs.dropFirst()) where b.id != a.id + 1 {
+            problems.append(Problem(file: dir.file(dir.segmentName(a.id + 1)), offset: nil, message: "segment missing between \(a.id) and \(b.id)"))
+        }
+        if let m = manifest, m.checkpoint != nil, let first = segs.first, first.id != m.segmentsFrom {
+            problems.append(Problem(file: dir.file(dir.segmentName(m.segmentsFrom)), offset: nil, message: "segment named by the MANIFEST is missing"))
+        }
+        for s in segs {
+            let path = dir.file(s.name)
+            if let p = s.problem {
+                let torn = p.hasPrefix("torn tail")
+                problems.append(
+                    Problem(
+                        file: path, offset: s.size - s.unreadableBytes,
+                        message: torn && running ? "\(s.unreadableBytes) bytes being written by the running server" : p,
+                        isNote: torn && running))
+            }
+            let idxPath = dir.file(dir.indexName(s.id))
+            if Files.exists(idxPath) {
+                do {
+                    let stored = try SegmentIndex.decode(try Files.readAll(idxPath), file: idxPath)
+                    if stored != s.index {
+                        problems.append(Problem(file: idxPath, offset: nil, message: "index does not match its segment (rebuilt at the next start, or by `repair`)"))
+                    }
+                } catch {
+                    problems.append(Problem(file: idxPath, offset: offsetOf(error), message: "\(error)"))
+                }
+            } else if s.sealed {
+                problems.append(Problem(file: idxPath, offset: nil, message: "missing index of a sealed segment (rebuilt at the next start, or by `repair`)"))
+            }
+        }
+        // Replay: handles, keys and group records must all make sense together.
+        if !problems.contains(where: { !$0.isNote }) {
+            do {
+                _ = try Recovery.recover(dir, repair: false, readOnly: true, logger: Logger(label: "verify"), visit: nil)
+            } catch {
+                problems.append(Problem(file: fileOf(error) ?? dir.path, offset: offsetOf(error), message: "\(error)"))
+            }
+        }
+        return problems
+    }
+
+    static func offsetOf(_ error: any Error) -> Int? {
+        switch error as? StorageError {
+        case .corrupt(_, let o, _)?, .malformed(_, let o, _)?: return o
+        default: return nil
+        }
+    }
+
+    static func fileOf(_ error: any Error) -> String? {
+        switch error as? StorageError {
+        case .corrupt(let f, _, _)?, .malformed(let f, _, _)?: return f
+        default: return nil
+        }
+    }
+}
