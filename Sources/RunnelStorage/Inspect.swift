@@ -90,7 +90,8 @@ public enum Inspect {
             } catch {
                 info.problem = "\(error)"
             }
-            info.index = SegmentIndex(segment: id, size: bytes.count - info.unreadableBytes, points: points)
+            let good = bytes.count - info.unreadableBytes
+            info.index = SegmentIndex(segment: id, size: good, crc: Checksum.crc32(Array(bytes[0..<good])), points: points)
             out.append(info)
             progress?(i + 1, ids.count)
         }

@@ -131,6 +131,8 @@ public final class LogWriter: @unchecked Sendable {
     /// `segmentID` for the syncer's messages (guarded by `signal`).
     private var segmentIDShared: UInt64 = 0
     private var segmentBytes = 0
+    /// CRC-32 of the active segment's bytes so far (kept in its index when sealed).
+    private var segmentCRC: UInt32 = 0
     private var deflater: Deflater
     private var indexPoints: [IndexPoint] = []
     private var written: UInt64
@@ -390,6 +392,7 @@ public final class LogWriter: @unchecked Sendable {
             return false
         }
         segmentBytes += bytes.count
+        segmentCRC = Checksum.crc32(bytes, seed: segmentCRC)
         written = pendingEnd
         signal.withLock {
             _stats.activeSegmentBytes = segmentBytes
@@ -413,6 +416,7 @@ public final class LogWriter: @unchecked Sendable {
         }
         failed = nil
         segmentBytes += bytes.count
+        segmentCRC = Checksum.crc32(bytes, seed: segmentCRC)
         written = failedEnd
         logger.notice("log writes succeed again after the error; resuming")
         signal.withLock {
@@ -506,6 +510,7 @@ public final class LogWriter: @unchecked Sendable {
         }
         segmentID = id
         segmentBytes = header.count
+        segmentCRC = Checksum.crc32(header)
         indexPoints = []
         deflater.reset()
         signal.withLock {
@@ -523,7 +528,7 @@ public final class LogWriter: @unchecked Sendable {
         defer { fdLock.unlock() }
         syncLocked()
         guard signal.withLock({ syncError == nil && _stats.synced >= written }) else { return false }
-        let index = SegmentIndex(segment: segmentID, size: segmentBytes, points: indexPoints)
+        let index = SegmentIndex(segment: segmentID, size: segmentBytes, crc: segmentCRC, points: indexPoints)
         do {
             try Files.writeAtomically(directory.file(directory.indexName(segmentID)), index.encoded(), directory: directory.path)
         } catch {
@@ -555,7 +560,7 @@ public final class LogWriter: @unchecked Sendable {
             onSnapshot(SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: e))
             return
         }
-        let captured: (tmp: String, names: [String])
+        let captured: (tmp: String, names: [String], known: [String: Snapshot.FileEntry])
         do throws(StorageError) {
             housekeeping.lock()
             defer { housekeeping.unlock() }
@@ -572,7 +577,8 @@ public final class LogWriter: @unchecked Sendable {
             var outcome = SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: nil)
             do throws(StorageError) {
                 outcome.info = try Snapshot.finish(
-                    dir, tmp: captured.tmp, name: request.name, files: captured.names, createdMs: request.createdMs,
+                    dir, tmp: captured.tmp, name: request.name, files: captured.names, known: captured.known,
+                    createdMs: request.createdMs,
                     summary: request.summary, retain: request.retain)
             } catch {
                 outcome.error = error
@@ -639,11 +645,21 @@ public struct IndexPoint: Sendable, Equatable {
 public struct SegmentIndex: Sendable, Equatable {
     public var segment: UInt64
     public var size: Int
+    /// CRC-32 (plain, as in the MANIFEST) of the segment's `size` bytes.
+    public var crc: UInt32
     public var points: [IndexPoint]
+
+    public init(segment: UInt64, size: Int, crc: UInt32, points: [IndexPoint]) {
+        self.segment = segment
+        self.size = size
+        self.crc = crc
+        self.points = points
+    }
 
     public func encoded() -> [UInt8] {
         var raw = ByteSink()
         raw.varint(size)
+        raw.u32(crc)
         raw.varint(points.count)
         for p in points {
             raw.varint(p.offset)
@@ -680,6 +696,7 @@ public struct SegmentIndex: Sendable, Equatable {
         var s = ByteSource(raw)
         do {
             let size = try s.count(limit: Int.max)
+            let crc = try s.u32()
             let n = try s.count(limit: s.remaining)
             var points: [IndexPoint] = []
             for _ in 0..<n {
@@ -692,7 +709,7 @@ public struct SegmentIndex: Sendable, Equatable {
                 }
                 points.append(IndexPoint(offset: offset, spans: spans))
             }
-            return SegmentIndex(segment: id, size: size, points: points)
+            return SegmentIndex(segment: id, size: size, crc: crc, points: points)
         } catch {
             throw .malformed(file: file, offset: frame.offset, reason: "index points do not decode")
         }

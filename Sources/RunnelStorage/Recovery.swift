@@ -171,8 +171,8 @@ public enum Recovery {
             var points: [IndexPoint] = []
             defer {
                 // Every segment found at startup is sealed: check its index, rebuild it if needed.
-                let size = Files.size(path) ?? bytes.count
-                let built = SegmentIndex(segment: id, size: size, points: points)
+                let size = min(Files.size(path) ?? bytes.count, bytes.count)
+                let built = SegmentIndex(segment: id, size: size, crc: Checksum.crc32(Array(bytes[0..<size])), points: points)
                 let idxPath = dir.file(dir.indexName(id))
                 let stored = (try? Files.readAll(idxPath)).flatMap { try? SegmentIndex.decode($0, file: idxPath) }
                 if stored != built && Files.exists(path) && !readOnly {
@@ -328,7 +328,7 @@ extension SegmentIndex {
     public static func build(segment id: UInt64, bytes: [UInt8]) -> SegmentIndex {
         var points: [IndexPoint] = []
         try? SegmentDecoder.decode(id, bytes, isLast: true) { note($0, into: &points) }
-        return SegmentIndex(segment: id, size: bytes.count, points: points)
+        return SegmentIndex(segment: id, size: bytes.count, crc: Checksum.crc32(bytes), points: points)
     }
 }
 

@@ -99,12 +99,13 @@ public enum Snapshot {
     /// writer thread) guarantees nothing is appended meanwhile and holds the housekeeping lock.
     static func capture(
         _ dir: DataDirectory, name: String, activeSegment: UInt64, activeBytes: Int
-    ) throws(StorageError) -> (tmp: String, names: [String]) {
+    ) throws(StorageError) -> (tmp: String, names: [String], known: [String: FileEntry]) {
         let root = dir.file(directoryName)
         try Files.makeDirectory(root)
         let tmp = root + "/" + name + ".tmp"
         try Files.makeDirectory(tmp)
         var names: [String] = []
+        var known: [String: FileEntry] = [:]
         let manifest = try Files.exists(dir.manifestPath)
             ? Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
             : Manifest(checkpoint: nil, segmentsFrom: 1)
@@ -115,10 +116,18 @@ public enum Snapshot {
             }
             names.append(file)
         }
-        if let c = manifest.checkpoint { try link(c.name) }
+        if let c = manifest.checkpoint {
+            try link(c.name)
+            known[c.name] = FileEntry(name: c.name, size: c.size, crc: c.crc)
+        }
         for id in try dir.segmentIDs() where id >= manifest.segmentsFrom && id < activeSegment {
             try link(dir.segmentName(id))
             try link(dir.indexName(id))
+            // A sealed segment's size and CRC are in its index (written when it was sealed).
+            let idxPath = dir.file(dir.indexName(id))
+            if let idx = try? SegmentIndex.decode(try Files.readAll(idxPath), file: idxPath), Files.size(dir.file(dir.segmentName(id))) == idx.size {
+                known[dir.segmentName(id)] = FileEntry(name: dir.segmentName(id), size: idx.size, crc: idx.crc)
+            }
         }
         // The active segment: exactly the bytes written so far.
         let active = dir.segmentName(activeSegment)
@@ -134,16 +143,22 @@ public enum Snapshot {
         names.append(active)
         try Files.writeAtomically(tmp + "/MANIFEST", manifest.encoded(), directory: tmp)
         names.append("MANIFEST")
-        return (tmp, names)
+        return (tmp, names, known)
     }
 
     /// Checksums the captured files, writes `SNAPSHOT`, syncs, renames the directory into
     /// place and applies retention. Runs off the writer thread.
     static func finish(
-        _ dir: DataDirectory, tmp: String, name: String, files: [String], createdMs: Int64, summary: String, retain: Int
+        _ dir: DataDirectory, tmp: String, name: String, files: [String], known: [String: FileEntry], createdMs: Int64,
+        summary: String, retain: Int
     ) throws(StorageError) -> Info {
         var entries: [FileEntry] = []
         for f in files.sorted() {
+            if let k = known[f] {
+                // Sealed files: checksums recorded when they were written; not read again.
+                entries.append(k)
+                continue
+            }
             let bytes = try Files.readAll(tmp + "/" + f)
             entries.append(FileEntry(name: f, size: bytes.count, crc: Checksum.crc32(bytes)))
             if f.hasSuffix(".log") && !f.isEmpty {

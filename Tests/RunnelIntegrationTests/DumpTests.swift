@@ -34,7 +34,7 @@ struct DumpTests {
              0  audit          1  1-1              1-1                 157       0          0        0
              2  metrics        1  5-0              5-0                 139       0          0        0
             totals: 3 streams, 81 entries, 1 groups, 2 consumers, 20 pending
-            disk: 1390 bytes (checkpoint 491, log 899 in 2 segments)
+            disk: 1393 bytes (checkpoint 494, log 899 in 2 segments)
             log: 44 frames, 48 records, 1001 raw bytes, compression 1.19x
 
             """)
