@@ -104,7 +104,7 @@ struct RecoveryTests {
         let path = tempDir("runnel-rt")
         var model: [UInt64: Stream] = [:]
         do {
-            let h = try LogHarness(path, segmentLimit: 16 * 1024, regionLimit: 4096)
+            let h = try LogHarness(path, segmentLimit: 4 * 1024, regionLimit: 2048)
             workload(h, &model, rounds: 3000)
             h.writer.stop()
             #expect(h.writer.stats.activeSegment > 2, "small segments roll")
