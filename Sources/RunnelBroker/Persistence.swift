@@ -158,9 +158,7 @@ final class Persistence: KeyspaceLog {
     /// Hands everything encoded to the writer.
     func submit() {
         guard encoder.hasPending else { return }
-        if !encoder.rollRequested, Int64(writer.stats.activeSegmentBytes) >= Int64(writer.segmentLimit) {
-            encoder.requestRoll()
-        }
+        // Segments roll on the writer thread, at the first restart point past the limit.
         writer.submit(encoder.take())
     }
 

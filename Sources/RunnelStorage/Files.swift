@@ -33,18 +33,24 @@ enum Files {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw .io(operation: "stat", path: path, errno: errno) }
         let size = min(Int(st.st_size), limit)
-        var out = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = out.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(operation: "read", path: path, errno: errno)
+        var failure: Int32 = 0
+        // Uninitialized storage: zero-filling a 64 MiB segment before reading it costs as
+        // much as the read.
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            while done < size {
+                let n = Glibc.pread(fd, buf.baseAddress! + done, size - done, off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                done += n
             }
-            if n == 0 { break }
-            done += n
+            count = done
         }
-        if done < size { out.removeLast(size - done) }
+        if failure != 0 { throw .io(operation: "read", path: path, errno: failure) }
         return out
     }
 

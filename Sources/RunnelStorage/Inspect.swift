@@ -83,6 +83,7 @@ public enum Inspect {
                             info.lastID = id
                         }
                     }
+                    return true
                 }
             } catch let stop as Recovery.Stop {
                 info.unreadableBytes = bytes.count - stop.offset
@@ -91,84 +92,68 @@ public enum Inspect {
                 info.problem = "\(error)"
             }
             let good = bytes.count - info.unreadableBytes
-            info.index = SegmentIndex(segment: id, size: good, crc: Checksum.crc32(Array(bytes[0..<good])), points: points)
+            info.index = SegmentIndex(segment: id, size: good, crc: bytes.withUnsafeBytes { Checksum.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<good])) }, points: points)
             out.append(info)
             progress?(i + 1, ids.count)
         }
         return out
     }
 
-    /// Checks everything: MANIFEST, checkpoint (size, CRC, decoding, totals), every frame's
-    /// CRC and records, index files against their segments, and a full replay.
-    public static func verify(_ dir: DataDirectory, progress: ((Int, Int) -> Void)? = nil) -> [Problem] {
+    /// What `verify` read.
+    public struct Totals: Sendable {
+        public var segments = 0
+        public var frames = 0
+        public var records = 0
+        public var rawBytes = 0
+        public init() {}
+        init(segments: Int, frames: Int, records: Int, rawBytes: Int) {
+            self.segments = segments
+            self.frames = frames
+            self.records = records
+            self.rawBytes = rawBytes
+        }
+    }
+
+    /// Checks everything in one pass: MANIFEST, checkpoint (size, CRC, decoding, totals),
+    /// every frame's CRC and records (replayed, so every record must make sense), and index
+    /// files against their segments.
+    public static func verify(_ dir: DataDirectory, totals: inout Totals) -> [Problem] {
         var problems: [Problem] = []
         let running = serverRunning(dir)
-        var manifest: Manifest?
         do {
-            manifest = try Self.manifest(dir)
+            let manifest = try Self.manifest(dir)
             if manifest == nil {
                 problems.append(Problem(file: dir.manifestPath, offset: nil, message: "no MANIFEST (the segments are read from the lowest one)", isNote: true))
             }
         } catch {
             problems.append(Problem(file: dir.manifestPath, offset: 0, message: "\(error)"))
-        }
-        if let c = manifest?.checkpoint {
-            let path = dir.file(c.name)
-            do {
-                let bytes = try Files.readAll(path)
-                if bytes.count != c.size { problems.append(Problem(file: path, offset: nil, message: "size \(bytes.count), MANIFEST says \(c.size)")) }
-                if Checksum.crc32(bytes) != c.crc { problems.append(Problem(file: path, offset: nil, message: "CRC differs from the MANIFEST's")) }
-                _ = try CheckpointFile.decode(bytes, file: path)
-            } catch {
-                problems.append(Problem(file: path, offset: offsetOf(error), message: "\(error)"))
-            }
-        }
-        let segs: [SegmentInfo]
-        do {
-            segs = try segments(dir, progress: progress)
-        } catch {
-            problems.append(Problem(file: dir.path, offset: nil, message: "\(error)"))
             return problems
         }
-        for (a, b) in zip(segs, segs.dropFirst()) where b.id != a.id + 1 {
-            problems.append(Problem(file: dir.file(dir.segmentName(a.id + 1)), offset: nil, message: "segment missing between \(a.id) and \(b.id)"))
-        }
-        if let m = manifest, m.checkpoint != nil, let first = segs.first, first.id != m.segmentsFrom {
-            problems.append(Problem(file: dir.file(dir.segmentName(m.segmentsFrom)), offset: nil, message: "segment named by the MANIFEST is missing"))
-        }
-        for s in segs {
-            let path = dir.file(s.name)
-            if let p = s.problem {
-                let torn = p.hasPrefix("torn tail")
+        do {
+            // Shallow: every frame is checked and every record decoded and matched to its
+            // stream, but stream contents are not rebuilt (the checkpoint is fully decoded).
+            let result = try Recovery.recover(dir, repair: false, readOnly: true, shallow: true, logger: Logger(label: "verify"), visit: nil)
+            let r = result.report
+            totals = Totals(segments: r.segments, frames: r.frames, records: r.records, rawBytes: r.rawBytes)
+            if let torn = r.tornTail {
                 problems.append(
                     Problem(
-                        file: path, offset: s.size - s.unreadableBytes,
-                        message: torn && running ? "\(s.unreadableBytes) bytes being written by the running server" : p,
-                        isNote: torn && running))
+                        file: torn.file, offset: torn.offset,
+                        message: running ? "\(r.truncatedBytes) bytes being written by the running server" : "torn tail: \(torn.reason) (\(r.truncatedBytes) bytes)",
+                        isNote: running))
             }
-            let idxPath = dir.file(dir.indexName(s.id))
-            if Files.exists(idxPath) {
-                do {
-                    let stored = try SegmentIndex.decode(try Files.readAll(idxPath), file: idxPath)
-                    if stored != s.index {
-                        problems.append(Problem(file: idxPath, offset: nil, message: "index does not match its segment (rebuilt at the next start, or by `repair`)"))
-                    }
-                } catch {
-                    problems.append(Problem(file: idxPath, offset: offsetOf(error), message: "\(error)"))
-                }
-            } else if s.sealed {
-                problems.append(Problem(file: idxPath, offset: nil, message: "missing index of a sealed segment (rebuilt at the next start, or by `repair`)"))
-            }
-        }
-        // Replay: handles, keys and group records must all make sense together.
-        if !problems.contains(where: { !$0.isNote }) {
-            do {
-                _ = try Recovery.recover(dir, repair: false, readOnly: true, logger: Logger(label: "verify"), visit: nil)
-            } catch {
-                problems.append(Problem(file: fileOf(error) ?? dir.path, offset: offsetOf(error), message: "\(error)"))
-            }
+            for p in r.indexProblems { problems.append(Problem(file: p.file, offset: nil, message: p.message)) }
+        } catch {
+            problems.append(Problem(file: fileOf(error) ?? dir.path, offset: offsetOf(error), message: reason(error)))
         }
         return problems
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error as? StorageError {
+        case .corrupt(_, _, let r)?, .malformed(_, _, let r)?: return r
+        default: return "\(error)"
+        }
     }
 
     static func offsetOf(_ error: any Error) -> Int? {

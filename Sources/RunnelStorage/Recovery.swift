@@ -25,6 +25,10 @@ public enum Recovery {
         public var truncatedBytes = 0
         /// Index files written because they were missing or did not match their segment.
         public var indexesRebuilt = 0
+        /// Read-only mode: index files that are missing (sealed segments), unreadable or wrong.
+        public var indexProblems: [(file: String, message: String)] = []
+        /// Read-only mode: where a torn tail starts (file, offset), if there is one.
+        public var tornTail: (file: String, offset: Int, reason: String)?
         /// What `repair` dropped, if anything.
         public var repaired: String?
         public var durationMs = 0
@@ -50,6 +54,8 @@ public enum Recovery {
         var slots: [UInt64: Slot] = [:]
         var keys: [Int: [[UInt8]: UInt64]] = [:]
         var nextHandle: UInt64 = 1
+        /// Only keys and handles are tracked; stream contents are not rebuilt (verify).
+        var shallow = false
 
         mutating func remove(_ h: UInt64) {
             guard let slot = slots.removeValue(forKey: h) else { return }
@@ -85,10 +91,10 @@ public enum Recovery {
                 for (h, slot) in slots where db == nil || slot.value.db == db { remove(h) }
             case .append(let h, let id, let fields, let newNode):
                 guard let slot = slots[h] else { return false }
-                slot.value.stream.replayAppend(id, fields, newNode: newNode)
+                if !shallow { slot.value.stream.replayAppend(id, fields, newNode: newNode) }
             case .stream(let h, let r):
                 guard let slot = slots[h] else { return false }
-                slot.value.stream.apply(r)
+                if !shallow { slot.value.stream.apply(r) }
             }
             return true
         }
@@ -120,11 +126,13 @@ public enum Recovery {
     /// `readOnly` changes nothing on disk (the dump tool, possibly beside a running server):
     /// a torn tail is only skipped, indexes are not rewritten, no MANIFEST is created.
     public static func recover(
-        _ dir: DataDirectory, repair: Bool, readOnly: Bool, logger: Logger, visit: ((VisitedRecord) -> Void)?
+        _ dir: DataDirectory, repair: Bool, readOnly: Bool, shallow: Bool = false, logger: Logger,
+        visit: ((VisitedRecord) -> Void)?
     ) throws(StorageError) -> Result {
         let start = Files.monotonicNs()
         var report = Report()
         var replay = Replay()
+        replay.shallow = shallow
         // Temporary files of an interrupted checkpoint, index or manifest write are garbage.
         if !readOnly {
             for name in try Files.list(dir.path) where name.hasSuffix(".tmp") {
@@ -162,19 +170,45 @@ public enum Recovery {
             throw .corrupt(file: dir.file(dir.segmentName(a + 1)), offset: 0, reason: "segment missing between \(a) and \(b)")
         }
         var lastSegment = from > 0 ? from - 1 : 0
+        // Segments decode one ahead: while this thread applies segment i, another inflates
+        // segment i + 1 (each segment starts with a restart point, so they are independent).
+        var prefetched: SegmentFeed? = nil
+        defer { prefetched?.handoff.cancel() }
         segmentLoop: for (i, id) in segments.enumerated() {
             let isLast = i == segments.count - 1
             let path = dir.file(dir.segmentName(id))
-            let bytes = try Files.readAll(path)
+            let feed: SegmentFeed
+            if let p = prefetched {
+                feed = p
+            } else {
+                feed = try SegmentFeed.start(id, path: path, isLast: isLast)
+            }
+            prefetched = nil
+            if i + 1 < segments.count {
+                let nextID = segments[i + 1]
+                prefetched = try SegmentFeed.start(nextID, path: dir.file(dir.segmentName(nextID)), isLast: i + 2 == segments.count)
+            }
+            defer { feed.handoff.cancel() }
+            let bytes = feed.bytes
             report.segments += 1
             lastSegment = id
             var points: [IndexPoint] = []
             defer {
                 // Every segment found at startup is sealed: check its index, rebuild it if needed.
                 let size = min(Files.size(path) ?? bytes.count, bytes.count)
-                let built = SegmentIndex(segment: id, size: size, crc: Checksum.crc32(Array(bytes[0..<size])), points: points)
+                let built = SegmentIndex(segment: id, size: size, crc: bytes.withUnsafeBytes { Checksum.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }, points: points)
                 let idxPath = dir.file(dir.indexName(id))
-                let stored = (try? Files.readAll(idxPath)).flatMap { try? SegmentIndex.decode($0, file: idxPath) }
+                let storedBytes = try? Files.readAll(idxPath)
+                let stored = storedBytes.flatMap { try? SegmentIndex.decode($0, file: idxPath) }
+                if readOnly && stored != built {
+                    if storedBytes == nil {
+                        if !isLast { report.indexProblems.append((idxPath, "missing index of a sealed segment (rebuilt at the next start, or by `repair`)")) }
+                    } else if stored == nil {
+                        report.indexProblems.append((idxPath, "index file does not decode (rebuilt at the next start, or by `repair`)"))
+                    } else {
+                        report.indexProblems.append((idxPath, "index does not match its segment (rebuilt at the next start, or by `repair`)"))
+                    }
+                }
                 if stored != built && Files.exists(path) && !readOnly {
                     if (try? Files.writeAtomically(idxPath, built.encoded(), directory: dir.path)) != nil {
                         report.indexesRebuilt += 1
@@ -182,11 +216,11 @@ public enum Recovery {
                 }
             }
             do {
-                try replaySegment(
-                    id, bytes, path: path, isLast: isLast, replay: &replay, report: &report, index: &points, visit: visit)
+                try replaySegment(feed, replay: &replay, report: &report, index: &points, visit: visit)
                 report.segmentBytes += bytes.count
             } catch let stop as Stop {
                 if stop.tornTail && readOnly {
+                    report.tornTail = (path, stop.offset, stop.reason)
                     report.truncatedBytes += bytes.count - stop.offset
                     report.segmentBytes += stop.offset
                     break segmentLoop
@@ -257,22 +291,44 @@ public enum Recovery {
     }
 
     /// Replays one segment image; throws `Stop` at the first frame that cannot be used.
-    static func replaySegment(
-        _ id: UInt64, _ bytes: [UInt8], path: String, isLast: Bool, replay: inout Replay, report: inout Report,
-        index: inout [IndexPoint], visit: ((VisitedRecord) -> Void)? = nil
-    ) throws {
-        // A second thread inflates and decodes frames while this one applies them.
-        let handoff = Handoff<Swift.Result<DecodedFrame, Stop>>(limit: 64)
-        startThread(name: "runnel-replay") {
-            do {
-                try SegmentDecoder.decode(id, bytes, isLast: isLast) { frame in handoff.put(.success(frame)) }
-            } catch let stop as Stop {
-                handoff.put(.failure(stop))
-            } catch {
-                handoff.put(.failure(Stop(segment: id, offset: 0, reason: "\(error)", tornTail: false)))
-            }
-            handoff.finish()
+    /// A segment being inflated and decoded on its own thread.
+    final class SegmentFeed: @unchecked Sendable {
+        let id: UInt64
+        let bytes: [UInt8]
+        /// Up to ~a segment ahead, so the next segment inflates while this one is applied.
+        let handoff = Handoff<Swift.Result<DecodedFrame, Stop>>(limit: 1 << 16, limitBytes: 96 << 20)
+
+        init(id: UInt64, bytes: [UInt8]) {
+            self.id = id
+            self.bytes = bytes
         }
+
+        static func start(_ id: UInt64, path: String, isLast: Bool) throws(StorageError) -> SegmentFeed {
+            let feed = SegmentFeed(id: id, bytes: try Files.readAll(path))
+            startThread(name: "runnel-replay") {
+                let handoff = feed.handoff
+                do {
+                    try SegmentDecoder.decode(id, feed.bytes, isLast: isLast) { frame in
+                        handoff.put(.success(frame), cost: frame.rawBytes)
+                    }
+                } catch let stop as Stop {
+                    handoff.put(.failure(stop))
+                } catch {
+                    handoff.put(.failure(Stop(segment: id, offset: 0, reason: "\(error)", tornTail: false)))
+                }
+                handoff.finish()
+            }
+            return feed
+        }
+    }
+
+    /// Applies one segment's decoded frames; throws `Stop` at the first frame that cannot be used.
+    static func replaySegment(
+        _ feed: SegmentFeed, replay: inout Replay, report: inout Report, index: inout [IndexPoint],
+        visit: ((VisitedRecord) -> Void)? = nil
+    ) throws {
+        let id = feed.id
+        let handoff = feed.handoff
         var failure: Stop?
         while let item = handoff.take() {
             guard failure == nil else { continue }  // drain so the producer can finish
@@ -327,7 +383,10 @@ extension SegmentIndex {
     /// Builds a segment's index by scanning it (missing or damaged index files).
     public static func build(segment id: UInt64, bytes: [UInt8]) -> SegmentIndex {
         var points: [IndexPoint] = []
-        try? SegmentDecoder.decode(id, bytes, isLast: true) { note($0, into: &points) }
+        try? SegmentDecoder.decode(id, bytes, isLast: true) {
+            note($0, into: &points)
+            return true
+        }
         return SegmentIndex(segment: id, size: bytes.count, crc: Checksum.crc32(bytes), points: points)
     }
 }
@@ -342,7 +401,8 @@ struct DecodedFrame: @unchecked Sendable {
 /// Walks a segment image frame by frame: CRC, inflate, decode.
 enum SegmentDecoder {
     /// Calls `visit` with each frame; throws `Recovery.Stop` at the first unusable one.
-    static func decode(_ id: UInt64, _ bytes: [UInt8], isLast: Bool, visit: (DecodedFrame) -> Void) throws {
+    /// `visit` returns false to stop early.
+    static func decode(_ id: UInt64, _ bytes: [UInt8], isLast: Bool, visit: (DecodedFrame) -> Bool) throws {
         typealias Stop = Recovery.Stop
         do {
             let headerID = try Framing.parseHeader(bytes, kind: .segment, file: "segment \(id)")
@@ -393,7 +453,7 @@ enum SegmentDecoder {
                     throw Stop(
                         segment: id, offset: frame.offset, reason: "record at raw offset \(bad.offset): \(bad.reason)", tornTail: false)
                 }
-                visit(DecodedFrame(frame: frame, records: records, rawBytes: raw.count))
+                if !visit(DecodedFrame(frame: frame, records: records, rawBytes: raw.count)) { return }
             }
         }
     }
@@ -405,19 +465,50 @@ final class Handoff<T>: @unchecked Sendable {
     private var items: [T] = []
     private var head = 0
     private var finished = false
+    private var cancelled = false
     private let limit: Int
+    private let limitBytes: Int
+    private var queuedBytes = 0
+    private var costs: [Int] = []
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, limitBytes: Int = .max) {
+        self.limit = limit
+        self.limitBytes = limitBytes
+    }
 
-    func put(_ item: T) {
+    /// Queues an item; false once the consumer cancelled (the producer should stop).
+    @discardableResult
+    func put(_ item: T, cost: Int = 0) -> Bool {
         signal.lock()
-        while items.count - head >= limit { signal.wait(ns: 10_000_000) }
+        while (items.count - head >= limit || (queuedBytes > 0 && queuedBytes + cost > limitBytes)) && !cancelled {
+            signal.wait(ns: 10_000_000)
+        }
+        if cancelled {
+            signal.unlock()
+            return false
+        }
         if head > 1024 {
             items.removeFirst(head)
+            costs.removeFirst(head)
             head = 0
         }
         items.append(item)
+        costs.append(cost)
+        queuedBytes += cost
         signal.unlock()
+        signal.signal()
+        return true
+    }
+
+    /// The consumer is done: drop what is queued and release a waiting producer.
+    func cancel() {
+        signal.withLock {
+            cancelled = true
+            items.removeAll()
+            costs.removeAll()
+            queuedBytes = 0
+            head = 0
+        }
         signal.signal()
     }
 
@@ -433,6 +524,7 @@ final class Handoff<T>: @unchecked Sendable {
         while head == items.count && !finished { signal.wait(ns: 10_000_000) }
         guard head < items.count else { return nil }
         let item = items[head]
+        queuedBytes -= costs[head]
         head += 1
         signal.signal()
         return item

@@ -88,13 +88,12 @@ final class Inflater {
         input.reserveCapacity(to - from + 4)
         input.append(contentsOf: bytes[from..<to])
         input.append(contentsOf: [0, 0, 0xFF, 0xFF] as [UInt8])
-        // One spare byte detects output longer than declared.
-        var output = [UInt8](repeating: 0, count: rawLength + 1)
+        // One spare byte detects output longer than declared; the storage is not zero-filled.
         var rc: Int32 = Z_OK
         var leftIn = 0
         var leftOut = 0
-        input.withUnsafeBufferPointer { inp in
-            output.withUnsafeMutableBufferPointer { o in
+        var output = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { o, count in
+            input.withUnsafeBufferPointer { inp in
                 stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
                 stream.avail_in = uInt(inp.count)
                 stream.next_out = o.baseAddress
@@ -105,11 +104,11 @@ final class Inflater {
                 stream.next_in = nil
                 stream.next_out = nil
             }
+            count = o.count - leftOut
         }
-        guard rc == Z_OK || rc == Z_BUF_ERROR, leftIn == 0, leftOut == 1 else {
+        guard rc == Z_OK || rc == Z_BUF_ERROR, leftIn == 0, leftOut == 1, output.count == rawLength else {
             throw Failure(code: rc == Z_OK ? Z_DATA_ERROR : rc)
         }
-        output.removeLast()
         return output
     }
 }

@@ -80,24 +80,68 @@ struct Cat: ParsableCommand {
             return
         }
         let state = try load(common)
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(1 << 17)
         for cs in state.streams where selected(cs.db, cs.key) {
+            let prefix = Array((json ? "{\"db\":\(cs.db),\"key\":\(RunnelDumpJSON.bytes(cs.key[...])),\"id\":\"" : keyName(cs.db, cs.key) + " ").utf8)
             _ = cs.stream.visit(from: start, to: end) { id, entry in
-                var fields: [ArraySlice<UInt8>] = []
-                entry.forEach { fields.append($0) }
+                out += prefix
+                out += Array(id.description.utf8)
                 if json {
-                    let pairs = stride(from: 0, to: fields.count - 1, by: 2).map { "[\(RunnelDumpJSON.bytes(fields[$0])),\(RunnelDumpJSON.bytes(fields[$0 + 1]))]" }
-                    out += "{\"db\":\(cs.db),\"key\":\(RunnelDumpJSON.bytes(cs.key[...])),\"id\":\"\(id)\",\"fields\":[\(pairs.joined(separator: ","))]}\n"
+                    out += Array("\",\"fields\":[".utf8)
+                    var i = 0
+                    entry.forEach { part in
+                        out += Array((i % 2 == 0 ? (i == 0 ? "[" : ",[") : ",").utf8)
+                        appendJSON(part, into: &out)
+                        if i % 2 == 1 { out.append(UInt8(ascii: "]")) }
+                        i += 1
+                    }
+                    out += Array("]}\n".utf8)
                 } else {
-                    out += keyName(cs.db, cs.key) + " \(id)" + fields.map { " " + render($0) }.joined() + "\n"
+                    entry.forEach { part in
+                        out.append(UInt8(ascii: " "))
+                        appendRendered(part, into: &out)
+                    }
+                    out.append(10)
                 }
-                if out.utf8.count > 1 << 16 {
-                    print(out, terminator: "")
-                    out = ""
+                if out.count > 1 << 16 {
+                    writeOut(out)
+                    out.removeAll(keepingCapacity: true)
                 }
             }
         }
-        print(out, terminator: "")
+        writeOut(out)
+    }
+}
+
+/// `render` into a byte buffer (the hot path of `cat`).
+func appendRendered(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
+    let plain = bytes.withUnsafeBufferPointer { p -> Bool in
+        guard !p.isEmpty else { return false }
+        var bad = false
+        for b in p { bad = bad || b <= 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C }
+        return !bad
+    }
+    if plain {
+        out.append(contentsOf: bytes)
+    } else {
+        out += Array(render(bytes).utf8)
+    }
+}
+
+/// A JSON string of bytes into a byte buffer; plain ASCII is copied as is.
+func appendJSON(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
+    let simple = bytes.withUnsafeBufferPointer { p -> Bool in
+        var bad = false
+        for b in p { bad = bad || b < 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C }
+        return !bad
+    }
+    if simple {
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: bytes)
+        out.append(UInt8(ascii: "\""))
+    } else {
+        out += Array(json(bytes).utf8)
     }
 }
 
@@ -284,15 +328,12 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         try common.checkExists()
-        let problems = Inspect.verify(common.directory, progress: common.progress("verify"))
+        var totals = Inspect.Totals()
+        let problems = Inspect.verify(common.directory, totals: &totals)
         for p in problems { print(p) }
         let errors = problems.filter { !$0.isNote }
         if errors.isEmpty {
-            let segs = (try? Inspect.segments(common.directory)) ?? []
-            let frames = segs.reduce(0) { $0 + $1.frames }
-            let records = segs.reduce(0) { $0 + $1.records }
-            let raw = segs.reduce(0) { $0 + $1.rawBytes }
-            print("ok: \(segs.count) segments, \(frames) frames, \(records) records, \(raw) raw bytes")
+            print("ok: \(totals.segments) segments, \(totals.frames) frames, \(totals.records) records, \(totals.rawBytes) raw bytes")
         } else {
             print("\(errors.count) problem(s) found")
             throw ExitCode(Exit.problems)
