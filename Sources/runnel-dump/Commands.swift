@@ -116,12 +116,7 @@ struct Cat: ParsableCommand {
 
 /// `render` into a byte buffer (the hot path of `cat`).
 func appendRendered(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
-    let plain = bytes.withUnsafeBufferPointer { p -> Bool in
-        guard !p.isEmpty else { return false }
-        var bad = false
-        for b in p { bad = bad || b <= 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C }
-        return !bad
-    }
+    let plain = bytes.withUnsafeBufferPointer { p -> Bool in !p.isEmpty && !needsQuoting(UnsafeRawBufferPointer(p)) }
     if plain {
         out.append(contentsOf: bytes)
     } else {
@@ -515,4 +510,28 @@ func writeOut(_ bytes: [UInt8]) {
         if n <= 0 { return }
         done += n
     }
+}
+
+/// Whether any byte is ≤ 0x20, ≥ 0x7F, `"` or `\\` — eight bytes at a time (bit tricks from
+/// "Bit Twiddling Hacks": haszero/hasless/hasmore), since `cat` checks every value it prints.
+@inline(__always)
+func needsQuoting(_ p: UnsafeRawBufferPointer) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highs: UInt64 = 0x8080_8080_8080_8080
+    @inline(__always) func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+    var i = 0
+    let n = p.count
+    while i + 8 <= n {
+        let x = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let below = (x &- ones &* 0x21) & ~x & highs  // a byte < 0x21
+        let above = ((x &+ ones) | x) & highs  // a byte > 0x7E
+        if below | above != 0 || hasZero(x ^ (ones &* 0x22)) || hasZero(x ^ (ones &* 0x5C)) { return true }
+        i += 8
+    }
+    while i < n {
+        let b = p[i]
+        if b <= 0x20 || b >= 0x7F || b == 0x22 || b == 0x5C { return true }
+        i += 1
+    }
+    return false
 }

@@ -148,7 +148,8 @@ struct DumpTests {
         let c = try TestConnection(port: server.port)
         let script: [[String]] = [
             ["XADD", "orders", "1-1", "sku", "A", "qty", "1"], ["XADD", "orders", "2-1", "sku", "B"], ["XADD", "orders", "3-0", "x", "y z"],
-            ["XADD", "orders", "4-0", "k", "v"], ["XDEL", "orders", "2-1"], ["XGROUP", "CREATE", "orders", "g1", "0"],
+            ["XADD", "orders", "4-0", "k", "v"], ["XADD", "orders", "4-1", "q", "say \"hi\"\n", "e", "caf\u{e9}", "z", ""],
+            ["XDEL", "orders", "2-1"], ["XDEL", "orders", "4-1"], ["XGROUP", "CREATE", "orders", "g1", "0"],
             ["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "2", "STREAMS", "orders", ">"],
             ["XREADGROUP", "GROUP", "g1", "bob", "COUNT", "1", "STREAMS", "orders", ">"],
             ["XCLAIM", "orders", "g1", "bob", "0", "1-1", "RETRYCOUNT", "5", "TIME", "1700000000000"],
@@ -157,7 +158,12 @@ struct DumpTests {
             ["SELECT", "1"], ["XADD", "other", "5-5", "f", "v"], ["SELECT", "0"],
         ]
         for cmd in script { _ = try c.command(cmd) }
+        _ = try c.command("XADD", "quoted", "1-1", "q", "say \"hi\"\n", "e", "caf\u{e9}", "z", "", "plain", "abcdefghijklmnop")
         server.stop()
+        let (qs, quoted) = try dump(["cat", dir + "/data", "--stream", "quoted"])
+        #expect(qs == 0 && quoted == "0:quoted 1-1 q \"say \\\"hi\\\"\\n\" e \"caf\\xc3\\xa9\" z \"\" plain abcdefghijklmnop\n", "\(quoted)")
+        let (js, jline) = try dump(["cat", dir + "/data", "--stream", "quoted", "--json"])
+        #expect(js == 0 && jline == "{\"db\":0,\"key\":\"quoted\",\"id\":\"1-1\",\"fields\":[[\"q\",\"say \\\"hi\\\"\\n\"],[\"e\",\"café\"],[\"z\",\"\"],[\"plain\",\"abcdefghijklmnop\"]]}\n", "\(jline)")
         let (status, resp) = try dump(["export", dir + "/data", "--resp"])
         #expect(status == 0)
         let redis = try ServerProcess.redis()
