@@ -117,7 +117,7 @@ public enum Inspect {
     /// Checks everything in one pass: MANIFEST, checkpoint (size, CRC, decoding, totals),
     /// every frame's CRC and records (replayed, so every record must make sense), and index
     /// files against their segments.
-    public static func verify(_ dir: DataDirectory, totals: inout Totals) -> [Problem] {
+    public static func verify(_ dir: DataDirectory, totals: inout Totals, progress: ((Int, Int) -> Void)? = nil) -> [Problem] {
         var problems: [Problem] = []
         let running = serverRunning(dir)
         do {
@@ -132,7 +132,8 @@ public enum Inspect {
         do {
             // Shallow: every frame is checked and every record decoded and matched to its
             // stream, but stream contents are not rebuilt (the checkpoint is fully decoded).
-            let result = try Recovery.recover(dir, repair: false, readOnly: true, shallow: true, logger: Logger(label: "verify"), visit: nil)
+            let result = try Recovery.recover(
+                dir, repair: false, readOnly: true, shallow: true, logger: Logger(label: "verify"), visit: nil, progress: progress)
             let r = result.report
             totals = Totals(segments: r.segments, frames: r.frames, records: r.records, rawBytes: r.rawBytes)
             if let torn = r.tornTail {

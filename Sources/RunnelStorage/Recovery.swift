@@ -127,7 +127,7 @@ public enum Recovery {
     /// a torn tail is only skipped, indexes are not rewritten, no MANIFEST is created.
     public static func recover(
         _ dir: DataDirectory, repair: Bool, readOnly: Bool, shallow: Bool = false, logger: Logger,
-        visit: ((VisitedRecord) -> Void)?
+        visit: ((VisitedRecord) -> Void)?, progress: ((Int, Int) -> Void)? = nil
     ) throws(StorageError) -> Result {
         let start = Files.monotonicNs()
         var report = Report()
@@ -188,7 +188,10 @@ public enum Recovery {
                 let nextID = segments[i + 1]
                 prefetched = try SegmentFeed.start(nextID, path: dir.file(dir.segmentName(nextID)), isLast: i + 2 == segments.count)
             }
-            defer { feed.handoff.cancel() }
+            defer {
+                feed.handoff.cancel()
+                progress?(i + 1, segments.count)
+            }
             let bytes = feed.bytes
             report.segments += 1
             lastSegment = id

@@ -324,7 +324,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         try common.checkExists()
         var totals = Inspect.Totals()
-        let problems = Inspect.verify(common.directory, totals: &totals)
+        let problems = Inspect.verify(common.directory, totals: &totals, progress: common.progress("verifying segment"))
         for p in problems { print(p) }
         let errors = problems.filter { !$0.isNote }
         if errors.isEmpty {

@@ -99,7 +99,9 @@ func fail(_ error: any Error) -> ExitCode {
 func load(_ common: Common, visit: ((Recovery.VisitedRecord) -> Void)? = nil) throws -> Recovery.Result {
     try common.checkExists()
     do {
-        return try Recovery.recover(common.directory, repair: false, readOnly: true, logger: Logger(label: "runnel-dump"), visit: visit)
+        return try Recovery.recover(
+            common.directory, repair: false, readOnly: true, logger: Logger(label: "runnel-dump"), visit: visit,
+            progress: common.progress("reading segment"))
     } catch {
         throw fail(error)
     }
