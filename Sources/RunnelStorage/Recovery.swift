@@ -230,6 +230,16 @@ public enum Recovery {
                 }
                 if stop.tornTail {
                     let dropped = bytes.count - stop.offset
+                    if repair {
+                        // An explicit repair keeps the original bytes, as for a cut.
+                        let aside = dir.file("damaged")
+                        try Files.makeDirectory(aside)
+                        let target = aside + "/\(Files.nowMs())-" + dir.segmentName(id)
+                        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
+                        defer { close(fd) }
+                        try Files.writeAll(fd, bytes, path: target)
+                        report.repaired = "truncated a torn tail of \(path) at offset \(stop.offset): dropped \(dropped) bytes (\(stop.reason)); original in \(target)"
+                    }
                     if truncate(path, off_t(stop.offset)) != 0 {
                         throw .io(operation: "truncate", path: path, errno: errno)
                     }
@@ -241,7 +251,7 @@ public enum Recovery {
                 guard repair && !readOnly else {
                     throw .corrupt(
                         file: path, offset: stop.offset,
-                        reason: "\(stop.reason). The log after this point cannot be trusted. To start with the data before it, run `runnel-server --repair` (the damaged files are moved to \(dir.path)/damaged/); or restore a snapshot")
+                        reason: "\(stop.reason). The log after this point cannot be trusted. To keep the data before it, run `runnel-dump repair \(dir.path)` or start `runnel-server --repair` (the damaged files are moved to \(dir.path)/damaged/); or restore a snapshot")
                 }
                 // Cut here: move the damaged file and every later one aside, keep the prefix.
                 let aside = dir.file("damaged")

@@ -356,7 +356,7 @@ struct Repair: ParsableCommand {
         }
         let r = result.report
         if let repaired = r.repaired { print("repaired: \(repaired)") }
-        if r.truncatedBytes > 0 { print("truncated a torn tail: \(r.truncatedBytes) bytes") }
+        if r.truncatedBytes > 0 && r.repaired == nil { print("truncated a torn tail: \(r.truncatedBytes) bytes") }
         if r.indexesRebuilt > 0 { print("rebuilt \(r.indexesRebuilt) index file(s)") }
         if r.repaired == nil && r.truncatedBytes == 0 && r.indexesRebuilt == 0 { print("nothing to repair") }
         print("now: \(r.streams) streams, \(r.entries) entries, \(r.groups) groups, \(r.pending) pending")
