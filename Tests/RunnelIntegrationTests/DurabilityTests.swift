@@ -293,6 +293,64 @@ struct DurabilityTests {
         server.stop()
     }
 
+    @Test("a real full disk (a small tmpfs, where the machine allows mounting one): MISCONF, then recovery when space returns")
+    func tmpfsFull() throws {
+        let dir = ServerProcess.makeTempDir("runnel-tmpfs")
+        let (mounted, _) = try runCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir])
+        guard mounted == 0 else { return }  // not permitted here: the fault-injection test covers the logic
+        defer { _ = try? runCommand("/bin/umount", ["-l", dir]) }
+        var server = try ServerProcess.runnel(
+            dataDir: dir, extraArgs: ["--appendfsync", "always", "--checkpoint-interval", "0", "--checkpoint-min-bytes", "1gb"])
+        // Ballast leaves ~300 KB free.
+        let ballast = dir + "/ballast"
+        FileManager.default.createFile(atPath: ballast, contents: Data(repeating: 0x61, count: 3_500_000))
+        let writer = try TestConnection(port: server.port)
+        let other = try TestConnection(port: server.port)
+        var acknowledged: [String] = []
+        var held = false
+        var rng = SplitMix64(seed: 7)
+        for i in 0..<2000 {
+            let payload = (0..<64).map { _ in String(format: "%016llx", rng.next()) }.joined()
+            writer.send(["XADD", "s", "*", "n", "\(i)", "p", payload])
+            guard let reply = try? writer.read(1, timeoutMs: 1000).first else {
+                held = true  // the disk is full: this write waits, unacknowledged
+                break
+            }
+            guard case .bulk(let id?) = reply else { break }
+            acknowledged.append(String(decoding: id, as: UTF8.self))
+        }
+        #expect(held, "the disk filled within 2000 writes")
+        #expect(acknowledged.count > 10)
+        var refused = RESPValue.null
+        for _ in 0..<50 {
+            refused = try other.command("XADD", "s", "*", "a", "b")
+            if case .error = refused { break }
+            usleep(20_000)
+        }
+        #expect(refused == .error("MISCONF Errors writing to the AOF file: No space left on device"))
+        #expect(try other.command("XLEN", "s") == .integer(acknowledged.count + 1), "reads go on (the held write is applied in memory)")
+        #expect(try other.command("PUBLISH", "c", "m") == .integer(0))
+        try FileManager.default.removeItem(atPath: ballast)
+        let released = try writer.read(1, timeoutMs: 5000).first
+        if case .bulk(let id?) = released { acknowledged.append(String(decoding: id, as: UTF8.self)) }
+        #expect(acknowledged.count > 11, "the held reply arrives once space returns")
+        var resumed = RESPValue.null
+        for _ in 0..<100 {
+            resumed = try other.command("XADD", "s", "*", "after", "space")
+            if case .bulk = resumed { break }
+            usleep(20_000)
+        }
+        if case .bulk(let id?) = resumed { acknowledged.append(String(decoding: id, as: UTF8.self)) } else {
+            Issue.record("writes did not resume: \(resumed)")
+        }
+        server.kill9()
+        server = try ServerProcess.runnel(dataDir: dir)
+        let c = try TestConnection(port: server.port)
+        let ids = try c.command("XRANGE", "s", "-", "+").elements?.compactMap { $0.elements?.first?.text } ?? []
+        #expect(Set(acknowledged).isSubset(of: Set(ids)), "nothing acknowledged lost: \(acknowledged.count) acknowledged, \(ids.count) stored")
+        server.stop()
+    }
+
     @Test("retention: after a trim and a checkpoint, disk usage falls")
     func retention() throws {
         let dir = ServerProcess.makeTempDir("runnel-ret")
