@@ -71,23 +71,40 @@ struct DurabilityTests {
     /// Checks the server's state against what clients were told.
     static func verify(port: Int, _ state: Acknowledged, context: String) throws {
         let c = try TestConnection(port: port)
-        let range = try c.command("XRANGE", "orders", "-", "+")
+        // Paged, so a long run's stream stays cheap to read.
         var stored: [String: String] = [:]
         var previous: String?
-        for e in range.elements ?? [] {
-            guard let parts = e.elements, parts.count == 2, let id = parts[0].text,
-                let fv = parts[1].elements, fv.count == 2, let payload = fv[1].text
-            else { continue }
-            if let previous { #expect(less(previous, id), "\(context): IDs ascend") }
-            previous = id
-            stored[id] = payload
+        var cursor = "-"
+        while true {
+            let page = try c.command("XRANGE", "orders", cursor, "+", "COUNT", "2000").elements ?? []
+            for e in page {
+                guard let parts = e.elements, parts.count == 2, let id = parts[0].text,
+                    let fv = parts[1].elements, fv.count == 2, let payload = fv[1].text
+                else { continue }
+                if let previous { #expect(less(previous, id), "\(context): IDs ascend") }
+                previous = id
+                stored[id] = payload
+            }
+            guard page.count == 2000, let last = previous else { break }
+            cursor = "(" + last
         }
         var missing = 0
         for (id, payload) in state.entries where stored[id] != payload { missing += 1 }
         #expect(missing == 0, "\(context): \(missing) acknowledged entries missing or changed")
-        let pending = try c.command("XPENDING", "orders", "workers", "-", "+", "1000000")
         var pendingIDs = Set<String>()
-        for p in pending.elements ?? [] { if let id = p.elements?.first?.text { pendingIDs.insert(id) } }
+        var from = "-"
+        while true {
+            let page = try c.command("XPENDING", "orders", "workers", from, "+", "2000").elements ?? []
+            var last: String?
+            for p in page {
+                if let id = p.elements?.first?.text {
+                    pendingIDs.insert(id)
+                    last = id
+                }
+            }
+            guard page.count == 2000, let last else { break }
+            from = "(" + last
+        }
         let undone = state.acked.intersection(pendingIDs)
         #expect(undone.isEmpty, "\(context): acknowledged acks undone: \(undone.prefix(3))")
         let lost = state.delivered.subtracting(state.ackSent).subtracting(pendingIDs)
