@@ -127,6 +127,8 @@ public final class LogWriter: @unchecked Sendable {
     private var fd: Int32 = -1
     private let fdLock = Signal()
     private var syncerStopped = false
+    /// The write error the event loop last heard of (writer thread only).
+    private var lastReportedWriteError: StorageError?
     private var segmentID: UInt64
     /// `segmentID` for the syncer's messages (guarded by `signal`).
     private var segmentIDShared: UInt64 = 0
@@ -251,7 +253,13 @@ public final class LogWriter: @unchecked Sendable {
             } else if !items.isEmpty {
                 process(items, policy: policy)
             }
-            report()
+            // Under `always` replies wait for the syncer's report; waking the event loop after
+            // every write as well would only cost a context switch (unless an error changed).
+            let errorNow = signal.withLock { reportedError }
+            if policy != .always || errorNow != lastReportedWriteError {
+                lastReportedWriteError = errorNow
+                report()
+            }
             if stop {
                 if failed != nil {
                     logger.error("shutting down with unwritten records after a write error: \(failed!.count) bytes")
