@@ -232,12 +232,7 @@ public enum Recovery {
                     let dropped = bytes.count - stop.offset
                     if repair {
                         // An explicit repair keeps the original bytes, as for a cut.
-                        let aside = dir.file("damaged")
-                        try Files.makeDirectory(aside)
-                        let target = aside + "/\(Files.nowMs())-" + dir.segmentName(id)
-                        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
-                        defer { close(fd) }
-                        try Files.writeAll(fd, bytes, path: target)
+                        let target = try keepAside(dir, bytes, name: dir.segmentName(id), stamp: Files.nowMs())
                         report.repaired = "truncated a torn tail of \(path) at offset \(stop.offset): dropped \(dropped) bytes (\(stop.reason)); original in \(target)"
                     }
                     if truncate(path, off_t(stop.offset)) != 0 {
@@ -254,7 +249,7 @@ public enum Recovery {
                         reason: "\(stop.reason). The log after this point cannot be trusted. To keep the data before it, run `runnel-dump repair \(dir.path)` or start `runnel-server --repair` (the damaged files are moved to \(dir.path)/damaged/); or restore a snapshot")
                 }
                 // Cut here: move the damaged file and every later one aside, keep the prefix.
-                let aside = dir.file("damaged")
+                let aside = dir.file(damagedDirectory)
                 try Files.makeDirectory(aside)
                 let stamp = Files.nowMs()
                 var moved: [String] = []
@@ -263,9 +258,7 @@ public enum Recovery {
                     let target = aside + "/\(stamp)-" + name
                     if later == id {
                         // Copy the original aside, then truncate in place.
-                        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
-                        defer { close(fd) }
-                        try Files.writeAll(fd, bytes, path: target)
+                        _ = try keepAside(dir, bytes, name: name, stamp: stamp)
                         if truncate(path, off_t(stop.offset)) != 0 { throw .io(operation: "truncate", path: path, errno: errno) }
                     } else {
                         if rename(dir.file(name), target) != 0 { throw .io(operation: "rename", path: dir.file(name), errno: errno) }
@@ -301,6 +294,20 @@ public enum Recovery {
         }
         report.durationMs = Int((Files.monotonicNs() - start) / 1_000_000)
         return Result(streams: streams, report: report)
+    }
+
+    static let damagedDirectory = "damaged"
+
+    /// Copies a file's original bytes to `DIR/damaged/<stamp>-<name>` before a repair changes it.
+    static func keepAside(_ dir: DataDirectory, _ bytes: [UInt8], name: String, stamp: Int64) throws(StorageError) -> String {
+        let aside = dir.file(damagedDirectory)
+        try Files.makeDirectory(aside)
+        let target = aside + "/\(stamp)-" + name
+        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try Files.writeAll(fd, bytes, path: target)
+        if fsync(fd) != 0 { throw .io(operation: "fsync", path: target, errno: errno) }
+        return target
     }
 
     /// Replays one segment image; throws `Stop` at the first frame that cannot be used.
