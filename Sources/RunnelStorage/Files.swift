@@ -70,18 +70,22 @@ enum Files {
     }
 
     /// Writes a small file atomically: temporary file, fsync, rename, fsync of the directory.
+    /// Creates (or truncates) `path` with `bytes`, fsyncing it when `sync`.
+    static func writeFile(_ path: String, _ bytes: [UInt8], sync: Bool) throws(StorageError) {
+        let fd = try open(path, O_WRONLY | O_CREAT | O_TRUNC)
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        if sync && fsync(fd) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
+    }
+
     static func writeAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws(StorageError) {
         let tmp = path + ".tmp"
-        let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
         do throws(StorageError) {
-            try writeAll(fd, bytes, path: tmp)
-            if fsync(fd) != 0 { throw StorageError.io(operation: "fsync", path: tmp, errno: errno) }
+            try writeFile(tmp, bytes, sync: true)
         } catch {
-            close(fd)
             unlink(tmp)
             throw error
         }
-        close(fd)
         if rename(tmp, path) != 0 { throw .io(operation: "rename", path: tmp, errno: errno) }
         try fsyncDirectory(directory)
     }

@@ -303,10 +303,7 @@ public enum Recovery {
         let aside = dir.file(damagedDirectory)
         try Files.makeDirectory(aside)
         let target = aside + "/\(stamp)-" + name
-        let fd = try Files.open(target, O_WRONLY | O_CREAT | O_TRUNC)
-        defer { close(fd) }
-        try Files.writeAll(fd, bytes, path: target)
-        if fsync(fd) != 0 { throw .io(operation: "fsync", path: target, errno: errno) }
+        try Files.writeFile(target, bytes, sync: true)
         return target
     }
 

@@ -131,15 +131,8 @@ public enum Snapshot {
         }
         // The active segment: exactly the bytes written so far.
         let active = dir.segmentName(activeSegment)
-        let prefix = try Files.readAll(dir.file(active), limit: activeBytes)
-        let fd = try Files.open(tmp + "/" + active, O_WRONLY | O_CREAT | O_TRUNC)
-        do throws(StorageError) {
-            try Files.writeAll(fd, prefix, path: tmp + "/" + active)
-        } catch {
-            close(fd)
-            throw error
-        }
-        close(fd)
+        // (Synced by `finish`, off the writer thread.)
+        try Files.writeFile(tmp + "/" + active, try Files.readAll(dir.file(active), limit: activeBytes), sync: false)
         names.append(active)
         try Files.writeAtomically(tmp + "/MANIFEST", manifest.encoded(), directory: tmp)
         names.append("MANIFEST")
@@ -200,17 +193,8 @@ public enum Snapshot {
         let stamp = Files.nowMs()
         let tmp = target + ".restoring-\(stamp)"
         try Files.makeDirectory(tmp)
-        for f in info.files + [FileEntry(name: "SNAPSHOT", size: 0, crc: 0)] where f.name != "SNAPSHOT" {
-            let bytes = try Files.readAll(snapshot + "/" + f.name)
-            let fd = try Files.open(tmp + "/" + f.name, O_WRONLY | O_CREAT | O_TRUNC)
-            do throws(StorageError) {
-                try Files.writeAll(fd, bytes, path: tmp + "/" + f.name)
-                if fsync(fd) != 0 { throw .io(operation: "fsync", path: tmp + "/" + f.name, errno: errno) }
-            } catch {
-                close(fd)
-                throw error
-            }
-            close(fd)
+        for f in info.files {
+            try Files.writeFile(tmp + "/" + f.name, try Files.readAll(snapshot + "/" + f.name), sync: true)
         }
         try Files.fsyncDirectory(tmp)
         if Files.exists(target) {

@@ -83,7 +83,7 @@ struct Cat: ParsableCommand {
         var out: [UInt8] = []
         out.reserveCapacity(1 << 17)
         for cs in state.streams where selected(cs.db, cs.key) {
-            let prefix = Array((json ? "{\"db\":\(cs.db),\"key\":\(RunnelDumpJSON.bytes(cs.key[...])),\"id\":\"" : keyName(cs.db, cs.key) + " ").utf8)
+            let prefix = Array((json ? "{\"db\":\(cs.db),\"key\":\(runnel_dump.json(cs.key)),\"id\":\"" : keyName(cs.db, cs.key) + " ").utf8)
             _ = cs.stream.visit(from: start, to: end) { id, entry in
                 out += prefix
                 out += Array(id.description.utf8)
@@ -138,10 +138,6 @@ func appendJSON(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
     } else {
         out += Array(json(bytes).utf8)
     }
-}
-
-enum RunnelDumpJSON {
-    static func bytes(_ b: ArraySlice<UInt8>) -> String { json(b) }
 }
 
 func keyOfRecord(_ r: LogRecord) -> (Int, [UInt8])? {
@@ -267,7 +263,8 @@ struct IndexCommand: ParsableCommand {
         let segs: [Inspect.SegmentInfo]
         do { segs = try Inspect.segments(dir, progress: common.progress("index")) } catch { throw fail(error) }
         var names: [UInt64: String] = [:]
-        if let state = try? Recovery.recover(dir, repair: false, readOnly: true, logger: Logger(label: "dump"), visit: nil) {
+        // Only the keys are needed: a shallow replay does not rebuild stream contents.
+        if let state = try? Recovery.recover(dir, repair: false, readOnly: true, shallow: true, logger: Logger(label: "dump"), visit: nil) {
             for cs in state.streams { names[cs.handle] = keyName(cs.db, cs.key) }
         }
         var bad = false
