@@ -19,15 +19,18 @@ let package = Package(
     products: [
         .executable(name: "runnel-server", targets: ["runnel-server"]),
         .executable(name: "runnel-dump", targets: ["runnel-dump"]),
+        .executable(name: "runnel-load", targets: ["runnel-load"]),
         .library(name: "RunnelRESP", targets: ["RunnelRESP"]),
         .library(name: "RunnelBroker", targets: ["RunnelBroker"]),
         .library(name: "RunnelStorage", targets: ["RunnelStorage"]),
+        .library(name: "RunnelStreams", targets: ["RunnelStreams"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // RESP2/RESP3 server-side codec: command parsing and reply encoding. NIOCore only.
@@ -79,6 +82,18 @@ let package = Package(
                 "RunnelStorage", "RunnelStreams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Load generator of the side-by-side benchmarks (tools/bench).
+        .executableTarget(
+            name: "runnel-load",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: swiftSettings
         ),

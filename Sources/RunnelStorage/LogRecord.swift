@@ -312,6 +312,15 @@ extension ByteSource {
     }
 }
 
+/// Decodes the records of one region (the raw bytes from a restart point on), for tools and
+/// micro-benchmarks; the storage code itself keeps the region state across frames.
+public enum RecordCodec {
+    public static func decodeRegion(_ raw: [UInt8], visit: (LogRecord) throws -> Void) throws {
+        var region = RegionState()
+        try RecordDecoding.decodeAll(raw, region: &region) { record, _ in try visit(record) }
+    }
+}
+
 /// Decodes the raw record stream of one frame (continuing the region's state).
 struct RecordDecoding {
     struct Bad: Error {

@@ -2,20 +2,20 @@ import CZlib
 
 /// zlib's CRC-32 (IEEE), masked as LevelDB masks stored CRCs: a CRC computed over bytes that
 /// themselves embed CRCs is weak, so the stored value is rotated and offset.
-enum Checksum {
-    static func crc32(_ raw: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
+public enum Checksum {
+    public static func crc32(_ raw: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
         UInt32(CZlib.crc32(uLong(seed), raw.bindMemory(to: Bytef.self).baseAddress, uInt(raw.count)))
     }
 
-    static func crc32(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
+    public static func crc32(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { crc32($0, seed: seed) }
     }
 
-    static func mask(_ crc: UInt32) -> UInt32 {
+    public static func mask(_ crc: UInt32) -> UInt32 {
         ((crc >> 15) | (crc << 17)) &+ 0xa282_ead8
     }
 
-    static func unmask(_ masked: UInt32) -> UInt32 {
+    public static func unmask(_ masked: UInt32) -> UInt32 {
         let rot = masked &- 0xa282_ead8
         return (rot >> 17) | (rot << 15)
     }
@@ -24,11 +24,11 @@ enum Checksum {
 /// A raw deflate stream (no zlib header), sync-flushed at each call so every frame ends on
 /// a byte boundary and decodes with what came before it. `reset` starts an independent
 /// stream: the next frame is a restart point a fresh inflater can begin at.
-final class Deflater {
+public final class Deflater {
     private var stream = z_stream()
     private var out: [UInt8] = []
 
-    init(level: Int32) {
+    public init(level: Int32) {
         let rc = deflateInit2_(
             &stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")  // only on out-of-memory or a bad build
@@ -36,11 +36,11 @@ final class Deflater {
 
     deinit { deflateEnd(&stream) }
 
-    func reset() { deflateReset(&stream) }
+    public func reset() { deflateReset(&stream) }
 
     /// Compresses `input` and sync-flushes. The trailing empty stored block (00 00 FF FF)
     /// is dropped: the reader appends it back (as WebSocket permessage-deflate does).
-    func compress(_ input: [UInt8]) -> [UInt8] {
+    public func compress(_ input: [UInt8]) -> [UInt8] {
         out.removeAll(keepingCapacity: true)
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
         var chunk = [UInt8](repeating: 0, count: max(bound, 256))
@@ -67,23 +67,23 @@ final class Deflater {
 }
 
 /// The reading side of `Deflater`.
-final class Inflater {
-    struct Failure: Error { let code: Int32 }
+public final class Inflater {
+    public struct Failure: Error { public let code: Int32 }
 
     private var stream = z_stream()
 
-    init() {
+    public init() {
         let rc = inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
     }
 
     deinit { inflateEnd(&stream) }
 
-    func reset() { inflateReset(&stream) }
+    public func reset() { inflateReset(&stream) }
 
     /// Inflates one frame's payload (`bytes[from..<to]` plus the dropped sync marker) into
     /// exactly `rawLength` bytes; anything else (bad data, more or fewer bytes) throws.
-    func inflate(_ bytes: [UInt8], from: Int, to: Int, rawLength: Int) throws(Failure) -> [UInt8] {
+    public func inflate(_ bytes: [UInt8], from: Int, to: Int, rawLength: Int) throws(Failure) -> [UInt8] {
         var input = [UInt8]()
         input.reserveCapacity(to - from + 4)
         input.append(contentsOf: bytes[from..<to])
