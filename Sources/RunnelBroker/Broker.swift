@@ -85,6 +85,7 @@ public final class Broker {
     var pendingFlush: [ClientSession] = []
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
+    private var flushTaskScheduled = false
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
     var pauseEndMs: Int64 = 0
     var pauseWritesOnly = false
@@ -211,6 +212,22 @@ public final class Broker {
         if !session.flushScheduled {
             session.flushScheduled = true
             pendingFlush.append(session)
+        }
+    }
+
+    /// Flushes other sessions' queued output once this event-loop iteration has read every
+    /// connection that had input (Redis flushes in `beforeSleep` the same way): messages that
+    /// many publishers send in one iteration reach each subscriber in one write, not one per
+    /// publisher. NIO runs tasks after it has handled all ready channels.
+    func flushPendingAtEndOfIteration() {
+        persistence?.endOfTurn()
+        guard !pendingFlush.isEmpty, !flushTaskScheduled else { return }
+        flushTaskScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let broker = bound.value
+            broker.flushTaskScheduled = false
+            broker.flushPending()
         }
     }
 

@@ -169,7 +169,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func finishTurn() {
         guard let session, let context else { return }
         broker.flush(session)
-        broker.flushPending()
+        broker.flushPendingAtEndOfIteration()
         if session.closeAfterReply && !closing {
             closing = true
             context.close(promise: nil)

@@ -29,6 +29,9 @@ final class EmbeddedClient {
             channel.pipeline.fireChannelReadComplete()
             i += size
         }
+        // As a real event loop does after reading its ready channels: run queued tasks
+        // (the end-of-iteration flush of messages for other connections).
+        (channel.eventLoop as! EmbeddedEventLoop).run()
         return readAll()
     }
 
