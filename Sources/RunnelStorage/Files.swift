@@ -126,37 +126,43 @@ enum Files {
     }
 }
 
-/// A mutex and condition variable for the writer threads.
+/// A mutex and condition variables for the writer threads. Threads that wait for different
+/// things wait on different conditions (`on:`), so waking one does not wake the others.
 final class Signal: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    private let conds: UnsafeMutablePointer<pthread_cond_t>
+    private let count: Int
 
-    init() {
+    init(conditions: Int = 1) {
+        count = conditions
+        conds = .allocate(capacity: conditions)
         pthread_mutex_init(&mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(&cond, &attr)
+        for i in 0..<conditions { pthread_cond_init(conds + i, &attr) }
         pthread_condattr_destroy(&attr)
     }
 
     deinit {
-        pthread_cond_destroy(&cond)
+        for i in 0..<count { pthread_cond_destroy(conds + i) }
+        conds.deallocate()
         pthread_mutex_destroy(&mutex)
     }
 
     func lock() { pthread_mutex_lock(&mutex) }
     func unlock() { pthread_mutex_unlock(&mutex) }
-    func signal() { pthread_cond_broadcast(&cond) }
+    /// Wakes every thread waiting on condition `which`.
+    func signal(_ which: Int = 0) { pthread_cond_broadcast(conds + which) }
 
-    /// Waits (lock held) until signalled or `ns` pass.
-    func wait(ns: UInt64) {
+    /// Waits (lock held) on condition `which` until signalled or `ns` pass.
+    func wait(ns: UInt64, on which: Int = 0) {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         let total = UInt64(ts.tv_nsec) + ns
         ts.tv_sec += Int(total / 1_000_000_000)
         ts.tv_nsec = Int(total % 1_000_000_000)
-        pthread_cond_timedwait(&cond, &mutex, &ts)
+        pthread_cond_timedwait(conds + which, &mutex, &ts)
     }
 
     @discardableResult
