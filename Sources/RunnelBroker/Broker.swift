@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RunnelRESP
 import RunnelStorage
+import RunnelStreams
 
 #if canImport(Glibc)
 import Glibc
@@ -86,6 +87,8 @@ public final class Broker {
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
     private var flushTaskScheduled = false
+    /// XADD's field list, reused from command to command (see `xadd`).
+    var xaddScratch = FieldList()
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
     var pauseEndMs: Int64 = 0
     var pauseWritesOnly = false

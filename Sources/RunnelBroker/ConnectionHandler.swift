@@ -3,9 +3,9 @@ import RunnelRESP
 
 /// One client connection: accumulates input, parses commands, runs them on the broker and
 /// writes replies. Pipelined replies are batched and flushed once per read burst.
-final class ConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+public final class ConnectionHandler: ChannelInboundHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
 
     private let broker: Broker
     private var session: ClientSession?
@@ -16,12 +16,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var postponed: [ByteBuffer]?
     private var closing = false
 
-    init(broker: Broker) {
+    public init(broker: Broker) {
         self.broker = broker
         self.parser = RESPCommandParser(maxBulkLength: broker.config.protoMaxBulkLen)
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    public func channelActive(context: ChannelHandlerContext) {
         self.context = context
         let remote = Self.format(context.channel.remoteAddress)
         let local = Self.format(context.channel.localAddress)
@@ -58,14 +58,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.fireChannelActive()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         if let session { broker.disconnect(session) }
         session = nil
         self.context = nil
         context.fireChannelInactive()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, let session, !session.killed else { return }
         var incoming = unwrapInboundIn(data)
         broker.stats.netInputBytes += incoming.readableBytes
@@ -86,11 +86,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         process()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    public func channelReadComplete(context: ChannelHandlerContext) {
         finishTurn()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 

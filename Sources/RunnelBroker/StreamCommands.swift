@@ -312,11 +312,15 @@ extension Broker {
             replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
             return
         }
-        var values = FieldList(capacity: a[t.next...].reduce(0) { $0 + $1.readableBytes }, count: fieldCount)
+        // The stream copies the fields into its node, so one scratch list serves every XADD.
+        var values = xaddScratch
+        xaddScratch = FieldList()
+        values.removeAll(reserving: a[t.next...].reduce(0) { $0 + $1.readableBytes }, count: fieldCount)
         for arg in a[t.next...] { arg.withUnsafeReadableBytes { values.append(raw: $0) } }
         let id: StreamID
         do {
             id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
+            xaddScratch = values
         } catch {
             switch error {
             case .idTooSmall:

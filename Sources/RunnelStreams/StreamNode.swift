@@ -27,6 +27,14 @@ public struct FieldList: Sendable, Equatable {
         ends.reserveCapacity(count)
     }
 
+    /// Empties the list, keeping its storage for reuse (a scratch list per server).
+    public mutating func removeAll(reserving capacity: Int, count: Int) {
+        storage.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        storage.reserveCapacity(capacity)
+        ends.reserveCapacity(count)
+    }
+
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         storage.append(contentsOf: bytes)
         ends.append(storage.count)

@@ -3,6 +3,8 @@
 // mallocs (the MallocInterposer trait counts every allocation); hot paths aim at zero.
 import Benchmark
 import NIOCore
+import NIOEmbedded
+import RunnelBroker
 import RunnelRESP
 import RunnelStorage
 import RunnelStreams
@@ -63,6 +65,64 @@ let benchmarks: @Sendable () -> Void = {
     let stream100k = big
     let region = encodedRegion()
     let payload = Deflater(level: 1).compress(region)
+
+    // The whole server path for one read burst on an EmbeddedChannel: parse -> dispatch ->
+    // stream append -> reply encode -> write, for 16 pipelined XADDs (no persistence).
+    Benchmark("Broker 16 pipelined XADD, end to end", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let loop = EmbeddedEventLoop()
+        let broker = Broker(config: ServerConfig(), eventLoop: loop)
+        let channel = EmbeddedChannel(handler: ConnectionHandler(broker: broker), loop: loop)
+        channel.pipeline.fireChannelActive()
+        func burst() throws {
+            try channel.writeInbound(batch)
+            channel.pipeline.fireChannelReadComplete()
+            loop.run()
+            while let out = try channel.readOutbound(as: ByteBuffer.self) { blackHole(out.readableBytes) }
+        }
+        for _ in 0..<100 { try burst() }  // warm: stream created, buffers sized
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try channel.writeInbound(batch)
+            channel.pipeline.fireChannelReadComplete()
+            loop.run()
+            while let out = try channel.readOutbound(as: ByteBuffer.self) { blackHole(out.readableBytes) }
+        }
+    }
+
+    // PUBLISH of 16 pipelined messages to 10 subscribers on the same loop.
+    Benchmark("Broker 16 pipelined PUBLISH to 10 subscribers, end to end", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        let loop = EmbeddedEventLoop()
+        let broker = Broker(config: ServerConfig(), eventLoop: loop)
+        let subscribers = (0..<10).map { _ in EmbeddedChannel(handler: ConnectionHandler(broker: broker), loop: loop) }
+        for s in subscribers {
+            s.pipeline.fireChannelActive()
+            try s.writeInbound(ByteBuffer(string: "SUBSCRIBE bench\r\n"))
+            s.pipeline.fireChannelReadComplete()
+        }
+        let publisher = EmbeddedChannel(handler: ConnectionHandler(broker: broker), loop: loop)
+        publisher.pipeline.fireChannelActive()
+        var publishes = ByteBufferAllocator().buffer(capacity: 4096)
+        let message = String(repeating: "m", count: 100)
+        for _ in 0..<16 { publishes.writeString("*3\r\n$7\r\nPUBLISH\r\n$5\r\nbench\r\n$100\r\n\(message)\r\n") }
+        loop.run()
+        for _ in 0..<100 {  // warm
+            try publisher.writeInbound(publishes)
+            publisher.pipeline.fireChannelReadComplete()
+            loop.run()
+            while let _ = try publisher.readOutbound(as: ByteBuffer.self) {}
+        }
+        for s in subscribers { while let _ = try s.readOutbound(as: ByteBuffer.self) {} }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            try publisher.writeInbound(publishes)
+            publisher.pipeline.fireChannelReadComplete()
+            loop.run()
+            while let out = try publisher.readOutbound(as: ByteBuffer.self) { blackHole(out.readableBytes) }
+            for s in subscribers {
+                while let out = try s.readOutbound(as: ByteBuffer.self) { blackHole(out.readableBytes) }
+            }
+        }
+    }
 
     // The harness's own allocations per iteration: subtract from the others.
     Benchmark("Baseline (empty iteration)") { benchmark in
