@@ -131,7 +131,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // RESP: 16 pipelined XADDs (~1.9 KB) parsed into argument slices; the argument array is
     // handed back to the parser, as the connection handler does.
-    Benchmark("RESP parse 16 pipelined XADD") { benchmark in
+    Benchmark("RESP parse 16 pipelined XADD", configuration: .init(scalingFactor: .kilo)) { benchmark in
         var parser = RESPCommandParser()
         for _ in benchmark.scaledIterations {
             var input = batch
@@ -143,7 +143,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // RESP: an XRANGE-shaped reply of 10 entries x 5 fields into a reused buffer.
-    Benchmark("RESP encode XRANGE reply, 10 entries") { benchmark in
+    Benchmark("RESP encode XRANGE reply, 10 entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
         var writer = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 8192), version: .resp2)
         for _ in benchmark.scaledIterations {
             writer.buffer.clear()
