@@ -102,6 +102,8 @@ public struct ServerConfig: Sendable {
     public private(set) var hz = 10
     public private(set) var loglevel = "notice"
     public private(set) var requirepass = ""
+    /// With no password, refuse clients that do not connect over loopback (Redis's protected mode).
+    public private(set) var protectedMode = true
     public private(set) var appendfsync = "everysec"
     public private(set) var appendonly = true
     public private(set) var segmentMaxBytes = 64 << 20
@@ -233,6 +235,7 @@ public struct ServerConfig: Sendable {
         case "hz": hz = Swift.max(1, Swift.min(500, Int(canonical)!))
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical
+        case "protected-mode": protectedMode = canonical == "yes"
         case "appendfsync": appendfsync = canonical
         case "appendonly": appendonly = canonical == "yes"
         case "segment-max-bytes": segmentMaxBytes = Int(canonical)!

@@ -33,6 +33,13 @@ public final class ConnectionHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in context.close(promise: nil) }
             return
         }
+        if broker.config.protectedMode && broker.config.requirepass.isEmpty && !Self.isLoopback(context.channel.remoteAddress) {
+            var buf = context.channel.allocator.buffer(capacity: 1100)
+            buf.writeString(Self.protectedModeError)
+            closing = true
+            context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in context.close(promise: nil) }
+            return
+        }
         let session = broker.connect(remoteAddress: remote, localAddress: local)
         let channel = context.channel
         session.flushOut = { [weak self] bytes in
@@ -175,6 +182,31 @@ public final class ConnectionHandler: ChannelInboundHandler {
             context.close(promise: nil)
         }
     }
+
+    /// Loopback clients (127.0.0.0/8, ::1) and Unix sockets may connect in protected mode (as
+    /// may a channel with no socket address at all: an in-process EmbeddedChannel).
+    static func isLoopback(_ address: SocketAddress?) -> Bool {
+        guard let address else { return true }
+        switch address {
+        case .unixDomainSocket: return true
+        case .v4(let a): return UInt32(bigEndian: a.address.sin_addr.s_addr) >> 24 == 127
+        case .v6:
+            guard let ip = address.ipAddress else { return false }
+            return ip == "::1" || ip.hasPrefix("::ffff:127.")
+        }
+    }
+
+    /// redis-server 7.0's reply to a non-loopback client in protected mode, byte for byte.
+    static let protectedModeError =
+        "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. "
+        + "In this mode connections are only accepted from the loopback interface. If you want to connect from external computers "
+        + "to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET "
+        + "protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however "
+        + "MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. "
+        + "2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the "
+        + "protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, "
+        + "restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You "
+        + "only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
 
     static func format(_ address: SocketAddress?) -> String {
         guard let address else { return "?:0" }

@@ -181,6 +181,62 @@ struct ServerBinaryTests {
         return inputs
     }
 
+    /// PING from `host` to `port`; what the server sends back before closing (or within 2 s).
+    static func rawPing(host: String, port: Int) throws -> String {
+        let script = """
+            import socket, sys, time
+            s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+            s.sendall(b"PING\\r\\n")
+            data, end = b"", time.time() + 2
+            while time.time() < end:
+                try:
+                    d = s.recv(4096)
+                except OSError:
+                    break
+                if not d:
+                    break
+                data += d
+                if data.endswith(b"\\r\\n") and not data.startswith(b"-DENIED"):
+                    break
+            sys.stdout.write(data.decode())
+            """
+        return try runCommand("/usr/bin/env", ["python3", "-c", script, host, "\(port)"]).1
+    }
+
+    @Test("protected mode: with no password, a client not on loopback gets Redis's DENIED error; loopback and passwords work")
+    func protectedMode() throws {
+        // A non-loopback address of this machine: connecting to it makes the client non-local.
+        let (_, addresses) = try runCommand("/bin/sh", ["-c", "hostname -I"])
+        guard let external = addresses.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+            .first(where: { $0.contains(".") && !$0.hasPrefix("127.") })
+        else {
+            return  // no IPv4 interface besides loopback here: nothing can connect from outside
+        }
+        let redis = try ServerProcess.redis(extraArgs: ["--bind", "0.0.0.0"])
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel(extraArgs: ["--bind", "0.0.0.0"])
+        defer { runnel.stop() }
+        let expected = try Self.rawPing(host: external, port: redis.port)
+        #expect(expected.hasPrefix("-DENIED Redis is running in protected mode"), "oracle: \(expected)")
+        #expect(try Self.rawPing(host: external, port: runnel.port) == expected)
+        #expect(try Self.rawPing(host: "127.0.0.1", port: runnel.port) == "+PONG\r\n")
+        // With a password, outsiders may connect (and must authenticate).
+        for server in [redis, runnel] {
+            let c = try TestConnection(port: server.port)
+            _ = try c.command("CONFIG", "SET", "requirepass", "s3cret")
+            c.close()
+        }
+        let afterPassword = try Self.rawPing(host: external, port: redis.port)
+        #expect(afterPassword == "-NOAUTH Authentication required.\r\n")
+        #expect(try Self.rawPing(host: external, port: runnel.port) == afterPassword)
+        // protected-mode no lets outsiders in without a password.
+        let c = try TestConnection(port: runnel.port)
+        _ = try c.command("AUTH", "s3cret")
+        _ = try c.command("CONFIG", "SET", "requirepass", "")
+        _ = try c.command("CONFIG", "SET", "protected-mode", "no")
+        c.close()
+        #expect(try Self.rawPing(host: external, port: runnel.port) == "+PONG\r\n")
+    }
 }
 
 /// Deterministic PRNG for reproducible random inputs.
