@@ -95,8 +95,9 @@ struct ByteSource {
 
     init(_ bytes: [UInt8], from: Int = 0, to: Int? = nil) {
         self.bytes = bytes
-        self.position = from
-        self.end = to ?? bytes.count
+        // Never past the array, whatever a corrupt length asked for.
+        self.end = min(to ?? bytes.count, bytes.count)
+        self.position = min(from, self.end)
     }
 
     var isAtEnd: Bool { position >= end }
@@ -137,8 +138,17 @@ struct ByteSource {
         return Int64(bitPattern: (v >> 1) ^ (0 &- (v & 1)))
     }
 
+    /// A varint length of bytes that must follow it inside this source. (The bound is checked
+    /// after the varint is read: `count(limit: remaining)` would allow the varint's own bytes.)
+    @inline(__always)
+    mutating func length() throws(Truncated) -> Int {
+        let v = try varint()
+        guard v <= UInt64(remaining) else { throw Truncated() }
+        return Int(v)
+    }
+
     mutating func string() throws(Truncated) -> [UInt8] {
-        let n = try count(limit: remaining)
+        let n = try length()
         defer { position += n }
         return Array(bytes[position..<position + n])
     }

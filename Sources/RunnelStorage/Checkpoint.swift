@@ -217,7 +217,7 @@ public enum CheckpointFile {
             while !src.isAtEnd {
                 let at = src.position
                 do {
-                    let n = try src.count(limit: src.remaining)
+                    let n = try src.length()
                     var body = ByteSource(raw, from: src.position, to: src.position + n)
                     src.position += n
                     let type = try body.byte()

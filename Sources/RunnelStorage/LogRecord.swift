@@ -336,7 +336,7 @@ struct RecordDecoding {
         while !src.isAtEnd {
             let start = src.position
             let length: Int
-            do { length = try src.count(limit: src.remaining) } catch { throw Bad(offset: start, reason: "truncated record length") }
+            do { length = try src.length() } catch { throw Bad(offset: start, reason: "truncated record length") }
             let bodyStart = src.position
             var body = ByteSource(raw, from: bodyStart, to: bodyStart + length)
             src.position = bodyStart + length

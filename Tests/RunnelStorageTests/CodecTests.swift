@@ -5,6 +5,26 @@ import Testing
 
 @Suite("Record codec")
 struct CodecTests {
+    // Found by tools/fuzz (fixtures/fuzz/log/regression-record-length-past-end): a record
+    // length that counted its own varint bytes as available read past the end of the frame.
+    @Test("lengths that run past the end are errors, never out-of-bounds reads")
+    func overlongLengths() throws {
+        #expect(throws: (any Error).self) { try RecordCodec.decodeRegion([0x01]) { _ in } }
+        #expect(throws: (any Error).self) { try RecordCodec.decodeRegion([0x02, 0x05]) { _ in } }
+        var s = ByteSource([0x03, 0x41, 0x42])
+        #expect(throws: ByteSource.Truncated.self) { try s.string() }
+        // A source never reaches past its array, whatever bounds it was given.
+        var clamped = ByteSource([1, 2], from: 1, to: 10)
+        #expect(clamped.remaining == 1)
+        #expect(try clamped.byte() == 2)
+        #expect(throws: ByteSource.Truncated.self) { try clamped.byte() }
+        // The fuzzer's input, framed into a segment as the harness does, is reported, not a crash.
+        var segment = Framing.header(.segment, id: 1)
+        let deflater = Deflater(level: 1)
+        segment += Framing.frame(payload: deflater.compress([0x01]), rawLength: 1, restart: true)
+        #expect(SegmentIndex.build(segment: 1, bytes: segment).points.isEmpty)
+    }
+
     @Test("every record type round-trips through encode and decode")
     func roundTrip() throws {
         let g = Array("grp".utf8)
