@@ -154,6 +154,57 @@ struct ServerBinaryTests {
         #expect(try other.command("PING") == .simple("PONG"))
     }
 
+    @Test("10,000 connections opened and dropped (some mid-command): the server keeps serving, stays bounded, loses nothing")
+    func connectionChurn() throws {
+        let server = try ServerProcess.runnel(extraArgs: ["--appendfsync", "always"])
+        defer { server.stop() }
+        let keeper = try TestConnection(port: server.port)
+        for i in 0..<100 { _ = try keeper.command("XADD", "orders", "\(i + 1)-0", "n", "\(i)") }
+        let rssBefore = Self.rssKiB(pid: server.pid)
+        let start = monotonicMs()
+        var opened = 0
+        while opened < 10_000 && monotonicMs() - start < 120_000 {
+            // 250 at a time: each sends nothing, half a command, or a whole one, then hangs up.
+            var batch: [TestConnection] = []
+            for j in 0..<250 {
+                let c = try TestConnection(port: server.port)
+                switch j % 3 {
+                case 0: break
+                case 1: c.send(Array("*3\r\n$4\r\nXADD\r\n$6\r\norders".utf8))
+                default: c.send(["XLEN", "orders"])
+                }
+                batch.append(c)
+            }
+            for c in batch { c.close() }
+            opened += batch.count
+        }
+        #expect(opened == 10_000)
+        #expect(try keeper.command("PING") == .simple("PONG"))
+        #expect(try keeper.command("XLEN", "orders") == .integer(100))
+        // The dropped clients are gone from the server's books within a few seconds.
+        let deadline = monotonicMs() + 10_000
+        var connected = -1
+        while monotonicMs() < deadline {
+            if case .bulk(let info?)? = try? keeper.command("INFO", "clients"),
+                let line = String(decoding: info, as: UTF8.self).split(separator: "\r\n").first(where: { $0.hasPrefix("connected_clients:") }),
+                let n = Int(line.dropFirst("connected_clients:".count))
+            {
+                connected = n
+                if n == 1 { break }
+            }
+            usleep(100_000)
+        }
+        #expect(connected == 1)
+        let growth = Self.rssKiB(pid: server.pid) - rssBefore
+        #expect(growth < 64 * 1024, "RSS grew by \(growth) KiB after 10,000 connections")
+        // Nothing acknowledged is lost across a crash after the churn.
+        server.kill9()
+        let again = try ServerProcess.runnel(dataDir: server.dataDir, extraArgs: ["--appendfsync", "always"])
+        defer { again.stop() }
+        let check = try TestConnection(port: again.port)
+        #expect(try check.command("XLEN", "orders") == .integer(100))
+    }
+
     static func rssKiB(pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
