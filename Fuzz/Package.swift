@@ -19,7 +19,7 @@ let package = Package(
             swiftSettings: fuzzTarget),
         .executableTarget(
             name: "FuzzLog",
-            dependencies: [.product(name: "RunnelStorage", package: "Runnel"), .product(name: "RunnelStreams", package: "Runnel")],
+            dependencies: [.product(name: "RunnelStorage", package: "Runnel")],
             swiftSettings: fuzzTarget),
         .executableTarget(
             name: "FuzzBroker",

@@ -394,7 +394,7 @@ struct RecordDecoding {
             var fields = FieldList(capacity: s.remaining + names.reduce(0) { $0 + $1.count }, count: pairs * 2)
             for j in 0..<pairs {
                 fields.append(names[j])
-                let n = try s.count(limit: s.remaining)
+                let n = try s.length()
                 fields.append(s.bytes[s.position..<s.position + n])
                 s.position += n
             }

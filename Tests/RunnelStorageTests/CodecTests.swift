@@ -1,3 +1,4 @@
+import Foundation
 import RunnelStreams
 import Testing
 
@@ -18,11 +19,24 @@ struct CodecTests {
         #expect(clamped.remaining == 1)
         #expect(try clamped.byte() == 2)
         #expect(throws: ByteSource.Truncated.self) { try clamped.byte() }
-        // The fuzzer's input, framed into a segment as the harness does, is reported, not a crash.
+        // The fuzzer's input, framed into a segment, is reported, not a crash.
         var segment = Framing.header(.segment, id: 1)
         let deflater = Deflater(level: 1)
         segment += Framing.frame(payload: deflater.compress([0x01]), rawLength: 1, restart: true)
         #expect(SegmentIndex.build(segment: 1, bytes: segment).points.isEmpty)
+    }
+
+    /// Every input the log fuzzer ever crashed on (fixtures/fuzz/log/regression-*), replayed.
+    @Test("fuzzer regressions: inputs that once crashed the log reader are handled")
+    func fuzzRegressions() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/fuzz/log")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("regression-") }.sorted()
+        #expect(names.count >= 2)
+        for name in names {
+            let bytes = [UInt8](try Data(contentsOf: dir.appendingPathComponent(name)))
+            HostileInput.readLog(bytes)  // a trap here fails the run
+        }
     }
 
     @Test("every record type round-trips through encode and decode")
