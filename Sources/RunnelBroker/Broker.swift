@@ -87,6 +87,8 @@ public final class Broker {
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
     private var flushTaskScheduled = false
+    /// Prometheus metrics, when `metrics-port` is set.
+    var metrics: BrokerMetrics?
     /// XADD's field list, reused from command to command (see `xadd`).
     var xaddScratch = FieldList()
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
@@ -404,6 +406,7 @@ public final class Broker {
         let end = Clock.monotonicNs()
         lastClockNs = end
         let durationUs = Int((end &- start) / 1000)
+        if let metrics { metrics.histogram(for: spec).recordNanoseconds(Int64(end &- start)) }
         stats.commandsProcessed += 1
         spec.calls += 1
         spec.usec += durationUs

@@ -1,4 +1,5 @@
 import NIOCore
+import Prometheus
 
 /// What a command handler receives: the broker, the calling session and the arguments
 /// (argument 0 is the command name; for subcommands argument 1 is the subcommand).
@@ -28,6 +29,8 @@ final class CommandSpec {
     var usec = 0
     var rejectedCalls = 0
     var failedCalls = 0
+    /// Its latency histogram while Prometheus metrics are on (see BrokerMetrics).
+    var latencyHistogram: DurationHistogram?
 
     init(
         _ fullName: String, arity: Int, flags: [String], keys: (Int, Int, Int) = (0, 0, 0), categories: [String],

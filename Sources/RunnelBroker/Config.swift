@@ -24,6 +24,7 @@ public struct ServerConfig: Sendable {
     static let directives: [Directive] = [
         Directive(name: "bind", kind: .string, mutable: false, defaultValue: "127.0.0.1 -::1"),
         Directive(name: "port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "6379"),
+        Directive(name: "metrics-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
         Directive(name: "dir", kind: .string, mutable: false, defaultValue: "./runnel-data"),
         Directive(name: "databases", kind: .integer(min: 1, max: Int(Int32.max)), mutable: false, defaultValue: "16"),
         Directive(name: "maxclients", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "10000"),
@@ -88,6 +89,8 @@ public struct ServerConfig: Sendable {
 
     // Typed copies of the values the server reads on hot paths.
     public private(set) var port = 6379
+    /// Port of the Prometheus metrics endpoint (HTTP `GET /metrics`); 0 = off.
+    public private(set) var metricsPort = 0
     public private(set) var bindAddresses: [String] = ["127.0.0.1", "-::1"]
     public private(set) var dir = "./runnel-data"
     public private(set) var databases = 16
@@ -221,6 +224,7 @@ public struct ServerConfig: Sendable {
         values[index] = canonical
         switch d.name {
         case "port": port = Int(canonical)!
+        case "metrics-port": metricsPort = Int(canonical)!
         case "bind": bindAddresses = canonical.split(separator: " ").map(String.init)
         case "dir": dir = canonical
         case "databases": databases = Int(canonical)!

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
+import NIOHTTP1
 import NIOPosix
 
 /// The TCP server: one event loop owns the broker and every connection, as redis-server's
@@ -81,6 +82,9 @@ public final class RunnelServer: Sendable {
                 throw error
             }
         }
+        if config.metricsPort > 0 {
+            opened += try startMetrics(config)
+        }
         channels.withLockedValue { $0 = opened }
         let finalPort = port
         try loop.submit {
@@ -90,6 +94,39 @@ public final class RunnelServer: Sendable {
             b.startCron()
         }.wait()
         return finalPort
+    }
+
+    /// Binds the Prometheus endpoint on the same addresses as the server, at `metrics-port`.
+    private func startMetrics(_ config: ServerConfig) throws -> [any Channel] {
+        let bound = loopBroker
+        let loop = eventLoop
+        try loop.submit { bound.value.metrics = BrokerMetrics() }.wait()
+        let render: @Sendable () -> EventLoopFuture<[UInt8]> = {
+            loop.submit { bound.value.metrics?.render(bound.value) ?? [] }
+        }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(render: render))
+                }
+            }
+        var opened: [any Channel] = []
+        for var address in config.bindAddresses {
+            let optional = address.hasPrefix("-")
+            if optional { address.removeFirst() }
+            if address == "*" { address = "0.0.0.0" }
+            do {
+                opened.append(try bootstrap.bind(host: address, port: config.metricsPort).wait())
+                logger.notice("Prometheus metrics on http://\(address):\(config.metricsPort)/metrics")
+            } catch {
+                if optional { continue }
+                for ch in opened { try? ch.close().wait() }
+                throw error
+            }
+        }
+        return opened
     }
 
     /// Stops accepting, lets pending replies go out, closes every connection.

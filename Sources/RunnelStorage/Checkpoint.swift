@@ -174,6 +174,12 @@ public enum CheckpointFile {
         let handoff = Handoff<Swift.Result<(FrameInfo, [UInt8]), StorageError>>(limit: 16)
         let image = bytes
         startThread(name: "runnel-ckload") {
+            // The inflater lives only inside `produce`, so it is freed before `finish` lets the
+            // reader return: nothing of this thread outlives the decode.
+            produce()
+            handoff.finish()
+        }
+        @Sendable func produce() {
             var scanner = FrameScanner(image)
             let inflater = Inflater()
             while let next = scanner.next() {
@@ -193,7 +199,6 @@ public enum CheckpointFile {
                 }
                 if case .failure = next { break }
             }
-            handoff.finish()
         }
         var failure: StorageError?
         while let item = handoff.take() {

@@ -44,6 +44,9 @@ struct RunnelServerCommand: ParsableCommand {
     @Option(help: "Password clients must AUTH with (default: none).")
     var requirepass: String?
 
+    @Option(help: "Serve Prometheus metrics over HTTP (GET /metrics) on this port (default: off).")
+    var metricsPort: Int?
+
     @Flag(help: "Start even if the log is corrupt in the middle: cut it at the first bad frame (the damaged files are kept in DIR/damaged/) and report what was dropped.")
     var repair = false
 
@@ -71,6 +74,7 @@ struct RunnelServerCommand: ParsableCommand {
                 ("port", port.map(String.init)), ("bind", bind), ("dir", dir),
                 ("databases", databases.map(String.init)), ("maxclients", maxclients.map(String.init)),
                 ("appendfsync", appendfsync), ("loglevel", loglevel), ("requirepass", requirepass),
+                ("metrics-port", metricsPort.map(String.init)),
             ]
             var current: [String] = []
             for a in args {

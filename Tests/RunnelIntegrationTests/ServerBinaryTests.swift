@@ -205,6 +205,48 @@ struct ServerBinaryTests {
         #expect(try check.command("XLEN", "orders") == .integer(100))
     }
 
+    @Test("--metrics-port serves Prometheus metrics: commands, latency histograms, streams, groups, pending, fsyncs")
+    func prometheusMetrics() throws {
+        let metricsPort = ServerProcess.freePort()
+        let server = try ServerProcess.runnel(extraArgs: ["--metrics-port", "\(metricsPort)", "--appendfsync", "always"])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        for i in 1...3 { _ = try c.command("XADD", "orders", "\(i)-0", "n", "\(i)") }
+        _ = try c.command("XGROUP", "CREATE", "orders", "billing", "0")
+        _ = try c.command("XREADGROUP", "GROUP", "billing", "c1", "COUNT", "2", "STREAMS", "orders", ">")
+        _ = try c.command("XACK", "orders", "billing", "1-0")
+        func get(_ path: String) throws -> (Int32, String) {
+            try runCommand("/usr/bin/env", ["python3", "-c", """
+                import sys, urllib.request, urllib.error
+                try:
+                    r = urllib.request.urlopen(sys.argv[1], timeout=5)
+                    sys.stdout.write(r.headers.get("Content-Type") + "\\n" + r.read().decode())
+                except urllib.error.HTTPError as e:
+                    sys.stdout.write("HTTP %d" % e.code)
+                """, "http://127.0.0.1:\(metricsPort)\(path)"])
+        }
+        let (status, text) = try get("/metrics")
+        #expect(status == 0)
+        #expect(text.hasPrefix("text/plain; version=0.0.4"))
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n").dropFirst() where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            #expect(parts.count == 2, "not exposition format: \(line)")
+            if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+        }
+        #expect(values["runnel_commands_total{cmd=\"xadd\"}"] == 3)
+        #expect(values["runnel_command_duration_seconds_count{cmd=\"xadd\"}"] == 3)
+        #expect(values["runnel_streams"] == 1)
+        #expect(values["runnel_stream_entries"] == 3)
+        #expect(values["runnel_consumer_groups"] == 1)
+        #expect(values["runnel_pending_entries"] == 1)
+        #expect(values["runnel_connected_clients"] == 1)
+        #expect((values["runnel_fsyncs_total"] ?? 0) >= 1)
+        #expect((values["runnel_disk_bytes"] ?? 0) > 0)
+        #expect((values["runnel_net_input_bytes_total"] ?? 0) > 0)
+        #expect(try get("/elsewhere").1 == "HTTP 404")
+    }
+
     static func rssKiB(pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
