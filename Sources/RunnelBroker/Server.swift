@@ -65,22 +65,8 @@ public final class RunnelServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
                 }
             }
-        var port = config.port
-        var opened: [any Channel] = []
-        for var address in config.bindAddresses {
-            let optional = address.hasPrefix("-")
-            if optional { address.removeFirst() }
-            if address == "*" { address = "0.0.0.0" }
-            do {
-                let ch = try bootstrap.bind(host: address, port: port).wait()
-                if port == 0, let p = ch.localAddress?.port { port = p }
-                opened.append(ch)
-                logger.notice("Ready to accept connections tcp on \(address):\(port)")
-            } catch {
-                if optional { continue }
-                for ch in opened { try? ch.close().wait() }
-                throw error
-            }
+        var (opened, port) = try bindAll(bootstrap, config.bindAddresses, port: config.port) { address, port in
+            "Ready to accept connections tcp on \(address):\(port)"
         }
         if config.metricsPort > 0 {
             opened += try startMetrics(config)
@@ -112,21 +98,34 @@ public final class RunnelServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(render: render))
                 }
             }
+        return try bindAll(bootstrap, config.bindAddresses, port: config.metricsPort) { address, port in
+            "Prometheus metrics on http://\(address):\(port)/metrics"
+        }.channels
+    }
+
+    /// Binds `bootstrap` on every address (`-addr` optional, `*` any); with port 0 the first
+    /// bind picks the port the others share. Closes what it opened if a required bind fails.
+    private func bindAll(
+        _ bootstrap: ServerBootstrap, _ addresses: [String], port: Int, notice: (String, Int) -> String
+    ) throws -> (channels: [any Channel], port: Int) {
+        var port = port
         var opened: [any Channel] = []
-        for var address in config.bindAddresses {
+        for var address in addresses {
             let optional = address.hasPrefix("-")
             if optional { address.removeFirst() }
             if address == "*" { address = "0.0.0.0" }
             do {
-                opened.append(try bootstrap.bind(host: address, port: config.metricsPort).wait())
-                logger.notice("Prometheus metrics on http://\(address):\(config.metricsPort)/metrics")
+                let ch = try bootstrap.bind(host: address, port: port).wait()
+                if port == 0, let p = ch.localAddress?.port { port = p }
+                opened.append(ch)
+                logger.notice("\(notice(address, port))")
             } catch {
                 if optional { continue }
                 for ch in opened { try? ch.close().wait() }
                 throw error
             }
         }
-        return opened
+        return (opened, port)
     }
 
     /// Stops accepting, lets pending replies go out, closes every connection.
