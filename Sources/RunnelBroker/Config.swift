@@ -25,6 +25,11 @@ public struct ServerConfig: Sendable {
         Directive(name: "bind", kind: .string, mutable: false, defaultValue: "127.0.0.1 -::1"),
         Directive(name: "port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "6379"),
         Directive(name: "metrics-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
+        Directive(name: "tls-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
+        Directive(name: "tls-cert-file", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "tls-key-file", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "tls-ca-cert-file", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "tls-auth-clients", kind: .choice(["yes", "no", "optional"]), mutable: false, defaultValue: "yes"),
         Directive(name: "dir", kind: .string, mutable: false, defaultValue: "./runnel-data"),
         Directive(name: "databases", kind: .integer(min: 1, max: Int(Int32.max)), mutable: false, defaultValue: "16"),
         Directive(name: "maxclients", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "10000"),
@@ -91,6 +96,13 @@ public struct ServerConfig: Sendable {
     public private(set) var port = 6379
     /// Port of the Prometheus metrics endpoint (HTTP `GET /metrics`); 0 = off.
     public private(set) var metricsPort = 0
+    /// TLS listener (redis.conf's names): port (0 = off), PEM files, client certificates
+    /// required (`yes`), checked when presented (`optional`) or not asked for (`no`).
+    public private(set) var tlsPort = 0
+    public private(set) var tlsCertFile = ""
+    public private(set) var tlsKeyFile = ""
+    public private(set) var tlsCACertFile = ""
+    public private(set) var tlsAuthClients = "yes"
     public private(set) var bindAddresses: [String] = ["127.0.0.1", "-::1"]
     public private(set) var dir = "./runnel-data"
     public private(set) var databases = 16
@@ -225,6 +237,11 @@ public struct ServerConfig: Sendable {
         switch d.name {
         case "port": port = Int(canonical)!
         case "metrics-port": metricsPort = Int(canonical)!
+        case "tls-port": tlsPort = Int(canonical)!
+        case "tls-cert-file": tlsCertFile = canonical
+        case "tls-key-file": tlsKeyFile = canonical
+        case "tls-ca-cert-file": tlsCACertFile = canonical
+        case "tls-auth-clients": tlsAuthClients = canonical
         case "bind": bindAddresses = canonical.split(separator: " ").map(String.init)
         case "dir": dir = canonical
         case "databases": databases = Int(canonical)!

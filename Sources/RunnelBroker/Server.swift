@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOConcurrencyHelpers
 import NIOHTTP1
+import NIOSSL
 import NIOPosix
 
 /// The TCP server: one event loop owns the broker and every connection, as redis-server's
@@ -54,6 +55,8 @@ public final class RunnelServer: Sendable {
         let loop = eventLoop
         let bound = loopBroker
         let config = try loop.submit { bound.value.config }.wait()
+        // Certificates are checked before anything listens.
+        let tlsContext = config.tlsPort > 0 ? try TLS.makeContext(config) : nil
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(config.value(of: "tcp-backlog").flatMap(Int.init) ?? 511))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -68,6 +71,14 @@ public final class RunnelServer: Sendable {
         var (opened, port) = try bindAll(bootstrap, config.bindAddresses, port: config.port) { address, port in
             "Ready to accept connections tcp on \(address):\(port)"
         }
+        if let tlsContext {
+            do {
+                opened += try startTLS(config, tlsContext)
+            } catch {
+                for ch in opened { try? ch.close().wait() }
+                throw error
+            }
+        }
         if config.metricsPort > 0 {
             opened += try startMetrics(config)
         }
@@ -80,6 +91,24 @@ public final class RunnelServer: Sendable {
             b.startCron()
         }.wait()
         return finalPort
+    }
+
+    /// Binds the TLS listener (`tls-port`) on the same addresses: the same connections, with
+    /// NIOSSL in front of each.
+    private func startTLS(_ config: ServerConfig, _ context: NIOSSLContext) throws -> [any Channel] {
+        let bound = loopBroker
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
+                }
+            }
+        return try bindAll(bootstrap, config.bindAddresses, port: config.tlsPort) { address, port in
+            "Ready to accept connections tls on \(address):\(port)"
+        }.channels
     }
 
     /// Binds the Prometheus endpoint on the same addresses as the server, at `metrics-port`.

@@ -124,7 +124,14 @@ struct RunnelServerCommand: ParsableCommand {
         do {
             try server.start()
         } catch {
-            logger.critical("Failed listening on port \(config.port) (tcp), aborting: \(error)")
+            if error is TLSSetupError {
+                logger.critical("Failed to configure TLS, aborting: \(error)")
+            } else {
+                logger.critical("Failed listening on port \(config.port) (tcp), aborting: \(error)")
+            }
+            // Close the log and release the data directory before exiting.
+            server.initiateShutdown()
+            try? server.waitUntilShutdown()
             throw ExitCode(1)
         }
 

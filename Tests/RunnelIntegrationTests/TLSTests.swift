@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import RunnelTestSupport
+
+/// TLS on `tls-port` with certificates made at test time by openssl: redis-cli --tls connects
+/// with a client certificate, is refused without one when `tls-auth-clients yes`, and gets in
+/// without one when `tls-auth-clients no`. Data written over TLS is the same data.
+@Suite("TLS", .serialized)
+struct TLSTests {
+    /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate.
+    static func makeCertificates() throws -> String {
+        let dir = ServerProcess.makeTempDir("runnel-tls")
+        let script = """
+            set -e
+            cd '\(dir)'
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj '/CN=Runnel Test CA' 2>/dev/null
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
+            for who in server client; do
+              openssl req -newkey rsa:2048 -nodes -keyout $who.key -out $who.csr -subj "/CN=$who" 2>/dev/null
+              openssl x509 -req -in $who.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $who.crt -days 2 -extfile san.ext 2>/dev/null
+            done
+            """
+        let (status, out) = try runCommand("/bin/sh", ["-c", script])
+        guard status == 0 else { throw ServerProcess.Failure.missing("openssl failed: \(out)") }
+        return dir
+    }
+
+    func cli(_ port: Int, _ dir: String, clientCert: Bool, _ args: [String]) throws -> (Int32, String) {
+        guard let cli = ServerProcess.which("redis-cli") else { throw ServerProcess.Failure.missing("redis-cli") }
+        var tls = ["--tls", "--cacert", dir + "/ca.crt", "-h", "127.0.0.1", "-p", "\(port)"]
+        if clientCert { tls += ["--cert", dir + "/client.crt", "--key", dir + "/client.key"] }
+        return try runCommand(cli, tls + args, timeoutMs: 20_000)
+    }
+
+    @Test("redis-cli --tls with a client certificate works; without one it is refused (tls-auth-clients yes)")
+    func mutualTLS() throws {
+        let dir = try Self.makeCertificates()
+        let tlsPort = ServerProcess.freePort()
+        let server = try ServerProcess.runnel(extraArgs: [
+            "--tls-port", "\(tlsPort)", "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key",
+            "--tls-ca-cert-file", dir + "/ca.crt",
+        ])
+        defer { server.stop() }
+        #expect(try cli(tlsPort, dir, clientCert: true, ["PING"]) == (0, "PONG\n"))
+        #expect(try cli(tlsPort, dir, clientCert: true, ["XADD", "orders", "7-1", "sku", "A1"]) == (0, "7-1\n"))
+        // The same data over the plain port.
+        let plain = try TestConnection(port: server.port)
+        #expect(try plain.command("XLEN", "orders") == .integer(1))
+        // No client certificate: the handshake fails, no command runs.
+        let (_, refused) = try cli(tlsPort, dir, clientCert: false, ["XADD", "orders", "8-1", "sku", "B2"])
+        #expect(!refused.contains("8-1"), "\(refused)")
+        #expect(try plain.command("XLEN", "orders") == .integer(1))
+        // A plain-text client on the TLS port gets nothing it could mistake for a reply.
+        let (_, garbled) = try runCommand(ServerProcess.which("redis-cli")!, ["-p", "\(tlsPort)", "PING"], timeoutMs: 20_000)
+        #expect(!garbled.contains("PONG"))
+    }
+
+    @Test("tls-auth-clients no: TLS without a client certificate")
+    func serverOnlyTLS() throws {
+        let dir = try Self.makeCertificates()
+        let tlsPort = ServerProcess.freePort()
+        let server = try ServerProcess.runnel(extraArgs: [
+            "--tls-port", "\(tlsPort)", "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key",
+            "--tls-auth-clients", "no",
+        ])
+        defer { server.stop() }
+        #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
+    }
+
+    @Test("a missing certificate file stops the server at start with a clear message")
+    func missingCertificate() throws {
+        let dir = ServerProcess.makeTempDir("runnel-tls-missing")
+        let (status, out) = try runCommand(try ServerProcess.runnelBinary(), [
+            "--port", "\(ServerProcess.freePort())", "--dir", dir + "/data", "--tls-port", "\(ServerProcess.freePort())",
+            "--tls-cert-file", dir + "/nope.crt", "--tls-key-file", dir + "/nope.key", "--tls-auth-clients", "no",
+        ], timeoutMs: 20_000)
+        #expect(status != 0)
+        #expect(out.contains("nope.crt"), "\(out)")
+    }
+}
