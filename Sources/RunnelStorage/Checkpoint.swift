@@ -173,12 +173,12 @@ public enum CheckpointFile {
         // A second thread checks and inflates frames while this one parses them.
         let handoff = Handoff<Swift.Result<(FrameInfo, [UInt8]), StorageError>>(limit: 16)
         let image = bytes
-        startThread(name: "runnel-ckload") {
-            // The inflater lives only inside `produce`, so it is freed before `finish` lets the
-            // reader return: nothing of this thread outlives the decode.
+        let producer = startJoinableThread(name: "runnel-ckload") {
             produce()
             handoff.finish()
         }
+        // Joined before returning, on every path: nothing of that thread outlives the decode.
+        defer { producer.join() }
         @Sendable func produce() {
             var scanner = FrameScanner(image)
             let inflater = Inflater()

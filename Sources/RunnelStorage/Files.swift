@@ -175,25 +175,39 @@ final class Signal: @unchecked Sendable {
 
 /// Starts a detached thread running `body`.
 func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    if let tid = spawnThread(body) { pthread_detach(tid) }
+}
+
+/// A thread whose end can be waited for (so that nothing it owns outlives its caller).
+struct JoinableThread {
+    fileprivate let tid: pthread_t?
+
+    /// Waits until the thread has returned and released everything it held.
+    func join() {
+        if let tid { pthread_join(tid, nil) }
+    }
+}
+
+/// Starts a thread running `body`; `join()` the result.
+func startJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) -> JoinableThread {
+    JoinableThread(tid: spawnThread(body))
+}
+
+/// Runs `body` on a new thread; if no thread can be made, runs it inline and returns nil.
+private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
     final class Box: @unchecked Sendable {
         let body: @Sendable () -> Void
-        let name: String
-        init(_ body: @escaping @Sendable () -> Void, _ name: String) {
-            self.body = body
-            self.name = name
-        }
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
-    let box = Unmanaged.passRetained(Box(body, name))
+    let box = Unmanaged.passRetained(Box(body))
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
         b.body()
         return nil
     }, box.toOpaque())
-    if rc == 0 {
-        pthread_detach(tid)
-    } else {
-        box.release()
-        body()  // No thread could be made: run inline rather than lose the work.
-    }
+    if rc == 0 { return tid }
+    box.release()
+    body()  // No thread could be made: run inline rather than lose the work.
+    return nil
 }
