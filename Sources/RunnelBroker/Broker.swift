@@ -87,6 +87,8 @@ public final class Broker {
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
     private var flushTaskScheduled = false
+    /// Stream data bytes at the last cron tick (kept only while `maxmemory` is set).
+    var streamDataBytes = 0
     /// Prometheus metrics, when `metrics-port` is set.
     var metrics: BrokerMetrics?
     /// XADD's field list, reused from command to command (see `xadd`).
@@ -171,6 +173,7 @@ public final class Broker {
     func cron() {
         let now = Clock.nowMs()
         activeExpireCycle(now: now)
+        if config.maxmemory > 0 { streamDataBytes = measureStreamData() }
         if let persistence {
             persistence.submit()
             persistence.maybeCheckpoint(now: now)
@@ -185,6 +188,23 @@ public final class Broker {
         for session in clients.values where session.isSubscribed && session.softLimitSinceMs != nil {
             enforceOutputLimits(session, now: now)
         }
+    }
+
+    /// Bytes of stream data: node storage, plus an estimate per pending entry and consumer
+    /// (what `maxmemory` limits). Measured in the cron, so a burst can pass the limit by what
+    /// one tick lets through, as Redis's own accounting lags its allocator.
+    func measureStreamData() -> Int {
+        var total = 0
+        for db in dbs {
+            for value in db.values.values {
+                guard case .stream(let box) = value else { continue }
+                total += box.stream.storageBytes
+                for group in box.stream.groups.values {
+                    total += 128 + group.pending.count * 64 + group.consumers.count * 96
+                }
+            }
+        }
+        return total
     }
 
     // MARK: - Sessions
@@ -358,6 +378,10 @@ public final class Broker {
         }
         if !session.authenticated && !spec.noAuth {
             reject(session, spec, "NOAUTH Authentication required.")
+            return true
+        }
+        if spec.denyOOM && config.maxmemory > 0 && streamDataBytes > config.maxmemory {
+            reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
         }
         if session.resp == .resp2 && session.isSubscribed && !spec.allowedInSubscribe {

@@ -49,6 +49,7 @@ final class CommandSpec {
         self.complexity = complexity
         self.handler = handler
         isWrite = flags.contains("write")
+        denyOOM = flags.contains("denyoom")
         allowedInSubscribe = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
                               "ping", "quit", "reset"].contains(fullName)
         noMulti = flags.contains("no_multi")
@@ -61,6 +62,8 @@ final class CommandSpec {
 
     // Dispatch properties, computed once so the hot path does no string work.
     let isWrite: Bool
+    /// Refused while stream data is over `maxmemory` (commands that can grow it).
+    let denyOOM: Bool
     let allowedInSubscribe: Bool
     let noMulti: Bool
     let noAuth: Bool

@@ -119,6 +119,9 @@ public struct ServerConfig: Sendable {
     public private(set) var requirepass = ""
     /// With no password, refuse clients that do not connect over loopback (Redis's protected mode).
     public private(set) var protectedMode = true
+    /// Limit on stream data (entries and group state) in bytes; 0 = none. Past it, commands that
+    /// can add data get Redis's OOM error; reads, acks and deletes go on.
+    public private(set) var maxmemory = 0
     public private(set) var appendfsync = "everysec"
     public private(set) var appendonly = true
     public private(set) var segmentMaxBytes = 64 << 20
@@ -257,6 +260,7 @@ public struct ServerConfig: Sendable {
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical
         case "protected-mode": protectedMode = canonical == "yes"
+        case "maxmemory": maxmemory = Int(canonical)!
         case "appendfsync": appendfsync = canonical
         case "appendonly": appendonly = canonical == "yes"
         case "segment-max-bytes": segmentMaxBytes = Int(canonical)!
