@@ -61,6 +61,12 @@ struct SlowlogEntry {
     let clientName: String
 }
 
+/// Samples of one latency-monitor event: (unix seconds, milliseconds), and the worst seen.
+struct LatencyEvent {
+    var samples: [(time: Int, ms: Int)] = []
+    var maxMs = 0
+}
+
 /// The broker: keyspace, clients, Pub/Sub hub and command dispatch.
 ///
 /// Everything here is confined to one event loop, like redis-server's main thread: each
@@ -87,6 +93,8 @@ public final class Broker {
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
     private var flushTaskScheduled = false
+    /// LATENCY's events by name.
+    var latencyEvents: [String: LatencyEvent] = [:]
     /// Stream data bytes at the last cron tick (kept only while `maxmemory` is set).
     var streamDataBytes = 0
     /// Prometheus metrics, when `metrics-port` is set.
@@ -188,6 +196,21 @@ public final class Broker {
         for session in clients.values where session.isSubscribed && session.softLimitSinceMs != nil {
             enforceOutputLimits(session, now: now)
         }
+    }
+
+    /// A latency monitor sample: at most one per event per second (the worst), 160 kept, as
+    /// redis-server keeps them.
+    func recordLatency(_ event: String, ms: Int) {
+        let now = Int(Clock.nowMs() / 1000)
+        var e = latencyEvents[event] ?? LatencyEvent()
+        if let last = e.samples.last, last.time == now {
+            e.samples[e.samples.count - 1].ms = max(last.ms, ms)
+        } else {
+            e.samples.append((now, ms))
+            if e.samples.count > 160 { e.samples.removeFirst() }
+        }
+        e.maxMs = max(e.maxMs, ms)
+        latencyEvents[event] = e
     }
 
     /// Bytes of stream data: node storage, plus an estimate per pending entry and consumer
@@ -435,6 +458,9 @@ public final class Broker {
         spec.calls += 1
         spec.usec += durationUs
         if stats.errorReplies != errorsBefore { spec.failedCalls += 1 }
+        if config.latencyMonitorThreshold > 0 && durationUs >= config.latencyMonitorThreshold * 1000 {
+            recordLatency(spec.isFast ? "fast-command" : "command", ms: durationUs / 1000)
+        }
         if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
             addSlowlog(session, args, durationUs)
         }

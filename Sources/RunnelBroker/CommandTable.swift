@@ -50,6 +50,7 @@ final class CommandSpec {
         self.handler = handler
         isWrite = flags.contains("write")
         denyOOM = flags.contains("denyoom")
+        isFast = flags.contains("fast")
         allowedInSubscribe = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
                               "ping", "quit", "reset"].contains(fullName)
         noMulti = flags.contains("no_multi")
@@ -64,6 +65,8 @@ final class CommandSpec {
     let isWrite: Bool
     /// Refused while stream data is over `maxmemory` (commands that can grow it).
     let denyOOM: Bool
+    /// O(1)-ish commands: slow ones are latency events `fast-command`, others `command`.
+    let isFast: Bool
     let allowedInSubscribe: Bool
     let noMulti: Bool
     let noAuth: Bool

@@ -122,6 +122,8 @@ public struct ServerConfig: Sendable {
     /// Limit on stream data (entries and group state) in bytes; 0 = none. Past it, commands that
     /// can add data get Redis's OOM error; reads, acks and deletes go on.
     public private(set) var maxmemory = 0
+    /// LATENCY records commands at least this many milliseconds long; 0 = off.
+    public private(set) var latencyMonitorThreshold = 0
     public private(set) var appendfsync = "everysec"
     public private(set) var appendonly = true
     public private(set) var segmentMaxBytes = 64 << 20
@@ -256,6 +258,7 @@ public struct ServerConfig: Sendable {
         case "notify-keyspace-events": keyspaceEvents = KeyspaceEventFlags(canonical)!
         case "slowlog-log-slower-than": slowlogSlowerThan = Int(canonical)!
         case "slowlog-max-len": slowlogMaxLen = Int(canonical)!
+        case "latency-monitor-threshold": latencyMonitorThreshold = Int(canonical)!
         case "hz": hz = Swift.max(1, Swift.min(500, Int(canonical)!))
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical

@@ -106,6 +106,7 @@ extension Broker {
         registerConfigCommands(&r)
         registerCommandCommands(&r)
         registerSlowlogCommands(&r)
+        registerLatencyCommands(&r)
     }
 
     // MARK: - CONFIG
@@ -431,6 +432,58 @@ extension Broker {
                 writeCommandDocs(s, sub)
             }
         }
+    }
+
+    // MARK: - LATENCY
+
+    /// The latency monitor (`latency-monitor-threshold` ms, 0 = off): commands slower than the
+    /// threshold are recorded as events `command` or `fast-command`, as redis-server does.
+    static func registerLatencyCommands(_ r: inout CommandRegistrar) {
+        r.container("latency", group: "server", summary: "A container for latency diagnostics commands", since: "2.8.13")
+        let flags = ["admin", "noscript", "loading", "stale"]
+        let cats = ["@admin", "@slow", "@dangerous"]
+        r.sub("latency", "latest", 2, flags, cats, "Return the latest latency samples for all events.", since: "2.8.13") { b, s, _ in
+            let events = b.latencyEvents.sorted { $0.key < $1.key }
+            s.out.arrayHeader(events.count)
+            for (name, e) in events {
+                s.out.arrayHeader(4)
+                s.out.bulk(name)
+                s.out.integer(e.samples.last?.time ?? 0)
+                s.out.integer(e.samples.last?.ms ?? 0)
+                s.out.integer(e.maxMs)
+            }
+        }
+        r.sub("latency", "history", 3, flags, cats, "Return timestamp-latency samples for an event.", since: "2.8.13") { b, s, a in
+            let samples = b.latencyEvents[a[2].string]?.samples ?? []
+            s.out.arrayHeader(samples.count)
+            for sample in samples {
+                s.out.arrayHeader(2)
+                s.out.integer(sample.time)
+                s.out.integer(sample.ms)
+            }
+        }
+        r.sub("latency", "reset", -2, flags, cats, "Reset latency data for one or more events.", since: "2.8.13") { b, s, a in
+            if a.count == 2 {
+                s.out.integer(b.latencyEvents.count)
+                b.latencyEvents.removeAll()
+                return
+            }
+            var n = 0
+            for name in a[2...] where b.latencyEvents.removeValue(forKey: name.string) != nil { n += 1 }
+            s.out.integer(n)
+        }
+        r.help("latency", [
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HELP",
+            "    Prints this help.",
+        ])
     }
 
     // MARK: - SLOWLOG

@@ -47,6 +47,26 @@ struct ConnectionHandlerTests {
     static let script = "PING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\nSELECT 3\r\n*1\r\n$6\r\nDBSIZE\r\nMULTI\r\nPING\r\nEXEC\r\n"
     static let replies = "+PONG\r\n$5\r\nhello\r\n+OK\r\n:0\r\n+OK\r\n+QUEUED\r\n*1\r\n+PONG\r\n"
 
+    @Test("LATENCY: recorded events appear in LATEST and HISTORY with the worst sample, and RESET clears them")
+    func latencyMonitor() throws {
+        let c = try EmbeddedClient()
+        c.broker.recordLatency("command", ms: 120)
+        c.broker.recordLatency("command", ms: 80)  // same second: the worst one stays
+        c.broker.recordLatency("fast-command", ms: 15)
+        let latest = try c.send("LATENCY LATEST\r\n")
+        let second = Int(Clock.nowMs() / 1000)
+        #expect(latest.hasPrefix("*2\r\n*4\r\n$7\r\ncommand\r\n:"))
+        #expect(latest.contains("\r\n:120\r\n:120\r\n*4\r\n$12\r\nfast-command\r\n"))
+        #expect(latest.contains(":\(second)\r\n") || latest.contains(":\(second - 1)\r\n"))
+        #expect(try c.send("LATENCY HISTORY command\r\n").hasSuffix(":120\r\n"))
+        #expect(try c.send("LATENCY RESET command\r\n") == ":1\r\n")
+        #expect(try c.send("LATENCY RESET\r\n") == ":1\r\n")
+        #expect(try c.send("LATENCY LATEST\r\n") == "*0\r\n")
+        // The threshold records real commands: with 0 (off) nothing is kept.
+        _ = try c.send("PING\r\n")
+        #expect(c.broker.latencyEvents.isEmpty)
+    }
+
     @Test("pipelined commands get ordered replies")
     func pipelined() throws {
         let c = try EmbeddedClient()
