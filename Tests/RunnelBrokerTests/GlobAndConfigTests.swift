@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RunnelBroker
@@ -31,6 +32,24 @@ struct GlobTests {
 
 @Suite("Server configuration")
 struct ConfigTests {
+    @Test("the README's hardened configuration (fixtures/hardened.conf) loads with every directive applied")
+    func hardenedConfig() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("fixtures/hardened.conf").path
+        var config = ServerConfig()
+        try config.load(configText: try String(contentsOfFile: path, encoding: .utf8))
+        #expect(config.tlsPort == 6380)
+        #expect(config.tlsAuthClients == "yes")
+        #expect(config.requirepass == "use-a-long-random-secret")
+        #expect(config.protectedMode)
+        #expect(config.maxclients == 2000)
+        #expect(config.maxmemory == 4 << 30)
+        #expect(config.metricsPort == 9121)
+        #expect(config.appendfsync == "always")
+        #expect(config.protoMaxBulkLen == 16 << 20)
+        #expect(config.bindAddresses == ["127.0.0.1", "10.0.0.5"])
+    }
+
     @Test("defaults match redis-server 7.0 where they share a directive")
     func defaults() {
         let c = ServerConfig()
