@@ -131,7 +131,6 @@ public final class LogWriter: @unchecked Sendable {
     private var fd: Int32 = -1
     private let fdLock = Signal()
     private var syncerStopped = false
-    /// The write error the event loop last heard of (writer thread only).
     private var segmentID: UInt64
     /// `segmentID` for the syncer's messages (guarded by `signal`).
     private var segmentIDShared: UInt64 = 0

@@ -25,6 +25,15 @@ struct TLSTests {
         return dir
     }
 
+    /// runnel-server with a TLS port using the test certificates; returns it and the TLS port.
+    static func server(_ dir: String, _ extra: [String]) throws -> (ServerProcess, Int) {
+        let tlsPort = ServerProcess.freePort()
+        let server = try ServerProcess.runnel(extraArgs: [
+            "--tls-port", "\(tlsPort)", "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key",
+        ] + extra)
+        return (server, tlsPort)
+    }
+
     func cli(_ port: Int, _ dir: String, clientCert: Bool, _ args: [String]) throws -> (Int32, String) {
         guard let cli = ServerProcess.which("redis-cli") else { throw ServerProcess.Failure.missing("redis-cli") }
         var tls = ["--tls", "--cacert", dir + "/ca.crt", "-h", "127.0.0.1", "-p", "\(port)"]
@@ -35,11 +44,7 @@ struct TLSTests {
     @Test("redis-cli --tls with a client certificate works; without one it is refused (tls-auth-clients yes)")
     func mutualTLS() throws {
         let dir = try Self.makeCertificates()
-        let tlsPort = ServerProcess.freePort()
-        let server = try ServerProcess.runnel(extraArgs: [
-            "--tls-port", "\(tlsPort)", "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key",
-            "--tls-ca-cert-file", dir + "/ca.crt",
-        ])
+        let (server, tlsPort) = try Self.server(dir, ["--tls-ca-cert-file", dir + "/ca.crt"])
         defer { server.stop() }
         #expect(try cli(tlsPort, dir, clientCert: true, ["PING"]) == (0, "PONG\n"))
         #expect(try cli(tlsPort, dir, clientCert: true, ["XADD", "orders", "7-1", "sku", "A1"]) == (0, "7-1\n"))
@@ -58,11 +63,7 @@ struct TLSTests {
     @Test("tls-auth-clients no: TLS without a client certificate")
     func serverOnlyTLS() throws {
         let dir = try Self.makeCertificates()
-        let tlsPort = ServerProcess.freePort()
-        let server = try ServerProcess.runnel(extraArgs: [
-            "--tls-port", "\(tlsPort)", "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key",
-            "--tls-auth-clients", "no",
-        ])
+        let (server, tlsPort) = try Self.server(dir, ["--tls-auth-clients", "no"])
         defer { server.stop() }
         #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
     }
