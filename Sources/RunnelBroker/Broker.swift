@@ -213,14 +213,28 @@ public final class Broker {
         latencyEvents[event] = e
     }
 
+    /// Streams, entries, groups and pending entries in every database (snapshot summaries,
+    /// metrics).
+    func streamTotals() -> CheckpointState.Totals {
+        var t = CheckpointState.Totals()
+        for db in dbs {
+            for case .stream(let box) in db.values.values {
+                t.streams += 1
+                t.entries += box.stream.length
+                t.groups += box.stream.groups.count
+                for g in box.stream.groups.values { t.pending += g.pending.count }
+            }
+        }
+        return t
+    }
+
     /// Bytes of stream data: node storage, plus an estimate per pending entry and consumer
     /// (what `maxmemory` limits). Measured in the cron, so a burst can pass the limit by what
     /// one tick lets through, as Redis's own accounting lags its allocator.
     func measureStreamData() -> Int {
         var total = 0
         for db in dbs {
-            for value in db.values.values {
-                guard case .stream(let box) = value else { continue }
+            for case .stream(let box) in db.values.values {
                 total += box.stream.storageBytes
                 for group in box.stream.groups.values {
                     total += 128 + group.pending.count * 64 + group.consumers.count * 96

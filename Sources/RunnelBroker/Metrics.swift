@@ -77,24 +77,15 @@ final class BrokerMetrics {
         total("runnel_net_input_bytes_total", "Bytes read from clients", b.stats.netInputBytes)
         total("runnel_net_output_bytes_total", "Bytes written to clients", b.stats.netOutputBytes)
         total("runnel_error_replies_total", "Error replies sent", b.stats.errorReplies)
-        var streams = 0, entries = 0, groups = 0, pending = 0
-        for db in b.dbs {
-            for value in db.values.values {
-                guard case .stream(let box) = value else { continue }
-                streams += 1
-                entries += box.stream.length
-                groups += box.stream.groups.count
-                for g in box.stream.groups.values { pending += g.pending.count }
-            }
-        }
+        let t = b.streamTotals()
         gauges["runnel_connected_clients"]?.set(Double(b.clients.count))
         gauges["runnel_blocked_clients"]?.set(Double(b.blockedSessions.count))
         gauges["runnel_pubsub_channels"]?.set(Double(b.pubsub.channels.count))
         gauges["runnel_pubsub_patterns"]?.set(Double(b.pubsub.patterns.count))
-        gauges["runnel_streams"]?.set(Double(streams))
-        gauges["runnel_stream_entries"]?.set(Double(entries))
-        gauges["runnel_consumer_groups"]?.set(Double(groups))
-        gauges["runnel_pending_entries"]?.set(Double(pending))
+        gauges["runnel_streams"]?.set(Double(t.streams))
+        gauges["runnel_stream_entries"]?.set(Double(t.entries))
+        gauges["runnel_consumer_groups"]?.set(Double(t.groups))
+        gauges["runnel_pending_entries"]?.set(Double(t.pending))
         if let p = b.persistence {
             let w = p.writer.stats
             total("runnel_fsyncs_total", "fdatasync calls on the log", Int(w.fsyncs))

@@ -264,20 +264,12 @@ final class Persistence: KeyspaceLog {
         guard !snapshotRunning else { return false }
         snapshotRunning = true
         submit()
-        var streams = 0, entries = 0, groups = 0, pending = 0
-        for db in broker.dbs {
-            for case .stream(let box) in db.values.values {
-                streams += 1
-                entries += box.stream.length
-                groups += box.stream.groups.count
-                for g in box.stream.groups.values { pending += g.pending.count }
-            }
-        }
+        let t = broker.streamTotals()
         changesAtLastSnapshot = encoder.encodedRecords
         let name = "snapshot-\(now)"
         writer.submitSnapshot(
             SnapshotRequest(
-                name: name, createdMs: now, summary: "streams=\(streams) entries=\(entries) groups=\(groups) pending=\(pending)",
+                name: name, createdMs: now, summary: "streams=\(t.streams) entries=\(t.entries) groups=\(t.groups) pending=\(t.pending)",
                 retain: broker.config.snapshotRetain))
         return true
     }

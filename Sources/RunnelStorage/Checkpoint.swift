@@ -37,6 +37,12 @@ public struct CheckpointState: Sendable {
         public var entries = 0
         public var groups = 0
         public var pending = 0
+        public init(streams: Int = 0, entries: Int = 0, groups: Int = 0, pending: Int = 0) {
+            self.streams = streams
+            self.entries = entries
+            self.groups = groups
+            self.pending = pending
+        }
     }
 
     public var totals: Totals {
