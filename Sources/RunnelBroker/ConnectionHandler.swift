@@ -27,18 +27,10 @@ public final class ConnectionHandler: ChannelInboundHandler {
         let local = Self.format(context.channel.localAddress)
         if broker.atClientLimit {
             broker.stats.rejectedConnections += 1
-            var buf = context.channel.allocator.buffer(capacity: 64)
-            buf.writeString("-ERR max number of clients reached\r\n")
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in context.close(promise: nil) }
-            return
+            return refuse(context, "-ERR max number of clients reached\r\n")
         }
         if broker.config.protectedMode && broker.config.requirepass.isEmpty && !Self.isLoopback(context.channel.remoteAddress) {
-            var buf = context.channel.allocator.buffer(capacity: 1100)
-            buf.writeString(Self.protectedModeError)
-            closing = true
-            context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in context.close(promise: nil) }
-            return
+            return refuse(context, Self.protectedModeError)
         }
         let session = broker.connect(remoteAddress: remote, localAddress: local)
         let channel = context.channel
@@ -181,6 +173,15 @@ public final class ConnectionHandler: ChannelInboundHandler {
             closing = true
             context.close(promise: nil)
         }
+    }
+
+    /// Sends one error line to a connection that is not admitted, then closes it.
+    private func refuse(_ context: ChannelHandlerContext, _ line: String) {
+        var buf = context.channel.allocator.buffer(capacity: line.utf8.count)
+        buf.writeString(line)
+        closing = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(buf)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// Loopback clients (127.0.0.0/8, ::1) and Unix sockets may connect in protected mode (as
