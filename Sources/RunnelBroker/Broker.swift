@@ -77,6 +77,8 @@ public final class Broker {
     var logger: Logger
     var dbs: [Database]
     var commands = CommandTable()
+    /// Users and the ACL log (set up with the command table).
+    var acl: ACL!
     var clients: [Int: ClientSession] = [:]
     var nextClientID = 1
     var stats = BrokerStats()
@@ -249,9 +251,10 @@ public final class Broker {
     /// Registers a new connection; nil (with the error already written) when refused.
     func connect(remoteAddress: String, localAddress: String) -> ClientSession {
         stats.connectionsReceived += 1
+        let user = acl.defaultUser
         let session = ClientSession(
             id: nextClientID, remoteAddress: remoteAddress, localAddress: localAddress, nowMs: Clock.nowMs(),
-            authenticated: config.requirepass.isEmpty)
+            user: user, authenticated: user.nopass && user.enabled)
         nextClientID += 1
         clients[session.id] = session
         return session
@@ -413,8 +416,12 @@ public final class Broker {
             reject(session, spec, "ERR wrong number of arguments for '\(spec.fullName)' command")
             return true
         }
-        if !session.authenticated && !spec.noAuth {
+        if !spec.noAuth && authRequired(session) {
             reject(session, spec, "NOAUTH Authentication required.")
+            return true
+        }
+        if !session.user.unrestricted, let denial = session.user.check(spec, args) {
+            rejectForACL(session, spec, args, denial)
             return true
         }
         if spec.denyOOM && config.maxmemory > 0 && streamDataBytes > config.maxmemory {
@@ -476,7 +483,7 @@ public final class Broker {
             recordLatency(spec.isFast ? "fast-command" : "command", ms: durationUs / 1000)
         }
         if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
-            addSlowlog(session, args, durationUs)
+            addSlowlog(session, spec, args, durationUs)
         }
     }
 
@@ -487,10 +494,32 @@ public final class Broker {
         session.holdMarks.append((offset, start))
     }
 
-    func addSlowlog(_ session: ClientSession, _ args: [ByteBuffer], _ durationUs: Int) {
+    /// Arguments SLOWLOG shows as `(redacted)`: passwords and ACL rules, as Redis hides them.
+    static func redactedArguments(_ spec: CommandSpec, _ args: [ByteBuffer]) -> Set<Int> {
+        switch spec.fullName {
+        case "auth": return Set(1..<args.count)
+        case "acl|setuser": return Set(2..<args.count)
+        case "hello":
+            var out = Set<Int>()
+            for i in args.indices where args[i].equalsIgnoringCase("auth") && i + 2 < args.count {
+                out.formUnion([i + 1, i + 2])
+            }
+            return out
+        case "config|set":
+            return Set(stride(from: 2, to: args.count - 1, by: 2).filter { args[$0].equalsIgnoringCase("requirepass") }.map { $0 + 1 })
+        default: return []
+        }
+    }
+
+    func addSlowlog(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], _ durationUs: Int) {
         // As Redis: at most 32 arguments, each cut to 128 bytes.
+        let redacted = Self.redactedArguments(spec, args)
         var kept: [ByteBuffer] = []
         for (i, a) in args.enumerated() {
+            if redacted.contains(i) {
+                kept.append(ByteBuffer(string: "(redacted)"))
+                continue
+            }
             if i == 31 && args.count > 32 {
                 kept.append(ByteBuffer(string: "... (\(args.count - 31) more arguments)"))
                 break

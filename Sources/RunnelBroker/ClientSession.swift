@@ -7,7 +7,10 @@ public final class ClientSession {
     public var name: ByteBuffer?
     public var db = 0
     public var resp: RESPVersion = .resp2
+    /// Set by AUTH/HELLO AUTH (or at connect when the default user needs no password).
     public var authenticated: Bool
+    /// The ACL user this connection runs as.
+    var user: ACLUser
     public let remoteAddress: String
     public let localAddress: String
     public let createdAtMs: Int64
@@ -64,7 +67,8 @@ public final class ClientSession {
     /// Continues processing this session's input; installed by the connection handler.
     var onResume: (() -> Void)?
 
-    init(id: Int, remoteAddress: String, localAddress: String, nowMs: Int64, authenticated: Bool) {
+    init(id: Int, remoteAddress: String, localAddress: String, nowMs: Int64, user: ACLUser, authenticated: Bool) {
+        self.user = user
         self.id = id
         self.remoteAddress = remoteAddress
         self.localAddress = localAddress

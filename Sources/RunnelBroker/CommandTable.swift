@@ -32,6 +32,21 @@ final class CommandSpec {
     /// Its latency histogram while Prometheus metrics are on (see BrokerMetrics).
     var latencyHistogram: DurationHistogram?
 
+    // ACL (set up once the table is complete; see `Broker.setUpACL`).
+    /// Bit of this command in ACL command sets.
+    var aclID = 0
+    /// Key specifications (positions and the permission each key needs).
+    var keySpecs: [KeySpec] = []
+    /// Which arguments are Pub/Sub channels (checked against a user's channel patterns).
+    var channelArgs: ChannelArgs = .none
+    enum ChannelArgs {
+        case none
+        /// PUBLISH, SPUBLISH: the first argument.
+        case first
+        /// SUBSCRIBE, SSUBSCRIBE (patterns match them) and PSUBSCRIBE (`literal`: patterns must equal them).
+        case all(literal: Bool)
+    }
+
     init(
         _ fullName: String, arity: Int, flags: [String], keys: (Int, Int, Int) = (0, 0, 0), categories: [String],
         group: String, summary: String, since: String = "1.0.0", complexity: String = "O(1)",
@@ -175,6 +190,8 @@ extension Broker {
         Self.registerTransactionCommands(&r)
         Self.registerPubSubCommands(&r)
         Self.registerStreamCommands(&r)
+        Self.registerACLCommands(&r)
         commands = r.table
+        setUpACL()
     }
 }

@@ -68,6 +68,10 @@ public struct ServerConfig: Sendable {
         Directive(name: "stream-node-max-bytes", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "4096"),
         Directive(name: "requirepass", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "protected-mode", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "aclfile", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "acllog-max-len", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "128"),
+        Directive(name: "acl-pubsub-default", kind: .choice(["allchannels", "resetchannels"]), mutable: true,
+                  defaultValue: "resetchannels"),
         Directive(name: "maxmemory", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
         Directive(name: "maxmemory-policy",
                   kind: .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
@@ -117,6 +121,13 @@ public struct ServerConfig: Sendable {
     public private(set) var hz = 10
     public private(set) var loglevel = "notice"
     public private(set) var requirepass = ""
+    /// ACL file (`ACL SAVE`/`ACL LOAD`; loaded at startup); empty = users live in the config file.
+    public private(set) var aclfile = ""
+    public private(set) var acllogMaxLen = 128
+    /// Channels of new users: `resetchannels` (none, Redis 7.0's default) or `allchannels`.
+    public private(set) var aclPubsubDefault = "resetchannels"
+    /// `user <name> <rules…>` lines of the config file (or `--user` options), in order.
+    public private(set) var userLines: [[String]] = []
     /// With no password, refuse clients that do not connect over loopback (Redis's protected mode).
     public private(set) var protectedMode = true
     /// Limit on stream data (entries and group state) in bytes; 0 = none. Past it, commands that
@@ -263,6 +274,9 @@ public struct ServerConfig: Sendable {
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical
         case "protected-mode": protectedMode = canonical == "yes"
+        case "aclfile": aclfile = canonical
+        case "acllog-max-len": acllogMaxLen = Int(canonical)!
+        case "acl-pubsub-default": aclPubsubDefault = canonical
         case "maxmemory": maxmemory = Int(canonical)!
         case "appendfsync": appendfsync = canonical
         case "appendonly": appendonly = canonical == "yes"
@@ -319,7 +333,14 @@ public struct ServerConfig: Sendable {
                 throw FileError(line: lineNo, text: String(line), reason: "Unbalanced quotes in configuration line")
             }
             let name = parts[0].lowercased()
-            if name == "include" || name == "rename-command" || name == "user" || name == "loadmodule" {
+            if name == "user" {
+                guard parts.count >= 2 else {
+                    throw FileError(line: lineNo, text: String(line), reason: "Bad directive or wrong number of arguments")
+                }
+                userLines.append(Array(parts.dropFirst()))
+                continue
+            }
+            if name == "include" || name == "rename-command" || name == "loadmodule" {
                 continue  // accepted and ignored: Runnel has one config file and no modules
             }
             guard parts.count >= 2 || name == "save" || name == "requirepass" || name == "logfile" || name == "pidfile"

@@ -37,7 +37,8 @@ extension Broker {
             s.out.version = .resp2
             s.name = nil
             s.replyMode = .on
-            s.authenticated = b.config.requirepass.isEmpty
+            s.user = b.acl.defaultUser
+            s.authenticated = s.user.nopass && s.user.enabled
             s.out.simpleString("RESET")
         }
         r.add("select", 2, ["loading", "stale", "fast"], ["@keyspace", "@fast"], "connection", "Change the selected database for the current connection") { b, s, a in
@@ -57,13 +58,12 @@ extension Broker {
                 b.replyError(s, "ERR syntax error")
                 return
             }
-            if a.count == 2 && b.config.requirepass.isEmpty {
+            if a.count == 2 && b.acl.defaultUser.nopass {
                 b.replyError(s, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
                 return
             }
             let user = a.count == 3 ? a[1].string : "default"
-            if b.checkPassword(user: user, password: a[a.count - 1].string) {
-                s.authenticated = true
+            if b.authenticate(s, user: user, password: a[a.count - 1], command: a[0]) {
                 s.out.ok()
             } else {
                 b.replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
@@ -73,11 +73,6 @@ extension Broker {
             b.hello(s, a)
         }
         registerClientCommands(&r)
-    }
-
-    func checkPassword(user: String, password: String) -> Bool {
-        guard user == "default" else { return false }
-        return config.requirepass.isEmpty || password == config.requirepass
     }
 
     static func validClientName(_ name: ByteBuffer) -> Bool {
@@ -100,11 +95,11 @@ extension Broker {
             i = 2
         }
         var newName: ByteBuffer?
-        var authPair: (String, String)?
+        var authPair: (String, ByteBuffer)?
         while i < a.count {
             let more = a.count - i - 1
             if a[i].equalsIgnoringCase("auth") && more >= 2 {
-                authPair = (a[i + 1].string, a[i + 2].string)
+                authPair = (a[i + 1].string, a[i + 2])
                 i += 3
             } else if a[i].equalsIgnoringCase("setname") && more >= 1 {
                 newName = a[i + 1]
@@ -115,14 +110,13 @@ extension Broker {
             }
         }
         if let (user, pass) = authPair {
-            guard checkPassword(user: user, password: pass) else {
+            guard authenticate(s, user: user, password: pass, command: a[0]) else {
                 replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
                 return
             }
-            s.authenticated = true
         }
         if !s.authenticated {
-            replyError(s, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+            replyError(s, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
             return
         }
         if let newName {
@@ -250,7 +244,7 @@ extension Broker {
                     return
                 }
             } else if a.count > 4 {
-                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try CLIENT HELP.")
+                b.replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
             b.pause(untilMs: Clock.nowMs() + Int64(ms), writesOnly: writesOnly)
@@ -269,7 +263,7 @@ extension Broker {
         }
         r.sub("client", "unblock", -3, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous", "@connection"], "Unblock a client blocked in a blocking command from a different connection", since: "5.0.0") { b, s, a in
             if a.count > 4 {
-                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try CLIENT HELP.")
+                b.replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
             guard RESPInteger.parse(a[2]) != nil else {
@@ -346,7 +340,7 @@ extension Broker {
             + "age=\(age) idle=\(idle) flags=\(c.flagString) db=\(c.db) sub=\(c.channels.count) "
             + "psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(multi) qbuf=0 qbuf-free=0 "
             + "argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=\(obl) oll=0 omem=\(c.bufferedBytes()) tot-mem=0 "
-            + "events=r cmd=\(c.lastCommandName) user=default redir=-1 resp=\(c.resp.rawValue)"
+            + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=-1 resp=\(c.resp.rawValue)"
     }
 
     func clientKill(_ s: ClientSession, _ a: [ByteBuffer]) {
@@ -365,7 +359,7 @@ extension Broker {
         var addr: String?
         var laddr: String?
         var type: String?
-        var user: String?
+        var user: ACLUser?
         var skipMe = true
         var i = 2
         while i + 1 < a.count {
@@ -388,11 +382,11 @@ extension Broker {
                 }
                 type = t
             } else if a[i].equalsIgnoringCase("user") {
-                user = value.string
-                if user != "default" {
+                guard let u = acl.user(value.string) else {
                     replyError(s, "ERR No such user '\(value.string)'")
                     return
                 }
+                user = u
             } else if a[i].equalsIgnoringCase("skipme") {
                 if value.equalsIgnoringCase("yes") {
                     skipMe = true
@@ -422,7 +416,7 @@ extension Broker {
                 if type == "normal" && c.isSubscribed { continue }
                 if type == "master" || type == "replica" || type == "slave" { continue }
             }
-            _ = user
+            if let user, c.user !== user { continue }
             if skipMe && c === s { continue }
             victims.append(c)
         }

@@ -29,7 +29,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
             broker.stats.rejectedConnections += 1
             return refuse(context, "-ERR max number of clients reached\r\n")
         }
-        if broker.config.protectedMode && broker.config.requirepass.isEmpty && !Self.isLoopback(context.channel.remoteAddress) {
+        if broker.config.protectedMode && broker.acl.defaultUser.nopass && !Self.isLoopback(context.channel.remoteAddress) {
             return refuse(context, Self.protectedModeError)
         }
         let session = broker.connect(remoteAddress: remote, localAddress: local)
@@ -105,7 +105,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
             var args: [ByteBuffer]?
             do {
                 parser.maxBulkLength = broker.config.protoMaxBulkLen
-                parser.unauthenticated = !session.authenticated
+                parser.unauthenticated = broker.authRequired(session)
                 args = try parser.next(&inbound!)
             } catch {
                 broker.replyError(session, "ERR \(error.message)")

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOHTTP1
 import NIOSSL
 import NIOPosix
+import RunnelStorage
 
 /// The TCP server: one event loop owns the broker and every connection, as redis-server's
 /// main thread does. Start with `start()`, stop with `shutdown()`.
@@ -26,10 +27,13 @@ public final class RunnelServer: Sendable {
         self.shutdownPromise = loop.makePromise()
         let pool = blockingPool
         pool.start()
+        // The ACL file is read before the event loop serves anyone.
+        let aclFileText = config.aclfile.isEmpty ? nil : (try? Files.readAll(config.aclfile)).map { String(decoding: $0, as: UTF8.self) }
         let broker = loop.submit { () throws -> NIOLoopBound<Broker> in
             let b = Broker(config: config, eventLoop: loop, logger: logger)
             b.configFile = configFile
             b.blockingPool = pool
+            try b.loadUsersAtStartup(aclFileText: aclFileText)
             if config.appendonly {
                 let p = try Persistence(broker: b)
                 b.persistence = p

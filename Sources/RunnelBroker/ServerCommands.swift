@@ -163,7 +163,10 @@ extension Broker {
                 return
             }
             let oldHz = b.config.hz
+            let passwordChanged = updated.requirepass != b.config.requirepass
             b.config = updated
+            if passwordChanged { b.acl.setRequirePass(updated.requirepass) }
+            b.acl.allChannelsByDefault = updated.aclPubsubDefault == "allchannels"
             if let p = b.persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
                 p.setPolicy(policy)
             }
@@ -185,7 +188,9 @@ extension Broker {
             // File I/O and fsync run off the event loop; this client's later commands wait.
             let path = b.configFile
             let values = ServerConfig.directives.map { ($0.name, b.config.value(of: $0.name) ?? "") }
-            b.runBlocking(s, { Broker.rewriteConfigFile(path: path, values: values) }) { problem in
+            // Users go into the config file unless they live in an ACL file (as Redis).
+            let users = b.config.aclfile.isEmpty ? b.acl.sortedUsers.map { "user \($0.name) \($0.describe(b.acl.universe))" } : []
+            b.runBlocking(s, { Broker.rewriteConfigFile(path: path, values: values, users: users) }) { problem in
                 if let problem {
                     b.replyError(s, "ERR Rewriting config file: \(problem)")
                 } else {
@@ -223,7 +228,7 @@ extension Broker {
 
     /// Rewrites the config file: changed directives replace their lines, new ones are
     /// appended; comments and unknown lines are kept. Returns an error text on failure.
-    static func rewriteConfigFile(path configFile: String, values: [(String, String)]) -> String? {
+    static func rewriteConfigFile(path configFile: String, values: [(String, String)], users: [String]? = nil) -> String? {
         let current = Dictionary(values, uniquingKeysWith: { a, _ in a })
         var lines: [String] = []
         if let fp = fopen(configFile, "r") {
@@ -238,8 +243,15 @@ extension Broker {
         let defaults = ServerConfig()
         var written = Set<String>()
         var output: [String] = []
+        var usersWritten = false
         for line in lines {
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            if let users, trimmed.lowercased().hasPrefix("user ") {
+                // All users replace the first `user` line; later ones are dropped.
+                if !usersWritten { output += users }
+                usersWritten = true
+                continue
+            }
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#"),
                 let name = trimmed.split(separator: " ").first.map({ String($0).lowercased() }),
                 let canonical = ServerConfig.canonicalName(name)
@@ -257,13 +269,15 @@ extension Broker {
                 output.append("\(d.name) \(Self.quoteConfig(v))")
             }
         }
+        if let users, !usersWritten { output += users }
         let text = output.joined(separator: "\n") + "\n"
-        let tmp = configFile + ".tmp-rewrite"
-        guard let fp = fopen(tmp, "w") else { return String(cString: strerror(errno)) }
-        let ok = fputs(text, fp) >= 0 && fflush(fp) == 0 && fsync(fileno(fp)) == 0
-        fclose(fp)
-        guard ok, Glibc.rename(tmp, configFile) == 0 else { return String(cString: strerror(errno)) }
-        return nil
+        do {
+            try Files.writeAtomically(configFile, Array(text.utf8), directory: directory(of: configFile))
+            return nil
+        } catch {
+            if case .io(_, _, let e) = error { return String(cString: strerror(e)) }
+            return error.description
+        }
     }
 
     static func quoteConfig(_ v: String) -> String {

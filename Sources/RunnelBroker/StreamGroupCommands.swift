@@ -88,7 +88,7 @@ extension Broker {
                 entriesRead = n == -1 ? nil : Int64(n)
                 i += 2
             } else {
-                replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try XGROUP HELP.")
+                replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
         }
@@ -132,7 +132,7 @@ extension Broker {
             notifyKeyspaceEvent(.stream, "xgroup-create", key, s.db)
         case "setid":
             guard a.count == 5 || a.count == 7 else {
-                replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try XGROUP HELP.")
+                replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
             let id: StreamID

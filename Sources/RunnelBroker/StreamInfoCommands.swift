@@ -85,7 +85,7 @@ extension Broker {
         var count = 10
         if a.count > 3 {
             guard a[3].equalsIgnoringCase("full"), a.count == 4 || a.count == 6 else {
-                replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try XINFO HELP.")
+                replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
             full = true
@@ -96,7 +96,7 @@ extension Broker {
                 }
                 count = n
             } else if a.count != 4 {
-                replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try XINFO HELP.")
+                replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
         }

@@ -84,6 +84,7 @@ extension Broker {
         for args in queue {
             guard var spec = commands.lookup(args[0]) else { continue }
             if !spec.subcommands.isEmpty, args.count > 1, let sub = spec.subcommand(args[1]) { spec = sub }
+            if execDenied(s, spec, args) { continue }
             call(s, spec, args)
         }
     }

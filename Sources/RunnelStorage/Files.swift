@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// Thin, throwing wrappers over the system calls the storage layer uses.
-enum Files {
+public enum Files {
     static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(StorageError) -> Int32 {
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         if fd < 0 { throw .io(operation: "open", path: path, errno: errno) }
@@ -27,7 +27,7 @@ enum Files {
     }
 
     /// The whole file (or its first `limit` bytes).
-    static func readAll(_ path: String, limit: Int = .max) throws(StorageError) -> [UInt8] {
+    public static func readAll(_ path: String, limit: Int = .max) throws(StorageError) -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }
         var st = stat()
@@ -63,7 +63,7 @@ enum Files {
         access(path, F_OK) == 0
     }
 
-    static func fsyncDirectory(_ dir: String) throws(StorageError) {
+    public static func fsyncDirectory(_ dir: String) throws(StorageError) {
         let fd = try open(dir, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
         if fsync(fd) != 0 { throw .io(operation: "fsync", path: dir, errno: errno) }
@@ -78,7 +78,7 @@ enum Files {
         if sync && fsync(fd) != 0 { throw .io(operation: "fsync", path: path, errno: errno) }
     }
 
-    static func writeAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws(StorageError) {
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws(StorageError) {
         let tmp = path + ".tmp"
         do throws(StorageError) {
             try writeFile(tmp, bytes, sync: true)

@@ -117,6 +117,9 @@ struct RunnelServerCommand: ParsableCommand {
         let server: RunnelServer
         do {
             server = try RunnelServer(config: config, configFile: configFile, logger: logger)
+        } catch let error as ACLStartupError {
+            logger.critical("\(error)")
+            throw ExitCode(1)
         } catch {
             logger.critical("Can't open the data directory: \(error)")
             throw ExitCode(1)

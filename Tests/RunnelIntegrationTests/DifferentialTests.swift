@@ -23,6 +23,11 @@ struct DifferentialTests {
         try runAll(serverCoreCases, resp3: resp3)
     }
 
+    @Test("ACL commands and permission checks, RESP2 and RESP3", arguments: [false, true])
+    func acl(resp3: Bool) throws {
+        try runAll(aclCases, resp3: resp3)
+    }
+
     @Test("Stream commands, RESP2 and RESP3", arguments: [false, true])
     func streams(resp3: Bool) throws {
         try runAll(streamCases, resp3: resp3)

@@ -13,6 +13,8 @@ import Glibc
 /// - `@2 ?` — read whatever arrives on connection 2 (Pub/Sub messages) without sending.
 /// - `raw:PING\r\n` — send raw bytes (`\r`, `\n`, `\xHH` escapes) for protocol tests.
 /// - `~CMD …` — compare only the reply's shape (types and sizes), for replies with ids/times.
+/// - `=CMD …` — compare with the words of every string sorted (ACL rule lists, whose single
+///   commands redis-server prints in its hash-table order, which changes from run to run).
 /// - `sleep:50` — pause 50 ms.
 public struct DiffCase: Sendable, CustomStringConvertible {
     public let name: String
@@ -41,6 +43,13 @@ public final class DifferentialRunner {
             if let admin = try? TestConnection(port: server.port) {
                 _ = try? admin.command("FLUSHALL")
                 _ = try? admin.command("CONFIG", "SET", "notify-keyspace-events", "")
+                // Cases may create users: start each from the default user alone.
+                if case .array(let users?)? = try? admin.command("ACL", "USERS") {
+                    for case .bulk(let name?) in users where name != Array("default".utf8) {
+                        _ = try? admin.command("ACL", "DELUSER", String(decoding: name, as: UTF8.self))
+                    }
+                }
+                _ = try? admin.command("ACL", "LOG", "RESET")
             }
         }
         var conns: [Int: (TestConnection, TestConnection)] = [:]
@@ -81,6 +90,11 @@ public final class DifferentialRunner {
                 shapeOnly = true
                 line = line.dropFirst()
             }
+            var wordsUnordered = false
+            if line.hasPrefix("=") {
+                wordsUnordered = true
+                line = line.dropFirst()
+            }
             let pair: (TestConnection, TestConnection)
             do {
                 pair = try connection(conn)
@@ -109,6 +123,10 @@ public final class DifferentialRunner {
             let same: Bool
             if unordered {
                 same = Self.unorderedKey(expected) == Self.unorderedKey(actual)
+            } else if wordsUnordered {
+                let e = (try? RESPReplyParser.parseAll(expected).0.map { Self.sortingWords($0).description }) ?? []
+                let a = (try? RESPReplyParser.parseAll(actual).0.map { Self.sortingWords($0).description }) ?? []
+                same = e == a
             } else if shapeOnly {
                 let e = (try? RESPReplyParser.parseAll(expected).0.map(\.shape)) ?? []
                 let a = (try? RESPReplyParser.parseAll(actual).0.map(\.shape)) ?? []
@@ -176,6 +194,21 @@ public final class DifferentialRunner {
             }
         }
         return failures
+    }
+
+    /// The value with the space-separated words of every bulk string sorted.
+    static func sortingWords(_ v: RESPValue) -> RESPValue {
+        switch v {
+        case .bulk(let b?):
+            // Parentheses (selectors) are words of their own, so that order inside them does not matter.
+            let spaced = b.flatMap { c -> [UInt8] in c == UInt8(ascii: "(") || c == UInt8(ascii: ")") ? [32, c, 32] : [c] }
+            let words = spaced.split(separator: 32).map { String(decoding: $0, as: UTF8.self) }.sorted()
+            return .bulk(Array(words.joined(separator: " ").utf8))
+        case .array(let a?): return .array(a.map(sortingWords))
+        case .map(let m): return .map(m.map { (sortingWords($0.0), sortingWords($0.1)) })
+        case .set(let s): return .set(s.map(sortingWords))
+        default: return v
+        }
     }
 
     /// Replies as a multiset: top-level replies sorted, and each array's elements sorted.
