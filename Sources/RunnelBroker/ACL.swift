@@ -794,7 +794,13 @@ final class ACL {
                     do {
                         try user.apply(rule, universe, allChannelsByDefault: allChannelsByDefault)
                     } catch let e {
-                        errors += "\(filename):\(lineNo): " + e.message + ". "
+                        // Only unknown commands name the rule: others may hold a password.
+                        if e == .unknownCommand {
+                            let op = String(decoding: rule, as: UTF8.self)
+                            errors += "\(filename):\(lineNo): Error in applying operation '\(op)': " + e.message + ". "
+                        } else {
+                            errors += "\(filename):\(lineNo): " + e.message + ". "
+                        }
                     }
                 }
             }

@@ -172,9 +172,11 @@ struct CommandRegistrar {
             summary: summary, since: since, handler: handler)
     }
 
-    /// `<CONTAINER> HELP`: lines as status replies.
+    /// `<CONTAINER> HELP`: lines as status replies. Categories as redis-server gives them.
     mutating func help(_ parent: String, _ lines: [String]) {
-        sub(parent, "help", 2, ["loading", "stale"], ["@slow"], "Show helpful text about the different subcommands") { _, s, _ in
+        let categories = redisCommandCatalog.first { $0.name == "\(parent)|help" }?.categories
+            .split(separator: " ").map { "@" + $0 } ?? ["@slow"]
+        sub(parent, "help", 2, ["loading", "stale"], categories, "Show helpful text about the different subcommands") { _, s, _ in
             s.out.arrayHeader(lines.count)
             for l in lines { s.out.simpleString(l) }
         }

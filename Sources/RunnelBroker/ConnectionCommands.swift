@@ -41,7 +41,7 @@ extension Broker {
             s.authenticated = s.user.nopass && s.user.enabled
             s.out.simpleString("RESET")
         }
-        r.add("select", 2, ["loading", "stale", "fast"], ["@keyspace", "@fast"], "connection", "Change the selected database for the current connection") { b, s, a in
+        r.add("select", 2, ["loading", "stale", "fast"], ["@fast", "@connection"], "connection", "Change the selected database for the current connection") { b, s, a in
             guard let index = RESPInteger.parse(a[1]) else {
                 b.replyError(s, "ERR value is not an integer or out of range")
                 return

@@ -389,16 +389,14 @@ extension Broker {
             replyError(s, "ERR Invalid number of arguments specified for command")
             return nil
         }
-        guard spec.firstKey > 0 else {
+        guard !spec.keySpecs.isEmpty else {
             replyError(s, "ERR The command has no key arguments")
             return nil
         }
-        let last = spec.lastKey < 0 ? cmd.count + spec.lastKey : spec.lastKey
-        var keys: [(ByteBuffer, Bool)] = []
-        var i = spec.firstKey
-        while i <= last && i < cmd.count {
-            keys.append((cmd[i], spec.isWrite))
-            i += max(1, spec.keyStep)
+        let keys = spec.keyPositions(cmd).map { (cmd[$0.0], spec.isWrite) }
+        if keys.isEmpty {
+            replyError(s, "ERR Invalid arguments specified for command")
+            return nil
         }
         return keys
     }

@@ -122,7 +122,9 @@ let serverCoreCases: [DiffCase] = [
                          "COMMAND DOCS nosuch", "COMMAND GETKEYSANDFLAGS", "COMMAND GETKEYS foo a",
                          "COMMAND GETKEYS ping", "COMMAND GETKEYS del a", "COMMAND GETKEYS del a b c",
                          "COMMAND GETKEYS rename a", "COMMAND GETKEYS xlen s", "COMMAND INFO echo nosuch",
-                         "COMMAND GETKEYS rename a b"]),
+                         "COMMAND GETKEYS rename a b", "COMMAND GETKEYS xread STREAMS a b 0 0",
+                         "COMMAND GETKEYS xread COUNT 1 x y", "COMMAND GETKEYS xreadgroup GROUP g c STREAMS s >",
+                         "COMMAND GETKEYS xgroup create s g $", "COMMAND INFO select xinfo|help"]),
     DiffCase("shutdown errors", ["SHUTDOWN ABORT", "SHUTDOWN FOO", "SHUTDOWN ABORT NOW"]),
     DiffCase("lastsave", ["~LASTSAVE", "LASTSAVE x"]),
     // Protocol

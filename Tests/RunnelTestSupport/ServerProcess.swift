@@ -164,11 +164,14 @@ public final class ServerProcess: @unchecked Sendable {
         let deadline = monotonicMs() + 20_000
         while monotonicMs() < deadline {
             if let p = process, !p.isRunning { break }
-            if let c = try? TestConnection(port: port), let r = try? c.command("PING"), r == .simple("PONG"),
-                let info = try? c.command("INFO", "server"), let text = info.text,
-                text.contains("process_id:\(pid)\r\n")
-            {
-                return
+            if let c = try? TestConnection(port: port), let r = try? c.command("PING") {
+                if r == .simple("PONG"), let info = try? c.command("INFO", "server"), let text = info.text,
+                    text.contains("process_id:\(pid)\r\n")
+                {
+                    return
+                }
+                // A server whose default user has a password answers NOAUTH: ready, if ours runs.
+                if case .error(let e) = r, e.hasPrefix("NOAUTH"), process?.isRunning == true { return }
             }
             usleep(20_000)
         }
