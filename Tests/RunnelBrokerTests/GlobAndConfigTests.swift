@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOEmbedded
 import Testing
 
 @testable import RunnelBroker
@@ -40,7 +42,6 @@ struct ConfigTests {
         try config.load(configText: try String(contentsOfFile: path, encoding: .utf8))
         #expect(config.tlsPort == 6380)
         #expect(config.tlsAuthClients == "yes")
-        #expect(config.requirepass == "use-a-long-random-secret")
         #expect(config.protectedMode)
         #expect(config.maxclients == 2000)
         #expect(config.maxmemory == 4 << 30)
@@ -48,6 +49,34 @@ struct ConfigTests {
         #expect(config.appendfsync == "always")
         #expect(config.protoMaxBulkLen == 16 << 20)
         #expect(config.bindAddresses == ["127.0.0.1", "10.0.0.5"])
+        // Its service users: each can do its job and nothing else.
+        #expect(config.userLines.map(\.first) == ["default", "orders", "inventory", "monitoring", "admin"])
+        let broker = Broker(config: config, eventLoop: EmbeddedEventLoop())
+        try broker.loadUsersAtStartup(aclFileText: nil)
+        func allowed(_ user: String, _ words: String...) -> Bool {
+            let args = words.map { ByteBuffer(string: $0) }
+            var spec = broker.commands.lookup(args[0])!
+            if !spec.subcommands.isEmpty { spec = spec.subcommand(args[1])! }
+            return broker.acl.user(user)!.check(spec, args) == nil
+        }
+        #expect(!broker.acl.defaultUser.enabled)
+        #expect(broker.acl.user("orders")!.accepts(ByteBuffer(string: "orders-example-secret")))
+        #expect(!broker.acl.user("orders")!.accepts(ByteBuffer(string: "inventory-example-secret")))
+        #expect(allowed("orders", "XADD", "orders", "*", "sku", "1"))
+        #expect(!allowed("orders", "XADD", "inventory:stock", "*", "sku", "1"))
+        #expect(!allowed("orders", "FLUSHALL"))
+        #expect(allowed("inventory", "XREADGROUP", "GROUP", "inv", "c1", "STREAMS", "orders", ">"))
+        #expect(allowed("inventory", "XADD", "inventory:stock", "*", "sku", "1"))
+        #expect(allowed("inventory", "XACK", "orders", "inv", "1-1"))
+        #expect(!allowed("inventory", "XADD", "orders", "*", "sku", "1"))
+        #expect(!allowed("inventory", "XDEL", "orders", "1-1"))
+        #expect(!allowed("inventory", "SUBSCRIBE", "orders:new"))
+        #expect(allowed("inventory", "PUBLISH", "inventory:low", "sku1"))
+        #expect(allowed("monitoring", "XINFO", "GROUPS", "orders"))
+        #expect(allowed("monitoring", "PSUBSCRIBE", "apps:*"))
+        #expect(!allowed("monitoring", "XADD", "orders", "*", "a", "b"))
+        #expect(!allowed("monitoring", "CONFIG", "SET", "appendfsync", "no"))
+        #expect(allowed("admin", "CONFIG", "SET", "appendfsync", "no"))
     }
 
     @Test("defaults match redis-server 7.0 where they share a directive")
