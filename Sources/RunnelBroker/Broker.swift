@@ -2,6 +2,8 @@ import DequeModule
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOConcurrencyHelpers
 import RunnelRESP
 import RunnelStorage
 import RunnelStreams
@@ -99,6 +101,8 @@ public final class Broker {
     var latencyEvents: [String: LatencyEvent] = [:]
     /// Stream data bytes at the last cron tick (kept only while `maxmemory` is set).
     var streamDataBytes = 0
+    /// The TLS listener's context, swapped by CONFIG SET of the tls-* directives (nil without TLS).
+    var tlsContext: NIOLockedValueBox<NIOSSLContext>?
     /// Prometheus metrics, when `metrics-port` is set.
     var metrics: BrokerMetrics?
     /// XADD's field list, reused from command to command (see `xadd`).

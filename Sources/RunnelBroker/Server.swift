@@ -101,12 +101,14 @@ public final class RunnelServer: Sendable {
     /// NIOSSL in front of each.
     private func startTLS(_ config: ServerConfig, _ context: NIOSSLContext) throws -> [any Channel] {
         let bound = loopBroker
+        let box = NIOLockedValueBox(context)
+        try eventLoop.submit { bound.value.tlsContext = box }.wait()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: box.withLockedValue { $0 }))
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
                 }
             }

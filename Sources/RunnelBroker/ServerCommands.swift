@@ -1,4 +1,6 @@
 import NIOCore
+import NIOSSL
+import NIOConcurrencyHelpers
 import RunnelRESP
 import RunnelStorage
 
@@ -162,18 +164,29 @@ extension Broker {
                 b.replyError(s, "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Runnel switches persistence on or off only at startup (--appendonly)")
                 return
             }
-            let oldHz = b.config.hz
-            let passwordChanged = updated.requirepass != b.config.requirepass
-            b.config = updated
-            if passwordChanged { b.acl.setRequirePass(updated.requirepass) }
-            b.acl.allChannelsByDefault = updated.aclPubsubDefault == "allchannels"
-            if let p = b.persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
-                p.setPolicy(policy)
+            // New certificates apply to new TLS connections; they are loaded (file reads) off
+            // the event loop, and nothing changes if they do not load.
+            let tlsNames = ["tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"]
+            if let box = b.tlsContext, let changed = tlsNames.first(where: { updated.value(of: $0) != b.config.value(of: $0) }) {
+                let argument = stride(from: 2, to: a.count, by: 2).map { a[$0].string }
+                    .first { ServerConfig.canonicalName($0) == changed } ?? changed
+                let candidate = updated
+                b.runBlocking(s, { () -> Result<NIOSSLContext, TLSSetupError> in
+                    do { return .success(try TLS.makeContext(candidate)) } catch { return .failure(error as? TLSSetupError ?? TLSSetupError(description: "\(error)")) }
+                }) { result in
+                    switch result {
+                    case .success(let context):
+                        box.withLockedValue { $0 = context }
+                        b.applyConfig(candidate)
+                        s.out.ok()
+                    case .failure(let error):
+                        b.logger.warning("CONFIG SET: TLS not updated: \(error)")
+                        b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(argument)') - Unable to update TLS configuration. Check server logs.")
+                    }
+                }
+                return
             }
-            if b.config.hz != oldHz && b.cronTask != nil {
-                b.stopCron()
-                b.startCron()
-            }
+            b.applyConfig(updated)
             s.out.ok()
         }
         r.sub("config", "resetstat", 2, flags, cats, "Reset the stats returned by INFO", since: "2.0.0") { b, s, _ in
@@ -211,6 +224,22 @@ extension Broker {
             "HELP",
             "    Prints this help.",
         ])
+    }
+
+    /// Makes a validated configuration current and applies what changes at run time.
+    func applyConfig(_ updated: ServerConfig) {
+        let oldHz = config.hz
+        let passwordChanged = updated.requirepass != config.requirepass
+        config = updated
+        if passwordChanged { acl.setRequirePass(updated.requirepass) }
+        acl.allChannelsByDefault = updated.aclPubsubDefault == "allchannels"
+        if let p = persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
+            p.setPolicy(policy)
+        }
+        if config.hz != oldHz && cronTask != nil {
+            stopCron()
+            startCron()
+        }
     }
 
     /// CONFIG RESETSTAT: clears INFO stats, commandstats and errorstats.

@@ -68,6 +68,37 @@ struct TLSTests {
         #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
     }
 
+    /// Subject of the certificate the server presents on `port`.
+    func servedSubject(_ port: Int, _ dir: String) throws -> String {
+        let (_, out) = try runCommand("/bin/sh", ["-c",
+            "openssl s_client -connect 127.0.0.1:\(port) -cert '\(dir)/client.crt' -key '\(dir)/client.key' </dev/null 2>/dev/null | openssl x509 -noout -subject"])
+        return out
+    }
+
+    @Test("CONFIG SET of the tls-* files rotates the certificate for new connections; a bad file changes nothing")
+    func certificateRotation() throws {
+        let dir = try Self.makeCertificates()
+        let (server, tlsPort) = try Self.server(dir, ["--tls-ca-cert-file", dir + "/ca.crt"])
+        defer { server.stop() }
+        #expect(try servedSubject(tlsPort, dir).contains("CN = server"))
+        let (status, out) = try runCommand("/bin/sh", ["-c", """
+            cd '\(dir)' && openssl req -newkey rsa:2048 -nodes -keyout rotated.key -out rotated.csr -subj /CN=rotated 2>/dev/null \
+              && openssl x509 -req -in rotated.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out rotated.crt -days 2 -extfile san.ext 2>/dev/null
+            """])
+        #expect(status == 0, "\(out)")
+        let admin = try TestConnection(port: server.port)
+        #expect(try admin.command("CONFIG", "SET", "tls-cert-file", dir + "/nope.crt") == .error(
+            "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs."))
+        #expect(try admin.command("CONFIG", "GET", "tls-cert-file") == .array([.bulk(Array("tls-cert-file".utf8)), .bulk(Array((dir + "/server.crt").utf8))]))
+        #expect(try cli(tlsPort, dir, clientCert: true, ["PING"]) == (0, "PONG\n"))
+        #expect(try admin.command("CONFIG", "SET", "tls-cert-file", dir + "/rotated.crt", "tls-key-file", dir + "/rotated.key") == .simple("OK"))
+        #expect(try servedSubject(tlsPort, dir).contains("CN = rotated"))
+        #expect(try cli(tlsPort, dir, clientCert: true, ["PING"]) == (0, "PONG\n"))
+        // Client certificates become optional at run time.
+        #expect(try admin.command("CONFIG", "SET", "tls-auth-clients", "no") == .simple("OK"))
+        #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
+    }
+
     @Test("a missing certificate file stops the server at start with a clear message")
     func missingCertificate() throws {
         let dir = ServerProcess.makeTempDir("runnel-tls-missing")
