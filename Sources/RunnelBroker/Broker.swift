@@ -479,6 +479,7 @@ public final class Broker {
         lastClockNs = end
         let durationUs = Int((end &- start) / 1000)
         if let metrics { metrics.histogram(for: spec).recordNanoseconds(Int64(end &- start)) }
+        if config.latencyTracking { trackLatency(spec, us: durationUs) }
         stats.commandsProcessed += 1
         spec.calls += 1
         spec.usec += durationUs

@@ -31,6 +31,9 @@ final class CommandSpec {
     var failedCalls = 0
     /// Its latency histogram while Prometheus metrics are on (see BrokerMetrics).
     var latencyHistogram: DurationHistogram?
+    /// Call durations in ns as redis-server's `latency-tracking` keeps them (LATENCY
+    /// HISTOGRAM, INFO latencystats); made on the first call.
+    var latencyTracker: LatencyHistogram?
 
     // ACL (set up once the table is complete; see `Broker.setUpACL`).
     /// Bit of this command in ACL command sets.

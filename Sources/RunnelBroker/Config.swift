@@ -44,6 +44,8 @@ public struct ServerConfig: Sendable {
         Directive(name: "slowlog-log-slower-than", kind: .integer(min: -1, max: Int.max), mutable: true, defaultValue: "10000"),
         Directive(name: "slowlog-max-len", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "128"),
         Directive(name: "latency-monitor-threshold", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "latency-tracking", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "latency-tracking-info-percentiles", kind: .special, mutable: true, defaultValue: "50 99 99.9"),
         Directive(name: "hz", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10"),
         Directive(name: "loglevel", kind: .choice(["debug", "verbose", "notice", "warning"]), mutable: true, defaultValue: "notice"),
         Directive(name: "logfile", kind: .string, mutable: false, defaultValue: ""),
@@ -135,6 +137,9 @@ public struct ServerConfig: Sendable {
     public private(set) var maxmemory = 0
     /// LATENCY records commands at least this many milliseconds long; 0 = off.
     public private(set) var latencyMonitorThreshold = 0
+    /// Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats).
+    public private(set) var latencyTracking = true
+    public private(set) var latencyTrackingPercentiles: [Double] = [50, 99, 99.9]
     public private(set) var appendfsync = "everysec"
     public private(set) var appendonly = true
     public private(set) var segmentMaxBytes = 64 << 20
@@ -240,6 +245,18 @@ public struct ServerConfig: Sendable {
                     throw Invalid(reason: "Wrong number of arguments in buffer limit configuration.")
                 }
                 canonical = limits.description
+            case "latency-tracking-info-percentiles":
+                var values: [Double] = []
+                for word in text.split(separator: " ") {
+                    guard let v = Double(word), v.isFinite else {
+                        throw Invalid(reason: "Invalid latency-tracking-info-percentiles parameters")
+                    }
+                    guard v >= 0 && v <= 100 else {
+                        throw Invalid(reason: "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+                    }
+                    values.append(v)
+                }
+                canonical = values.map(Self.formatPercentile).joined(separator: " ")
             case "notify-keyspace-events":
                 guard let flags = KeyspaceEventFlags(text) else {
                     throw Invalid(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
@@ -270,6 +287,9 @@ public struct ServerConfig: Sendable {
         case "slowlog-log-slower-than": slowlogSlowerThan = Int(canonical)!
         case "slowlog-max-len": slowlogMaxLen = Int(canonical)!
         case "latency-monitor-threshold": latencyMonitorThreshold = Int(canonical)!
+        case "latency-tracking": latencyTracking = canonical == "yes"
+        case "latency-tracking-info-percentiles":
+            latencyTrackingPercentiles = canonical.split(separator: " ").compactMap { Double($0) }
         case "hz": hz = Swift.max(1, Swift.min(500, Int(canonical)!))
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical
@@ -291,6 +311,11 @@ public struct ServerConfig: Sendable {
         case "stream-node-max-bytes": streamNodeMaxBytes = Int(canonical)!
         default: break
         }
+    }
+
+    /// A percentile as Redis prints it: `50`, `99.9`.
+    static func formatPercentile(_ v: Double) -> String {
+        v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
     }
 
     /// Redis's `memtoull`: a number with an optional unit b, k, kb, m, mb, g, gb (any case).

@@ -6,7 +6,7 @@ extension Broker {
     static let defaultInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
                                       "modules", "errorstats", "cluster", "keyspace"]
     static let allInfoSections = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu",
-                                  "modules", "commandstats", "errorstats", "cluster", "keyspace"]
+                                  "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"]
 
     /// INFO text with Redis's section names and field names, `\r\n` line ends.
     func infoText(sections requested: [String]) -> String {
@@ -168,6 +168,18 @@ extension Broker {
                 lines.append("errorstat_\(code):count=\(count)")
             }
             return lines
+        case "latencystats":
+            var lines = ["# Latencystats"]
+            for top in commands.all {
+                for c in top.allSpecs {
+                    guard let h = c.latencyTracker, h.totalCount > 0 else { continue }
+                    let values = config.latencyTrackingPercentiles.map {
+                        "p\(ServerConfig.formatPercentile($0))=\(Self.fixed(Double(Self.percentileValue(h, $0)) / 1000, digits: 3))"
+                    }
+                    lines.append("latency_percentiles_usec_\(c.fullName):" + values.joined(separator: ","))
+                }
+            }
+            return lines
         case "cluster":
             return ["# Cluster", "cluster_enabled:0"]
         case "keyspace":
@@ -181,10 +193,15 @@ extension Broker {
         }
     }
 
-    static func fixed2(_ v: Double) -> String {
-        let scaled = Int((v * 100).rounded())
-        let frac = scaled % 100
-        return "\(scaled / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
+    static func fixed2(_ v: Double) -> String { fixed(v, digits: 2) }
+
+    /// `v` (not negative) with `digits` decimals, as printf's `%.Nf`.
+    static func fixed(_ v: Double, digits: Int) -> String {
+        var unit = 1
+        for _ in 0..<digits { unit *= 10 }
+        let scaled = Int((v * Double(unit)).rounded())
+        let frac = String(scaled % unit)
+        return "\(scaled / unit)." + String(repeating: "0", count: digits - frac.count) + frac
     }
 
     static func human(_ bytes: Int) -> String {

@@ -251,6 +251,7 @@ extension Broker {
                 c.usec = 0
                 c.rejectedCalls = 0
                 c.failedCalls = 0
+                c.latencyTracker = nil
             }
         }
     }
@@ -513,8 +514,26 @@ extension Broker {
             for name in a[2...] where b.latencyEvents.removeValue(forKey: name.string) != nil { n += 1 }
             s.out.integer(n)
         }
+        r.sub("latency", "histogram", -2, flags, cats, "Return the cumulative distribution of latencies of a subset of commands or all.", since: "7.0.0") { b, s, a in
+            b.latencyHistogram(s, a.dropFirst(2).map(\.string))
+        }
+        r.sub("latency", "doctor", 2, flags, cats, "Return a human readable latency analysis report.", since: "2.8.13") { b, s, _ in
+            s.out.verbatim(b.latencyDoctorReport())
+        }
+        r.sub("latency", "graph", 3, flags, cats, "Return a latency graph for the event.", since: "2.8.13") { b, s, a in
+            let name = a[2].string
+            guard let e = b.latencyEvents[name], !e.samples.isEmpty else {
+                b.replyError(s, "ERR No samples available for event '\(name)'")
+                return
+            }
+            s.out.verbatim(b.latencyGraph(name, e))
+        }
         r.help("latency", [
             "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",
@@ -522,6 +541,9 @@ extension Broker {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
             "HELP",
             "    Prints this help.",
         ])
