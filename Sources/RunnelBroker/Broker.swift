@@ -199,7 +199,7 @@ public final class Broker {
                 session.close?()
             }
         }
-        for session in clients.values where session.isSubscribed && session.softLimitSinceMs != nil {
+        for session in clients.values where session.softLimitSinceMs != nil {
             enforceOutputLimits(session, now: now)
         }
     }
@@ -306,17 +306,19 @@ public final class Broker {
         guard !pendingFlush.isEmpty else { return }
         // Swap with a spare list so neither array reallocates turn after turn.
         swap(&pendingFlush, &flushing)
-        let now = turnTimeMs
         for session in flushing {
             session.flushScheduled = false
             flush(session)
-            if session.isSubscribed { enforceOutputLimits(session, now: now) }
         }
         flushing.removeAll(keepingCapacity: true)
     }
 
     func flush(_ session: ClientSession) {
         guard session.out.buffer.readableBytes > 0 else { return }
+        // Output limits count replies before they are written, as Redis counts a reply when
+        // it is queued: one reply larger than the hard limit closes the client even if it reads.
+        enforceOutputLimits(session, now: turnTimeMs)
+        guard !session.killed else { return }
         if !session.holdMarks.isEmpty, let persistence {
             // Send what precedes the first reply still waiting for the log.
             let released = persistence.released
@@ -352,17 +354,23 @@ public final class Broker {
         }
     }
 
-    /// Applies `client-output-buffer-limit pubsub` to a subscriber.
+    /// Applies `client-output-buffer-limit` to a client: the pubsub class to subscribers, the
+    /// normal class to the others.
     func enforceOutputLimits(_ session: ClientSession, now: Int64) {
-        let limit = config.outputLimits.pubsub
-        // A writable channel holds less than its 64 KiB high-water mark: far below any
-        // sensible limit, so skip asking NIO for the exact count.
-        if session.softLimitSinceMs == nil && session.isWritable()
+        let limit = session.isSubscribed ? config.outputLimits.pubsub : config.outputLimits.normal
+        if limit.hard == 0 && limit.soft == 0 {
+            session.softLimitSinceMs = nil
+            return
+        }
+        // A writable channel holds less than its 64 KiB high-water mark: with less than that
+        // queued here too, far below any sensible limit, so skip asking NIO for the exact count.
+        let queued = session.out.buffer.readableBytes
+        if session.softLimitSinceMs == nil && queued < 64 * 1024 && session.isWritable()
             && (limit.soft == 0 || limit.soft > 128 * 1024) && (limit.hard == 0 || limit.hard > 128 * 1024)
         {
             return
         }
-        let used = session.bufferedBytes() + session.out.buffer.readableBytes
+        let used = session.bufferedBytes() + queued
         if limit.hard > 0 && used >= limit.hard {
             killForOutputLimit(session, used: used)
             return

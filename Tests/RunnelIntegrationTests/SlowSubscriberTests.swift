@@ -60,3 +60,26 @@ struct SlowSubscriberTests {
         #expect(receivers == 0)
     }
 }
+
+@Suite("Normal-client output buffer limits")
+struct NormalOutputLimitTests {
+    @Test("client-output-buffer-limit normal: a reply past the hard limit closes that client, as redis-server does; others go on")
+    func normalHardLimit() throws {
+        let redis = try ServerProcess.redis(extraArgs: ["--client-output-buffer-limit", "normal 1mb 0 0"])
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel(extraArgs: ["--client-output-buffer-limit", "normal 1mb 0 0"])
+        defer { runnel.stop() }
+        for server in [redis, runnel] {
+            let loader = try TestConnection(port: server.port)
+            let value = String(repeating: "v", count: 1000)
+            for i in 0..<3000 { loader.send(["XADD", "big", "\(i + 1)-1", "f", value]) }
+            _ = try loader.read(3000, timeoutMs: 60_000)
+            // A small reply is fine; 3 MB in one reply is over the 1 MB hard limit.
+            let reader = try TestConnection(port: server.port)
+            #expect(try reader.command("XRANGE", "big", "-", "+", "COUNT", "10").elements?.count == 10)
+            reader.send(["XRANGE", "big", "-", "+"])
+            #expect(reader.waitForClose(timeoutMs: 5000), "\(server.name) kept a client past its output limit")
+            #expect(try loader.command("XLEN", "big") == .integer(3000))
+        }
+    }
+}
