@@ -33,7 +33,7 @@ final class CommandSpec {
     var latencyHistogram: DurationHistogram?
     /// Call durations in ns as redis-server's `latency-tracking` keeps them (LATENCY
     /// HISTOGRAM, INFO latencystats); made on the first call.
-    var latencyTracker: LatencyHistogram?
+    var latencyTracker: LatencyCounts?
 
     // ACL (set up once the table is complete; see `Broker.setUpACL`).
     /// Bit of this command in ACL command sets.

@@ -172,7 +172,8 @@ extension Broker {
             var lines = ["# Latencystats"]
             for top in commands.all {
                 for c in top.allSpecs {
-                    guard let h = c.latencyTracker, h.totalCount > 0 else { continue }
+                    guard let counts = c.latencyTracker, counts.total > 0 else { continue }
+                    let h = counts.histogram
                     let values = config.latencyTrackingPercentiles.map {
                         "p\(ServerConfig.formatPercentile($0))=\(Self.fixed(Double(Self.percentileValue(h, $0)) / 1000, digits: 3))"
                     }

@@ -3,6 +3,33 @@ import Histogram
 /// HdrHistogram of call durations in ns (the name avoids Prometheus's `Histogram`).
 typealias LatencyHistogram = Histogram<UInt64>
 
+/// Call counts in HdrHistogram's bucket layout for 1 ns…1 s at two significant digits, without
+/// its bookkeeping: recording is an index and an add (every command pays it). `histogram`
+/// rebuilds the HdrHistogram, identical to one recorded directly, when a report asks.
+struct LatencyCounts {
+    /// 24 buckets of 128 sub-buckets (256 in the first): values below 2^31 ns.
+    private var counts = [UInt64](repeating: 0, count: 24 * 128 + 128)
+    private(set) var total: UInt64 = 0
+
+    @inline(__always)
+    mutating func record(_ ns: UInt64) {
+        let bucket = 56 - (ns | 255).leadingZeroBitCount
+        let index = (bucket << 7) + Int(truncatingIfNeeded: ns >> UInt64(bucket))
+        counts.withUnsafeMutableBufferPointer { $0[Swift.min(index, $0.count - 1)] &+= 1 }
+        total &+= 1
+    }
+
+    var histogram: LatencyHistogram {
+        var h = LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: 1_000_000_000, numberOfSignificantValueDigits: .two)
+        for (index, count) in counts.enumerated() where count > 0 {
+            let bucket = Swift.max(0, (index >> 7) - 1)
+            let value = UInt64(index - (bucket << 7)) << UInt64(bucket)
+            _ = h.record(Swift.max(1, value), count: count)
+        }
+        return h
+    }
+}
+
 // Latency tracking (per-command histograms, as redis-server's `latency-tracking`) and the
 // human-readable side of the latency monitor: LATENCY HISTOGRAM, DOCTOR and GRAPH.
 
@@ -12,11 +39,8 @@ extension Broker {
     @inline(__always)
     func trackLatency(_ spec: CommandSpec, us: Int) {
         let ns = UInt64(min(max(us, 0), 1_000_000) * 1000)
-        if spec.latencyTracker == nil {
-            spec.latencyTracker = LatencyHistogram(
-                lowestDiscernibleValue: 1, highestTrackableValue: 1_000_000_000, numberOfSignificantValueDigits: .two)
-        }
-        _ = spec.latencyTracker!.record(max(ns, 1))
+        if spec.latencyTracker == nil { spec.latencyTracker = LatencyCounts() }
+        spec.latencyTracker!.record(max(ns, 1))
     }
 
     /// The value at percentile `p` as redis-server's hdr_histogram computes it: the call at
@@ -66,10 +90,10 @@ extension Broker {
             }
         }
         var seen = Set<String>()
-        let tracked = specs.filter { ($0.latencyTracker?.totalCount ?? 0) > 0 && seen.insert($0.fullName).inserted }
+        let tracked = specs.filter { ($0.latencyTracker?.total ?? 0) > 0 && seen.insert($0.fullName).inserted }
         s.out.mapHeader(tracked.count)
         for spec in tracked {
-            let h = spec.latencyTracker!
+            let h = spec.latencyTracker!.histogram
             s.out.bulk(spec.fullName)
             s.out.mapHeader(2)
             s.out.bulk("calls" as StaticString)
