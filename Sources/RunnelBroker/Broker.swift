@@ -2,8 +2,6 @@ import DequeModule
 import Logging
 import NIOCore
 import NIOPosix
-import NIOSSL
-import NIOConcurrencyHelpers
 import RunnelRESP
 import RunnelStorage
 import RunnelStreams
@@ -101,8 +99,10 @@ public final class Broker {
     var latencyEvents: [String: LatencyEvent] = [:]
     /// Stream data bytes at the last cron tick (kept only while `maxmemory` is set).
     var streamDataBytes = 0
-    /// The TLS listener's context, swapped by CONFIG SET of the tls-* directives (nil without TLS).
-    var tlsContext: NIOLockedValueBox<NIOSSLContext>?
+    /// Applies CONFIG SET of `port`, `bind`, `tls-port` and the `tls-*` files to the listeners
+    /// (installed by RunnelServer; runs on the blocking pool). Returns the directive to blame
+    /// and Redis's reason when it cannot.
+    var reconfigureListeners: (@Sendable (ServerConfig, ServerConfig) -> (directive: String, reason: String)?)?
     /// Prometheus metrics, when `metrics-port` is set.
     var metrics: BrokerMetrics?
     /// XADD's field list, reused from command to command (see `xadd`).

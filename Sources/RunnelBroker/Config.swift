@@ -22,10 +22,10 @@ public struct ServerConfig: Sendable {
     }
 
     static let directives: [Directive] = [
-        Directive(name: "bind", kind: .string, mutable: false, defaultValue: "127.0.0.1 -::1"),
-        Directive(name: "port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "6379"),
+        Directive(name: "bind", kind: .string, mutable: true, defaultValue: "127.0.0.1 -::1"),
+        Directive(name: "port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "6379"),
         Directive(name: "metrics-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
-        Directive(name: "tls-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
+        Directive(name: "tls-port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "0"),
         Directive(name: "tls-cert-file", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "tls-key-file", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "tls-ca-cert-file", kind: .string, mutable: true, defaultValue: ""),

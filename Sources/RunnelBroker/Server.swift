@@ -13,7 +13,16 @@ public final class RunnelServer: Sendable {
     /// Threads for blocking file work requested by commands (CONFIG REWRITE).
     private let blockingPool = NIOThreadPool(numberOfThreads: 1)
     private let loopBroker: NIOLoopBound<Broker>
-    private let channels: NIOLockedValueBox<[any Channel]> = NIOLockedValueBox([])
+    /// Listening channels by kind (CONFIG SET of port/bind/tls-port replaces them).
+    struct Listeners {
+        var tcp: [any Channel] = []
+        var tls: [any Channel] = []
+        var metrics: [any Channel] = []
+        var all: [any Channel] { tcp + tls + metrics }
+    }
+    private let listeners = NIOLockedValueBox(Listeners())
+    /// The TLS listener's certificates; each new TLS connection takes the current one.
+    private let tlsContext = NIOLockedValueBox<NIOSSLContext?>(nil)
     private let shutdownPromise: EventLoopPromise<Void>
     public let logger: Logger
 
@@ -60,8 +69,41 @@ public final class RunnelServer: Sendable {
         let bound = loopBroker
         let config = try loop.submit { bound.value.config }.wait()
         // Certificates are checked before anything listens.
-        let tlsContext = config.tlsPort > 0 ? try TLS.makeContext(config) : nil
-        let bootstrap = ServerBootstrap(group: group)
+        let context = config.tlsPort > 0 ? try TLS.makeContext(config) : nil
+        tlsContext.withLockedValue { $0 = context }
+        let (tcp, port) = try bindTCP(config)
+        var tls: [any Channel] = []
+        if config.tlsPort > 0 {
+            do {
+                tls = try bindTLS(config)
+            } catch {
+                for ch in tcp { try? ch.close().wait() }
+                throw error
+            }
+        }
+        let metrics = config.metricsPort > 0 ? try startMetrics(config) : []
+        listeners.withLockedValue { $0 = Listeners(tcp: tcp, tls: tls, metrics: metrics) }
+        let finalPort = port
+        try loop.submit { [self] in
+            let b = bound.value
+            b.boundPort = finalPort
+            b.onShutdown = { [weak self] in self?.initiateShutdown() }
+            b.reconfigureListeners = { [weak self] old, new in self?.reconfigure(old: old, new: new) }
+            b.startCron()
+        }.wait()
+        return finalPort
+    }
+
+    /// Binds the RESP listener on every `bind` address; returns the channels and the port.
+    private func bindTCP(_ config: ServerConfig) throws -> (channels: [any Channel], port: Int) {
+        try bindAll(tcpBootstrap(config), config.bindAddresses, port: config.port) { address, port in
+            "Ready to accept connections tcp on \(address):\(port)"
+        }
+    }
+
+    private func tcpBootstrap(_ config: ServerConfig) -> ServerBootstrap {
+        let bound = loopBroker
+        return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(config.value(of: "tcp-backlog").flatMap(Int.init) ?? 511))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -72,49 +114,122 @@ public final class RunnelServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
                 }
             }
-        var (opened, port) = try bindAll(bootstrap, config.bindAddresses, port: config.port) { address, port in
-            "Ready to accept connections tcp on \(address):\(port)"
-        }
-        if let tlsContext {
-            do {
-                opened += try startTLS(config, tlsContext)
-            } catch {
-                for ch in opened { try? ch.close().wait() }
-                throw error
-            }
-        }
-        if config.metricsPort > 0 {
-            opened += try startMetrics(config)
-        }
-        channels.withLockedValue { $0 = opened }
-        let finalPort = port
-        try loop.submit {
-            let b = bound.value
-            b.boundPort = finalPort
-            b.onShutdown = { [weak self] in self?.initiateShutdown() }
-            b.startCron()
-        }.wait()
-        return finalPort
     }
 
     /// Binds the TLS listener (`tls-port`) on the same addresses: the same connections, with
-    /// NIOSSL in front of each.
-    private func startTLS(_ config: ServerConfig, _ context: NIOSSLContext) throws -> [any Channel] {
+    /// NIOSSL in front of each. Each connection takes the context current when it arrives.
+    private func bindTLS(_ config: ServerConfig) throws -> [any Channel] {
         let bound = loopBroker
-        let box = NIOLockedValueBox(context)
-        try eventLoop.submit { bound.value.tlsContext = box }.wait()
+        let box = tlsContext
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: box.withLockedValue { $0 }))
+                    guard let context = box.withLockedValue({ $0 }) else { throw ChannelError.ioOnClosedChannel }
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(broker: bound.value))
                 }
             }
         return try bindAll(bootstrap, config.bindAddresses, port: config.tlsPort) { address, port in
             "Ready to accept connections tls on \(address):\(port)"
         }.channels
+    }
+
+    /// CONFIG SET of `port`, `bind`, `tls-port` or the `tls-*` files: opens the new listeners
+    /// (and loads new certificates) first, and only then closes the old ones, so a failure
+    /// leaves everything as it was. Runs on the blocking pool (binding waits on the loop).
+    /// Returns the directive to blame and Redis's reason, or nil.
+    func reconfigure(old: ServerConfig, new: ServerConfig) -> (directive: String, reason: String)? {
+        let tcpChanged = old.port != new.port || old.bindAddresses != new.bindAddresses
+        let tlsFilesChanged = ["tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"]
+            .contains { old.value(of: $0) != new.value(of: $0) }
+        let tlsRebind = new.tlsPort > 0 && (old.tlsPort != new.tlsPort || old.bindAddresses != new.bindAddresses)
+        let tlsReason = "Unable to update TLS configuration. Check server logs."
+        var context: NIOSSLContext?
+        if new.tlsPort > 0 && (tlsFilesChanged || tlsRebind) {
+            do {
+                context = try TLS.makeContext(new)
+            } catch {
+                logger.warning("CONFIG SET: TLS not updated: \(error)")
+                return (tlsFilesChanged ? "tls-cert-file" : "tls-port", tlsReason)
+            }
+        }
+        var tcp: [any Channel]?
+        var port = new.port
+        if tcpChanged {
+            // New addresses on the same port: the old sockets must go first (as Redis does it),
+            // and come back if the new ones cannot be bound.
+            let samePort = old.port == new.port
+            if samePort { closeListeners(\.tcp) }
+            do {
+                (tcp, port) = try bindTCP(new)
+            } catch {
+                logger.warning("CONFIG SET: can't listen on port \(new.port) (\(new.bindAddresses.joined(separator: " "))): \(error)")
+                if samePort, let restored = try? bindTCP(old) {
+                    listeners.withLockedValue { $0.tcp = restored.channels }
+                }
+                return old.port != new.port ? ("port", "Unable to listen on this port. Check server logs.")
+                    : ("bind", "Failed to bind to specified addresses.")
+            }
+        }
+        // The new context serves connections from now on (a new TLS listener needs it too).
+        let previousContext = tlsContext.withLockedValue { current -> NIOSSLContext? in
+            let before = current
+            if let context { current = context }
+            return before
+        }
+        var tls: [any Channel]?
+        if tlsRebind {
+            if old.tlsPort == new.tlsPort { closeListeners(\.tls) }
+            do {
+                tls = try bindTLS(new)
+            } catch {
+                logger.warning("CONFIG SET: can't listen on tls-port \(new.tlsPort): \(error)")
+                // Put everything back as it was.
+                tlsContext.withLockedValue { $0 = previousContext }
+                if old.tlsPort > 0 && old.tlsPort == new.tlsPort, let restored = try? bindTLS(old) {
+                    listeners.withLockedValue { $0.tls = restored }
+                }
+                for ch in tcp ?? [] { try? ch.close().wait() }
+                if tcpChanged && old.port == new.port, let restored = try? bindTCP(old) {
+                    listeners.withLockedValue { $0.tcp = restored.channels }
+                }
+                return ("tls-port", tlsReason)
+            }
+        }
+        let closing = listeners.withLockedValue { l -> [any Channel] in
+            var old: [any Channel] = []
+            if let tcp {
+                old += l.tcp
+                l.tcp = tcp
+            }
+            if let tls {
+                old += l.tls
+                l.tls = tls
+            } else if new.tlsPort == 0 {
+                old += l.tls
+                l.tls = []
+            }
+            return old
+        }
+        for ch in closing { try? ch.close().wait() }
+        if tcpChanged {
+            let bound = loopBroker
+            let finalPort = port
+            eventLoop.execute { bound.value.boundPort = finalPort }
+        }
+        return nil
+    }
+
+    /// Closes one kind of listener now (before rebinding its port with other addresses).
+    private func closeListeners(_ kind: WritableKeyPath<Listeners, [any Channel]>) {
+        let channels = listeners.withLockedValue { l -> [any Channel] in
+            let c = l[keyPath: kind]
+            l[keyPath: kind] = []
+            return c
+        }
+        for ch in channels { try? ch.close().wait() }
     }
 
     /// Binds the Prometheus endpoint on the same addresses as the server, at `metrics-port`.
@@ -167,7 +282,7 @@ public final class RunnelServer: Sendable {
     public func initiateShutdown() {
         let bound = loopBroker
         let promise = shutdownPromise
-        let open = channels.withLockedValue { $0 }
+        let open = listeners.withLockedValue { $0.all }
         eventLoop.execute {
             let b = bound.value
             b.stopCron()

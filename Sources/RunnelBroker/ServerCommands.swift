@@ -1,6 +1,4 @@
 import NIOCore
-import NIOSSL
-import NIOConcurrencyHelpers
 import RunnelRESP
 import RunnelStorage
 
@@ -164,24 +162,22 @@ extension Broker {
                 b.replyError(s, "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Runnel switches persistence on or off only at startup (--appendonly)")
                 return
             }
-            // New certificates apply to new TLS connections; they are loaded (file reads) off
-            // the event loop, and nothing changes if they do not load.
-            let tlsNames = ["tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"]
-            if let box = b.tlsContext, let changed = tlsNames.first(where: { updated.value(of: $0) != b.config.value(of: $0) }) {
-                let argument = stride(from: 2, to: a.count, by: 2).map { a[$0].string }
-                    .first { ServerConfig.canonicalName($0) == changed } ?? changed
+            // Listeners and certificates change off the event loop (binding waits on it); the
+            // new ones are in place before the old ones close, and nothing changes on failure.
+            let listenerNames = ["port", "bind", "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"]
+            if let reconfigure = b.reconfigureListeners,
+                listenerNames.contains(where: { updated.value(of: $0) != b.config.value(of: $0) })
+            {
+                let old = b.config
                 let candidate = updated
-                b.runBlocking(s, { () -> Result<NIOSSLContext, TLSSetupError> in
-                    do { return .success(try TLS.makeContext(candidate)) } catch { return .failure(error as? TLSSetupError ?? TLSSetupError(description: "\(error)")) }
-                }) { result in
-                    switch result {
-                    case .success(let context):
-                        box.withLockedValue { $0 = context }
+                let typed = stride(from: 2, to: a.count, by: 2).map { a[$0].string }
+                b.runBlocking(s, { reconfigure(old, candidate) }) { failure in
+                    if let failure {
+                        let argument = typed.first { ServerConfig.canonicalName($0) == failure.directive } ?? failure.directive
+                        b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(argument)') - \(failure.reason)")
+                    } else {
                         b.applyConfig(candidate)
                         s.out.ok()
-                    case .failure(let error):
-                        b.logger.warning("CONFIG SET: TLS not updated: \(error)")
-                        b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(argument)') - Unable to update TLS configuration. Check server logs.")
                     }
                 }
                 return

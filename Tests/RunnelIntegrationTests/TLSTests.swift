@@ -99,6 +99,38 @@ struct TLSTests {
         #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
     }
 
+    @Test("CONFIG SET port, bind and tls-port move the listeners at run time; a failure keeps the old ones")
+    func listenersAtRunTime() throws {
+        let dir = try Self.makeCertificates()
+        let server = try ServerProcess.runnel(extraArgs: [
+            "--tls-cert-file", dir + "/server.crt", "--tls-key-file", dir + "/server.key", "--tls-auth-clients", "no",
+        ])
+        defer { server.stop() }
+        let existing = try TestConnection(port: server.port)
+        let newPort = ServerProcess.freePort()
+        #expect(try existing.command("CONFIG", "SET", "port", "\(newPort)") == .simple("OK"))
+        #expect(try TestConnection(port: newPort).command("PING") == .simple("PONG"))
+        #expect((try? TestConnection(port: server.port)) == nil, "the old port still accepts")
+        #expect(try existing.command("INFO", "server").text?.contains("tcp_port:\(newPort)\r\n") == true)
+        // A port another process holds: Redis's error, and the current port keeps serving.
+        let other = try ServerProcess.redis()
+        defer { other.stop() }
+        #expect(try existing.command("CONFIG", "SET", "port", "\(other.port)") == .error(
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."))
+        #expect(try existing.command("CONFIG", "SET", "bind", "192.0.2.1") == .error(
+            "ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses."))
+        #expect(try TestConnection(port: newPort).command("PING") == .simple("PONG"))
+        #expect(try existing.command("CONFIG", "GET", "port") == .array([.bulk(Array("port".utf8)), .bulk(Array("\(newPort)".utf8))]))
+        // TLS comes and goes with tls-port.
+        let tlsPort = ServerProcess.freePort()
+        #expect(try existing.command("CONFIG", "SET", "tls-port", "\(tlsPort)") == .simple("OK"))
+        #expect(try cli(tlsPort, dir, clientCert: false, ["PING"]) == (0, "PONG\n"))
+        #expect(try existing.command("CONFIG", "SET", "tls-port", "0") == .simple("OK"))
+        let (_, after) = try cli(tlsPort, dir, clientCert: false, ["PING"])
+        #expect(!after.contains("PONG"))
+        #expect(try existing.command("PING") == .simple("PONG"))
+    }
+
     @Test("a missing certificate file stops the server at start with a clear message")
     func missingCertificate() throws {
         let dir = ServerProcess.makeTempDir("runnel-tls-missing")
