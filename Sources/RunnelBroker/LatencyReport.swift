@@ -113,8 +113,6 @@ extension Broker {
         var samples = 0
         var average = 0
         var meanDeviation = 0
-        var min = 0
-        var max = 0
         var periodSeconds = 0
     }
 
@@ -122,8 +120,6 @@ extension Broker {
         var a = LatencyAnalysis()
         guard !e.samples.isEmpty else { return a }
         a.samples = e.samples.count
-        a.min = e.samples.map(\.ms).min() ?? 0
-        a.max = e.samples.map(\.ms).max() ?? 0
         a.average = e.samples.reduce(0) { $0 + $1.ms } / a.samples
         a.meanDeviation = e.samples.reduce(0) { $0 + abs(a.average - $1.ms) } / a.samples
         a.periodSeconds = Swift.max(1, now - (e.samples.map(\.time).min() ?? now))

@@ -349,6 +349,7 @@ extension Broker {
             box.stream.touchConsumer(groupName, consumer, now: now)
             claimed.append(id)
         }
+        if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         touchWatched(s.db, a[1])
         writeClaimed(s, box.stream, claimed, justID: justID)
@@ -429,6 +430,7 @@ extension Broker {
             count -= 1
         }
         let cursor = index < candidates.count ? candidates[index] : StreamID.zero
+        if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         touchWatched(s.db, a[1])
         s.out.arrayHeader(3)

@@ -41,14 +41,17 @@ extension Broker {
             let now = b.turnTimeMs
             let consumers = g.sortedConsumers
             s.out.arrayHeader(consumers.count)
+            // Redis 7.2's fields: idle since the last attempt, inactive since the last success.
             for c in consumers {
-                s.out.mapHeader(3)
+                s.out.mapHeader(4)
                 s.out.bulk("name" as StaticString)
                 s.out.bulk(bytes: c.name)
                 s.out.bulk("pending" as StaticString)
                 s.out.integer(c.pending.count)
                 s.out.bulk("idle" as StaticString)
                 s.out.integer(Int(max(0, now - c.seenTime)))
+                s.out.bulk("inactive" as StaticString)
+                s.out.integer(c.activeTime < 0 ? -1 : Int(max(0, now - c.activeTime)))
             }
         }
         r.help("xinfo", [
@@ -158,11 +161,13 @@ extension Broker {
             let consumers = g.sortedConsumers
             s.out.arrayHeader(consumers.count)
             for c in consumers {
-                s.out.mapHeader(4)
+                s.out.mapHeader(5)
                 s.out.bulk("name" as StaticString)
                 s.out.bulk(bytes: c.name)
                 s.out.bulk("seen-time" as StaticString)
                 s.out.integer(Int(c.seenTime))
+                s.out.bulk("active-time" as StaticString)
+                s.out.integer(Int(c.activeTime))
                 s.out.bulk("pel-count" as StaticString)
                 s.out.integer(c.pending.count)
                 s.out.bulk("pending" as StaticString)

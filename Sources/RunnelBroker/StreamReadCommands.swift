@@ -245,6 +245,7 @@ extension Broker {
         let ids = written < limit ? Self.appendEntries(&w, box.stream, from: start, to: .max, limit: limit - written) : []
         s.out.arrayHeader(written + ids.count)
         s.out.buffer.writeImmutableBuffer(w.buffer)
+        if written > 0 { box.stream.markActive(g, request.consumer, now: now) }
         box.stream.deliverNew(g, consumer: request.consumer, ids: ids, now: now, noAck: request.noAck)
         if written > 0 { touchWatched(s.db, key) }
         if !ids.isEmpty { touchWatched(s.db, key) }

@@ -129,6 +129,7 @@ public enum CheckpointFile {
                 var records: [StreamRecord] = [.groupCreate(name: name, lastID: g.lastID, entriesRead: g.entriesRead)]
                 for c in g.sortedConsumers {
                     records.append(.consumerCreate(group: name, consumer: c.name, time: c.seenTime))
+                    if c.activeTime >= 0 { records.append(.consumerActive(group: name, consumer: c.name, time: c.activeTime)) }
                 }
                 for id in g.pendingOrder.all {
                     guard let p = g.pending[id] else { continue }

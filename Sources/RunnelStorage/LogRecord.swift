@@ -57,6 +57,7 @@ enum RecordType {
     static let claim: UInt8 = 0x29
     static let dropPending: UInt8 = 0x2A
     static let groupLastID: UInt8 = 0x2B
+    static let consumerActive: UInt8 = 0x2C
 }
 
 /// Delta state shared by the encoder and decoder within one region (the records between
@@ -235,6 +236,11 @@ struct RecordEncoding {
             b.string(c)
         case .consumerSeen(let g, let c, let t):
             head(RecordType.consumerSeen)
+            b.string(g)
+            b.string(c)
+            b.time(t, &region)
+        case .consumerActive(let g, let c, let t):
+            head(RecordType.consumerActive)
             b.string(g)
             b.string(c)
             b.time(t, &region)
@@ -430,6 +436,8 @@ struct RecordDecoding {
             r = .consumerDelete(group: try s.string(), consumer: try s.string())
         case RecordType.consumerSeen:
             r = .consumerSeen(group: try s.string(), consumer: try s.string(), time: try s.time(&region))
+        case RecordType.consumerActive:
+            r = .consumerActive(group: try s.string(), consumer: try s.string(), time: try s.time(&region))
         case RecordType.deliverNew:
             let g = try s.string()
             let c = try s.string()

@@ -94,6 +94,8 @@ public struct Consumer: Sendable {
     public let name: [UInt8]
     /// Last time the consumer was seen (any read attempt or claim), Unix ms.
     public var seenTime: Int64
+    /// Last time it read new entries or claimed some (Redis 7.2's active-time); -1 if never.
+    public var activeTime: Int64 = -1
     /// Entries pending for this consumer.
     public var pending = OrderedIDSet()
 

@@ -405,7 +405,7 @@ extension Stream {
                 out += "  pel \(id) \(String(decoding: p.consumer, as: UTF8.self)) t=\(p.deliveryTime) n=\(p.deliveryCount)\n"
             }
             for c in g.sortedConsumers {
-                out += "  consumer \(String(decoding: c.name, as: UTF8.self)) seen=\(c.seenTime) pel=\(c.pending.all.map(\.description).joined(separator: ","))\n"
+                out += "  consumer \(String(decoding: c.name, as: UTF8.self)) seen=\(c.seenTime) active=\(c.activeTime) pel=\(c.pending.all.map(\.description).joined(separator: ","))\n"
             }
         }
         return out

@@ -62,7 +62,16 @@ extension Stream {
                 groups[group]!.deliver(id, to: consumer, now: now)
             }
         }
+        // Reading new entries is a successful interaction (replay derives it from this record).
+        if groups[group]!.consumers[consumer] != nil { groups[group]!.consumers[consumer]!.activeTime = now }
         log(.deliverNew(group: group, consumer: consumer, ids: ids, time: now, noAck: noAck))
+    }
+
+    /// Records a consumer's successful claim (XCLAIM, XAUTOCLAIM, XREADGROUP CLAIM).
+    public mutating func markActive(_ group: [UInt8], _ consumer: [UInt8], now: Int64) {
+        guard groups[group]?.consumers[consumer] != nil else { return }
+        groups[group]!.consumers[consumer]!.activeTime = now
+        log(.consumerActive(group: group, consumer: consumer, time: now))
     }
 
     /// History re-reads of pending entries: count +1, time now.

@@ -21,6 +21,9 @@ public enum StreamRecord: Sendable, Equatable {
     case consumerCreate(group: [UInt8], consumer: [UInt8], time: Int64)
     case consumerDelete(group: [UInt8], consumer: [UInt8])
     case consumerSeen(group: [UInt8], consumer: [UInt8], time: Int64)
+    /// A successful claim: the consumer's active time (reads of new entries set it through
+    /// `deliverNew`).
+    case consumerActive(group: [UInt8], consumer: [UInt8], time: Int64)
     /// New entries read through `>`: the group advances to each ID; unless `noAck`, each
     /// becomes pending for the consumer with count 1 at `time`.
     case deliverNew(group: [UInt8], consumer: [UInt8], ids: [StreamID], time: Int64, noAck: Bool)
@@ -86,6 +89,8 @@ extension Stream {
             _ = deleteConsumer(group, consumer)
         case .consumerSeen(let group, let consumer, let time):
             touchConsumer(group, consumer, now: time)
+        case .consumerActive(let group, let consumer, let time):
+            markActive(group, consumer, now: time)
         case .deliverNew(let group, let consumer, let ids, let time, let noAck):
             deliverNew(group, consumer: consumer, ids: ids, now: time, noAck: noAck)
         case .redeliver(let group, let ids, let time):

@@ -194,6 +194,8 @@ func describe(_ v: Recovery.VisitedRecord, json asJSON: Bool) -> String {
             type = "consumer-delete"; add("group", render(g), json(g)); add("consumer", render(c), json(c))
         case .consumerSeen(let g, let c, let t):
             type = "consumer-seen"; add("group", render(g), json(g)); add("consumer", render(c), json(c)); add("time", "\(t)", "\(t)")
+        case .consumerActive(let g, let c, let t):
+            type = "consumer-active"; add("group", render(g), json(g)); add("consumer", render(c), json(c)); add("time", "\(t)", "\(t)")
         case .deliverNew(let g, let c, let list, let t, let noAck):
             type = "deliver"; add("group", render(g), json(g)); add("consumer", render(c), json(c)); add("time", "\(t)", "\(t)")
             if noAck { add("noack", "yes", "true") }

@@ -117,3 +117,36 @@ struct NewerStreamFeatureTests {
         #expect(try c.send("XREADGROUP GROUP g carol CLAIM x STREAMS s >\r\n") == "-ERR min-idle-time is not an integer or out of range\r\n")
     }
 }
+
+/// Redis 7.2's consumer times: seen (last attempt) and active (last read of new entries or
+/// successful claim), as XINFO CONSUMERS (`idle`, `inactive`) and XINFO STREAM FULL report them.
+@Suite("Consumer seen and active times")
+struct ConsumerTimeTests {
+    final class Clock: @unchecked Sendable { var ms: Int64 = 1_000_000 }
+
+    @Test("reads of new entries and claims make a consumer active; history reads only refresh its idle time")
+    func activeTime() throws {
+        let clock = Clock()
+        let b = Broker(config: ServerConfig(), eventLoop: EmbeddedEventLoop())
+        b.clockOverride = { clock.ms }
+        let c = try EmbeddedClient(broker: b)
+        _ = try c.send("XADD s 1-1 f v\r\nXGROUP CREATE s g 0\r\nXGROUP CREATECONSUMER s g c\r\n")
+        func consumers() throws -> String { try c.send("XINFO CONSUMERS s g\r\n") }
+        #expect(try consumers() == "*1\r\n*8\r\n$4\r\nname\r\n$1\r\nc\r\n$7\r\npending\r\n:0\r\n$4\r\nidle\r\n:0\r\n$8\r\ninactive\r\n:-1\r\n")
+        clock.ms += 100
+        _ = try c.send("XREADGROUP GROUP g c STREAMS s >\r\n")  // reads 1-1: active
+        clock.ms += 200
+        _ = try c.send("XREADGROUP GROUP g c STREAMS s 0\r\n")  // its own history: seen, not active
+        clock.ms += 50
+        #expect(try consumers() == "*1\r\n*8\r\n$4\r\nname\r\n$1\r\nc\r\n$7\r\npending\r\n:1\r\n$4\r\nidle\r\n:50\r\n$8\r\ninactive\r\n:250\r\n")
+        let full = try c.send("XINFO STREAM s FULL\r\n")
+        #expect(full.contains("$9\r\nseen-time\r\n:1000300\r\n$11\r\nactive-time\r\n:1000100\r\n"), "\(full)")
+        // A claim by another consumer makes it active; an XAUTOCLAIM that claims nothing does not.
+        clock.ms += 1000
+        _ = try c.send("XCLAIM s g d 10 1-1\r\n")
+        clock.ms += 10
+        _ = try c.send("XAUTOCLAIM s g d 100000 0\r\n")
+        let after = try consumers()
+        #expect(after.hasSuffix("$4\r\nname\r\n$1\r\nd\r\n$7\r\npending\r\n:1\r\n$4\r\nidle\r\n:10\r\n$8\r\ninactive\r\n:10\r\n"), "\(after)")
+    }
+}
