@@ -71,15 +71,25 @@ public struct RESPWriter {
     /// `+OK`-style status reply. The text must not contain CR or LF.
     @inlinable
     public mutating func simpleString(_ text: StaticString) {
-        buffer.writeInteger(UInt8(ascii: "+"))
-        buffer.writeStaticString(text)
-        writeCRLF()
+        writeFramed(UInt8(ascii: "+"), UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
     public mutating func simpleString(_ text: String) {
-        buffer.writeInteger(UInt8(ascii: "+"))
-        buffer.writeString(text)
-        writeCRLF()
+        var text = text
+        text.withUTF8 { writeFramed(UInt8(ascii: "+"), UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `<marker><bytes>\r\n` in one buffer write (one capacity check, no per-byte writes:
+    /// the hot replies go through here).
+    @inlinable
+    mutating func writeFramed(_ marker: UInt8, _ bytes: UnsafeRawBufferPointer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count + 3) { ptr in
+            let base = ptr.baseAddress!
+            base.storeBytes(of: marker, as: UInt8.self)
+            if bytes.count > 0 { (base + 1).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: 1 + bytes.count, as: UInt16.self)
+            return bytes.count + 3
+        }
     }
 
     public mutating func ok() { simpleString("OK") }
@@ -98,17 +108,24 @@ public struct RESPWriter {
 
     @inlinable
     public mutating func integer(_ value: Int) {
-        buffer.writeInteger(UInt8(ascii: ":"))
-        writeDecimal(value)
-        writeCRLF()
+        writeHeader(UInt8(ascii: ":"), value)
     }
 
     @inlinable
     public mutating func bulk(_ bytes: ByteBuffer) {
-        writeHeader(UInt8(ascii: "$"), bytes.readableBytes)
-        var copy = bytes
-        buffer.writeBuffer(&copy)
-        writeCRLF()
+        bytes.withUnsafeReadableBytes { src in
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count + 26) { ptr in
+                let base = ptr.baseAddress!
+                base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+                var n = 1 + Self.formatDecimal(src.count, at: base + 1)
+                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+                n += 2
+                if src.count > 0 { (base + n).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+                n += src.count
+                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+                return n + 2
+            }
+        }
     }
 
     public mutating func bulk<Bytes: Sequence>(bytes: Bytes) where Bytes.Element == UInt8 {
@@ -129,24 +146,32 @@ public struct RESPWriter {
             }
             return n
         }
-        func write(_ v: UInt64, _ n: Int, into b: inout ByteBuffer) {
-            var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            withUnsafeMutableBytes(of: &tmp) { raw in
-                var x = v
-                for i in stride(from: n - 1, through: 0, by: -1) {
-                    raw[i] = UInt8(ascii: "0") + UInt8(x % 10)
-                    x /= 10
-                }
-                b.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<n]))
-            }
-        }
         let a = digits(ms)
         let c = digits(seq)
-        writeHeader(UInt8(ascii: "$"), a + 1 + c)
-        write(ms, a, into: &buffer)
-        buffer.writeInteger(UInt8(ascii: "-"))
-        write(seq, c, into: &buffer)
-        writeCRLF()
+        // `$<len>\r\n<ms>-<seq>\r\n` in one buffer write.
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 24 + a + c + 3) { ptr in
+            let base = ptr.baseAddress!
+            base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+            var n = 1 + Self.formatDecimal(a + 1 + c, at: base + 1)
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+            n += 2
+            var x = ms
+            for i in stride(from: n + a - 1, through: n, by: -1) {
+                base.storeBytes(of: UInt8(ascii: "0") + UInt8(x % 10), toByteOffset: i, as: UInt8.self)
+                x /= 10
+            }
+            n += a
+            base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: n, as: UInt8.self)
+            n += 1
+            x = seq
+            for i in stride(from: n + c - 1, through: n, by: -1) {
+                base.storeBytes(of: UInt8(ascii: "0") + UInt8(x % 10), toByteOffset: i, as: UInt8.self)
+                x /= 10
+            }
+            n += c
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+            return n + 2
+        }
     }
 
     /// A bulk string from contiguous bytes (one copy, no intermediate array).
