@@ -111,11 +111,14 @@ extension Broker {
     /// Appends a pre-encoded RESP2 push frame to a session's output, as a push in RESP3.
     private func deliver(_ frame: ByteBuffer, to session: ClientSession) {
         guard !session.killed else { return }
-        if session.resp == .resp3 {
-            session.out.buffer.writeInteger(UInt8(ascii: ">"))
-            session.out.buffer.writeImmutableBuffer(frame.getSlice(at: frame.readerIndex + 1, length: frame.readableBytes - 1)!)
-        } else {
-            session.out.buffer.writeImmutableBuffer(frame)
+        // One raw copy per subscriber (RESP3 swaps the leading '*' for '>').
+        let push = session.resp == .resp3
+        frame.withUnsafeReadableBytes { src in
+            session.out.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count) { dst in
+                dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count)
+                if push { dst.storeBytes(of: UInt8(ascii: ">"), as: UInt8.self) }
+                return src.count
+            }
         }
         scheduleFlush(session)
     }
