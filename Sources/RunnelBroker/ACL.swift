@@ -486,8 +486,6 @@ final class ACLUser {
     var selectors: [ACLSelector]
     /// Allowed everything (root selector with all commands, keys and channels): skips checks.
     private(set) var unrestricted = false
-    /// Set when the user is deleted; sessions still holding it are being closed.
-    var deleted = false
 
     init(name: String, universe: ACLCommandUniverse, allChannelsByDefault: Bool) {
         self.name = name
@@ -559,8 +557,8 @@ final class ACLUser {
                 passwords.remove(at: i)
             case UInt8(ascii: "(") where op.last == UInt8(ascii: ")"):
                 var selector = ACLSelector(commandCount: u.count, allChannels: allChannelsByDefault)
-                let inner = Array(op.dropFirst().dropLast())
-                guard let parts = InlineSplitter.split(bytes: inner) else { throw .syntax }
+                // Unbalanced quotes inside give an empty selector, as in Redis.
+                let parts = InlineSplitter.split(bytes: Array(op.dropFirst().dropLast())) ?? []
                 for part in parts { try selector.apply(part, u) }
                 selectors.append(selector)
             default:
@@ -589,11 +587,6 @@ final class ACLUser {
             if denial.0 > worst.0 || (denial.0 == worst.0 && denial.1 > worst.1) { worst = denial }
         }
         return worst
-    }
-
-    /// Whether any selector lets this user use `channel` (`literal` for patterns).
-    func allowsChannel(_ channel: ByteBuffer, literal: Bool) -> Bool {
-        selectors.contains { $0.allowsChannel(channel, literal: literal) }
     }
 
     /// The user as ACL LIST and ACL files print it (without the `user <name>` prefix).
@@ -816,10 +809,7 @@ final class ACL {
     /// that no longer exist (their clients must be closed).
     func replaceAll(with loaded: [ACLUser]) -> [ACLUser] {
         var removed: [ACLUser] = []
-        for (name, u) in users where name != "default" {
-            u.deleted = true
-            removed.append(u)
-        }
+        for (name, u) in users where name != "default" { removed.append(u) }
         users = ["default": defaultUser]
         if let newDefault = loaded.first(where: { $0.name == "default" }) {
             defaultUser.copyRules(from: newDefault)

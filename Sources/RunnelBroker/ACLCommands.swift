@@ -36,7 +36,8 @@ extension Broker {
     }
 
     /// Loads users from the config file's `user` lines or from `aclfile` (not both, as Redis).
-    public func loadUsersAtStartup(aclFileText: String?) throws(ACLStartupError) {
+    /// `aclFile` is the ACL file's text, or why it could not be read.
+    public func loadUsersAtStartup(aclFile: Result<String, StorageError>?) throws(ACLStartupError) {
         if !config.aclfile.isEmpty && !config.userLines.isEmpty {
             throw ACLStartupError(description: "Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.")
         }
@@ -65,8 +66,15 @@ extension Broker {
             }
         }
         guard !config.aclfile.isEmpty else { return }
-        guard let text = aclFileText else {
-            throw ACLStartupError(description: "Aborting Runnel startup because of ACL errors: Error loading ACLs, opening file '\(config.aclfile)': No such file or directory")
+        let text: String
+        switch aclFile {
+        case .success(let t): text = t
+        case .failure(let error):
+            var code = EIO
+            if case .io(_, _, let e) = error { code = e }
+            throw ACLStartupError(description: "Aborting Runnel startup because of ACL errors: Error loading ACLs, opening file '\(config.aclfile)': \(String(cString: strerror(code)))")
+        case nil:
+            throw ACLStartupError(description: "Aborting Runnel startup because of ACL errors: the ACL file '\(config.aclfile)' was not read")
         }
         switch acl.parseFile(text, filename: config.aclfile) {
         case .success(let users): _ = acl.replaceAll(with: users)
@@ -177,7 +185,6 @@ extension Broker {
             var deleted = 0
             for name in names {
                 guard let u = b.acl.remove(name) else { continue }
-                u.deleted = true
                 b.closeClients(of: u, current: s)
                 deleted += 1
             }

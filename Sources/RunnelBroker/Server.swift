@@ -37,12 +37,20 @@ public final class RunnelServer: Sendable {
         let pool = blockingPool
         pool.start()
         // The ACL file is read before the event loop serves anyone.
-        let aclFileText = config.aclfile.isEmpty ? nil : (try? Files.readAll(config.aclfile)).map { String(decoding: $0, as: UTF8.self) }
+        var aclFile: Result<String, StorageError>?
+        if !config.aclfile.isEmpty {
+            do throws(StorageError) {
+                aclFile = .success(String(decoding: try Files.readAll(config.aclfile, limit: 64 << 20), as: UTF8.self))
+            } catch {
+                aclFile = .failure(error)
+            }
+        }
+        let aclFileResult = aclFile
         let broker = loop.submit { () throws -> NIOLoopBound<Broker> in
             let b = Broker(config: config, eventLoop: loop, logger: logger)
             b.configFile = configFile
             b.blockingPool = pool
-            try b.loadUsersAtStartup(aclFileText: aclFileText)
+            try b.loadUsersAtStartup(aclFile: aclFileResult)
             if config.appendonly {
                 let p = try Persistence(broker: b)
                 b.persistence = p

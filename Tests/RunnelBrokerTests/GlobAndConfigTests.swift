@@ -52,7 +52,7 @@ struct ConfigTests {
         // Its service users: each can do its job and nothing else.
         #expect(config.userLines.map(\.first) == ["default", "orders", "inventory", "monitoring", "admin"])
         let broker = Broker(config: config, eventLoop: EmbeddedEventLoop())
-        try broker.loadUsersAtStartup(aclFileText: nil)
+        try broker.loadUsersAtStartup(aclFile: nil)
         func allowed(_ user: String, _ words: String...) -> Bool {
             let args = words.map { ByteBuffer(string: $0) }
             var spec = broker.commands.lookup(args[0])!
