@@ -89,8 +89,12 @@ public final class RunnelServer: Sendable {
                 throw error
             }
         }
-        let metrics = config.metricsPort > 0 ? try startMetrics(config) : []
-        listeners.withLockedValue { $0 = Listeners(tcp: tcp, tls: tls, metrics: metrics) }
+        // Kept before the metrics listener starts, so a failure there still closes these.
+        listeners.withLockedValue { $0 = Listeners(tcp: tcp, tls: tls) }
+        if config.metricsPort > 0 {
+            let metrics = try startMetrics(config)
+            listeners.withLockedValue { $0.metrics = metrics }
+        }
         let finalPort = port
         try loop.submit { [self] in
             let b = bound.value
