@@ -113,18 +113,22 @@ public struct RESPWriter {
 
     @inlinable
     public mutating func bulk(_ bytes: ByteBuffer) {
-        bytes.withUnsafeReadableBytes { src in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count + 26) { ptr in
-                let base = ptr.baseAddress!
-                base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
-                var n = 1 + Self.formatDecimal(src.count, at: base + 1)
-                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
-                n += 2
-                if src.count > 0 { (base + n).copyMemory(from: src.baseAddress!, byteCount: src.count) }
-                n += src.count
-                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
-                return n + 2
-            }
+        bytes.withUnsafeReadableBytes { writeBulk($0) }
+    }
+
+    /// `$<count>\r\n<bytes>\r\n` in one buffer write.
+    @inlinable
+    mutating func writeBulk(_ src: UnsafeRawBufferPointer) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count + 26) { ptr in
+            let base = ptr.baseAddress!
+            base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
+            var n = 1 + Self.formatDecimal(src.count, at: base + 1)
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+            n += 2
+            if src.count > 0 { (base + n).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            n += src.count
+            base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
+            return n + 2
         }
     }
 
@@ -176,19 +180,7 @@ public struct RESPWriter {
 
     /// A bulk string from contiguous bytes (one copy, no intermediate array).
     public mutating func bulk(slice: ArraySlice<UInt8>) {
-        slice.withUnsafeBytes { src in
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count + 26) { ptr in
-                let base = ptr.baseAddress!
-                base.storeBytes(of: UInt8(ascii: "$"), as: UInt8.self)
-                var n = 1 + Self.formatDecimal(src.count, at: base + 1)
-                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
-                n += 2
-                if src.count > 0 { (base + n).copyMemory(from: src.baseAddress!, byteCount: src.count) }
-                n += src.count
-                base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
-                return n + 2
-            }
-        }
+        slice.withUnsafeBytes { writeBulk($0) }
     }
 
     public mutating func bulk(_ text: String) {
