@@ -74,13 +74,13 @@ extension Broker {
         if let lag = stream.lag(of: g) { s.out.integer(Int(lag)) } else { s.out.null() }
     }
 
-    /// Redis reports its radix tree's key and node counts; Runnel has one key per node and
-    /// reports the same count for both plus one (the root), which matches small streams.
+    /// Redis's radix tree counts: one key per node, and the nodes its tree would have for
+    /// those keys (see `Stream.radixTreeNodeCount`).
     private func writeTreeCounts(_ s: ClientSession, _ stream: Stream) {
         s.out.bulk("radix-tree-keys" as StaticString)
         s.out.integer(stream.nodes.count)
         s.out.bulk("radix-tree-nodes" as StaticString)
-        s.out.integer(stream.nodes.count + 1)
+        s.out.integer(stream.radixTreeNodeCount)
     }
 
     func xinfoStream(_ s: ClientSession, _ a: [ByteBuffer]) {

@@ -154,4 +154,12 @@ let streamCases: [DiffCase] = [
                                  "@1 PSUBSCRIBE __key*__:*", "XADD s 1-1 a 1", "^@1 ?", "XGROUP CREATE s g 0", "^@1 ?",
                                  "XADD s MAXLEN 0 2-1 a 1", "^@1 ?", "XDEL s 9-9", "XSETID s 5-1", "^@1 ?",
                                  "XREADGROUP GROUP g c STREAMS s >", "^@1 ?", "CONFIG SET notify-keyspace-events \"\""]),
+    // radix-tree-keys/-nodes exactly: node master IDs with shared and differing byte prefixes,
+    // then deletions and trims that drop nodes.
+    DiffCase("xinfo stream radix tree counts", [
+        "CONFIG SET stream-node-max-entries 2", "XADD s 1-1 a 1", "XINFO STREAM s", "XADD s 1-2 a 1", "XADD s 255-0 a 1",
+        "XADD s 256-0 a 1", "XADD s 65536-7 a 1", "XADD s 65537-0 a 1", "XADD s 1700000000000-0 a 1",
+        "XADD s 1700000000001-0 a 1", "XADD s 1700000000001-8589934592 a 1", "XINFO STREAM s", "XDEL s 255-0 256-0",
+        "XINFO STREAM s", "XTRIM s MAXLEN ~ 3", "XINFO STREAM s", "XTRIM s MINID 1700000000001-0", "XINFO STREAM s",
+        "XTRIM s MAXLEN 0", "XINFO STREAM s", "CONFIG SET stream-node-max-entries 100"]),
 ]
