@@ -155,8 +155,14 @@ final class ACLCommandUniverse {
     /// `name` or `container|sub`, any case.
     func id(of name: String) -> Int? { ids[name.lowercased()] }
 
+    /// Commands of each category (by bit position), listed once: rule application and the
+    /// category fitting of ACL LIST walk them many times.
+    private lazy var members: [[Int]] = (0..<ACLCategory.names.count).map { i in
+        commands.indices.filter { commands[$0].categories & (UInt32(1) << UInt32(i)) != 0 }
+    }
+
     func categoryMembers(_ bit: UInt32) -> [Int] {
-        commands.indices.filter { commands[$0].categories & bit != 0 }
+        members[bit.trailingZeroBitCount]
     }
 }
 
