@@ -309,6 +309,7 @@ extension Broker {
             "log_write_errors:\(w.writeErrors)",
             "checkpoint_bytes:\(disk.checkpoint)",
             "checkpoints:\(w.checkpoints)",
+            "checkpoint_last_copied_bytes:\(w.lastCheckpointCopiedBytes)",
             "startup_load_ms:\(r.durationMs)",
             "startup_truncated_bytes:\(r.truncatedBytes)",
         ]

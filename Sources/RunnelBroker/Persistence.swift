@@ -242,7 +242,8 @@ final class Persistence: KeyspaceLog {
         checkpointRunning = false
         if o.error == nil {
             lastCheckpointBytes = o.bytes
-            broker.logger.info("Checkpoint of segment \(o.baseSegment) written: \(o.bytes) bytes in \(o.durationMs) ms")
+            broker.logger.info(
+                "Checkpoint of segment \(o.baseSegment) written: \(o.bytes) bytes (\(o.copiedBytes) copied from the previous) in \(o.durationMs) ms")
         }
         broker.checkpointWaiters.forEach { $0(o) }
         broker.checkpointWaiters.removeAll()

@@ -70,12 +70,35 @@ enum CheckpointRecord {
 public enum CheckpointFile {
     static let frameRaw = 256 * 1024
 
-    /// Serializes and compresses a checkpoint. Returns the file bytes.
-    public static func encode(_ state: CheckpointState, level: Int32 = 1) -> [UInt8] {
+    /// Node groups: a stream's nodes are cut into groups at content-defined points (after a
+    /// node whose master ID hashes to a multiple of 4, once the group holds `groupMinRaw`
+    /// bytes; at the latest at `groupMaxRaw`), and each complete group is a frame of its own.
+    /// Cutting by content keeps the boundaries where they were when the head of the stream is
+    /// trimmed, so an unchanged group compresses to the same frame in the next checkpoint,
+    /// which copies it from the previous file (`CheckpointReuse`) instead of compressing it.
+    static let groupMinRaw = 64 * 1024
+    static let groupMaxRaw = 256 * 1024
+
+    static func cutsAfter(_ id: StreamID) -> Bool {
+        var x = id.ms &* 0x9E37_79B9_7F4A_7C15 ^ id.seq &* 0xC2B2_AE3D_27D4_EB4F
+        x ^= x >> 29
+        x = x &* 0xBF58_476D_1CE4_E5B9
+        x ^= x >> 32
+        return x & 3 == 0
+    }
+
+    /// Serializes and compresses a checkpoint. Returns the file bytes. With `reuse`, node
+    /// groups identical to ones of the previous checkpoint file are copied from it (their
+    /// frames verified by CRC first) and `reuse` collects the groups of this file, to be
+    /// committed once the file is durable.
+    public static func encode(_ state: CheckpointState, level: Int32 = 1, reuse: CheckpointReuse? = nil) -> [UInt8] {
         var file = Framing.header(.checkpoint, id: state.baseSegment)
         let deflater = Deflater(level: level)
         var raw = ByteSink(capacity: frameRaw + 4096)
         var region = RegionState()
+        let previous = reuse?.openPrevious()
+        defer { previous?.close() }
+        reuse?.beginEncode()
         func flushFrame() {
             guard raw.count > 0 else { return }
             deflater.reset()
@@ -88,6 +111,28 @@ public enum CheckpointFile {
             raw.varint(body.count)
             raw.bytes.append(contentsOf: body.bytes)
             if raw.count >= frameRaw { flushFrame() }
+        }
+        var group = ByteSink(capacity: groupMaxRaw + 8192)
+        var groupNodes = 0
+        var groupFirst = StreamID.zero
+        func emitGroup(handle: UInt64) {
+            flushFrame()
+            let key = CheckpointReuse.Key(handle: handle, first: groupFirst)
+            let sum = CheckpointReuse.Sum(
+                nodes: groupNodes, rawLength: group.count, crc: Checksum.crc32(group.bytes), adler: Checksum.adler32(group.bytes))
+            let offset = file.count
+            var copied = false
+            if let previous, let frame = previous.frame(key, sum) {
+                file.append(contentsOf: frame)
+                copied = true
+            } else {
+                deflater.reset()
+                let payload = deflater.compress(group.bytes)
+                file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
+            }
+            reuse?.note(key, CheckpointReuse.Location(sum: sum, offset: offset, length: file.count - offset), copied: copied)
+            group = ByteSink(capacity: groupMaxRaw + 8192)
+            groupNodes = 0
         }
         var meta = ByteSink()
         meta.byte(CheckpointRecord.meta)
@@ -108,9 +153,10 @@ public enum CheckpointFile {
             b.varint(s.entriesAdded)
             b.varint(s.nodes.count)
             put(b)
+            var n = ByteSink(capacity: 8192)
             for node in s.nodes {
                 let img = node.image
-                var n = ByteSink(capacity: img.data.count + 64)
+                n.bytes.removeAll(keepingCapacity: true)
                 n.byte(CheckpointRecord.node)
                 n.varint(cs.handle)
                 n.id(img.masterID)
@@ -121,7 +167,20 @@ public enum CheckpointFile {
                 n.id(img.lastID)
                 n.varint(img.listpackFixedBytes)
                 n.string(img.data)
-                put(n)
+                if groupNodes == 0 { groupFirst = img.masterID }
+                group.varint(n.count)
+                group.bytes.append(contentsOf: n.bytes)
+                groupNodes += 1
+                if group.count >= groupMaxRaw || group.count >= groupMinRaw && cutsAfter(img.masterID) {
+                    emitGroup(handle: cs.handle)
+                }
+            }
+            // The nodes after the last cut travel with the records that follow.
+            if groupNodes > 0 {
+                raw.bytes.append(contentsOf: group.bytes)
+                group.bytes.removeAll(keepingCapacity: true)
+                groupNodes = 0
+                if raw.count >= frameRaw { flushFrame() }
             }
             // Groups as the records that rebuild them: create, consumers, then every pending
             // entry as a claim with its owner, delivery time and count.

@@ -53,6 +53,7 @@ public struct WriterStats: Sendable {
     public var lastCheckpointMs: Int64 = 0
     public var lastCheckpointDurationMs = 0
     public var lastCheckpointBytes = 0
+    public var lastCheckpointCopiedBytes = 0
     public var lastCheckpointStatus = "ok"
 
     /// Percentile of the recent fsync latencies (µs).
@@ -91,6 +92,8 @@ public struct CheckpointOutcome: Sendable {
     public var bytes: Int
     public var durationMs: Int
     public var error: StorageError?
+    /// Bytes copied from the previous checkpoint instead of compressed again.
+    public var copiedBytes = 0
 }
 
 /// The dedicated writer thread: compresses chunks into frames, appends them to the active
@@ -605,14 +608,24 @@ public final class LogWriter: @unchecked Sendable {
 
     // MARK: - Checkpoints
 
+    /// The previous checkpoint's node groups, copied into the next one when unchanged.
+    private let checkpointReuse = CheckpointReuse()
+
     private func writeCheckpoint(_ state: CheckpointState, dir: DataDirectory, level: Int32) {
         let start = Files.monotonicNs()
         var outcome = CheckpointOutcome(baseSegment: state.baseSegment, bytes: 0, durationMs: 0, error: nil)
-        do {
-            let bytes = CheckpointFile.encode(state, level: level)
+        do throws(StorageError) {
+            let bytes = CheckpointFile.encode(state, level: level, reuse: checkpointReuse)
             let name = dir.checkpointName(state.baseSegment)
-            try checkFault("write")
-            try Files.writeAtomically(dir.file(name), bytes, directory: dir.path)
+            do throws(StorageError) {
+                try checkFault("write")
+                try Files.writeAtomically(dir.file(name), bytes, directory: dir.path)
+            } catch {
+                checkpointReuse.discard()
+                throw error
+            }
+            checkpointReuse.commit(path: dir.file(name))
+            outcome.copiedBytes = checkpointReuse.lastCopiedBytes
             let manifest = Manifest(
                 checkpoint: .init(baseSegment: state.baseSegment, name: name, size: bytes.count, crc: Checksum.crc32(bytes)),
                 segmentsFrom: state.baseSegment)
@@ -639,6 +652,7 @@ public final class LogWriter: @unchecked Sendable {
                 _stats.checkpoints += 1
                 _stats.lastCheckpointMs = Files.nowMs()
                 _stats.lastCheckpointBytes = outcome.bytes
+                _stats.lastCheckpointCopiedBytes = outcome.copiedBytes
                 _stats.lastCheckpointStatus = "ok"
             } else {
                 _stats.lastCheckpointStatus = "err"

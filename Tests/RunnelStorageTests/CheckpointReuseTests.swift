@@ -1,0 +1,93 @@
+import Foundation
+import RunnelStreams
+import Testing
+
+@testable import RunnelStorage
+
+fileprivate typealias Stream = RunnelStreams.Stream
+
+/// Incremental checkpoints: unchanged node groups are copied from the previous checkpoint
+/// file; everything else is compressed anew; the result always decodes to the current state.
+@Suite("Checkpoint reuse")
+struct CheckpointReuseTests {
+    fileprivate func makeState(_ streams: [UInt64: Stream]) -> CheckpointState {
+        CheckpointState(
+            baseSegment: 1, nextHandle: 10, createdMs: 1,
+            streams: streams.sorted { $0.key < $1.key }.map {
+                CheckpointStream(handle: $0.key, db: 0, key: Array("s\($0.key)".utf8), expireAt: 0, stream: $0.value)
+            })
+    }
+
+    fileprivate func fill(_ s: inout Stream, from: Int, count: Int) {
+        for i in from..<(from + count) {
+            let fields = [Array("event".utf8), Array("{\"n\":\(i),\"sku\":\"SKU-\(i * 7919 % 5000)\",\"kind\":\"order-\(i % 5)\"}".utf8)]
+            try! s.append(.explicit(StreamID(ms: 1_700_000_000_000 + UInt64(i), seq: 0)), fieldsAndValues: fields, nowMs: 0)
+        }
+    }
+
+    fileprivate func assertDecodes(_ bytes: [UInt8], to streams: [UInt64: Stream]) throws {
+        let back = try CheckpointFile.decode(bytes, file: "ckpt")
+        #expect(back.streams.count == streams.count)
+        for cs in back.streams {
+            #expect(cs.stream.canonicalDescription == streams[cs.handle]?.canonicalDescription, "handle \(cs.handle)")
+        }
+    }
+
+    @Test("unchanged groups are copied, changed ones recompressed, and the file decodes to the new state")
+    func copiesUnchangedGroups() throws {
+        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var streams: [UInt64: Stream] = [1: Stream(), 2: Stream(), 3: Stream()]
+        fill(&streams[1]!, from: 0, count: 40_000)  // many groups
+        fill(&streams[2]!, from: 0, count: 50)  // smaller than one group
+        _ = streams[3]!.createGroup(Array("g".utf8), lastID: .zero, entriesRead: 0)
+        fill(&streams[3]!, from: 0, count: 3000)
+        _ = streams[3]!.createConsumer(Array("g".utf8), Array("c".utf8), now: 5)
+        streams[3]!.deliverNew(Array("g".utf8), consumer: Array("c".utf8), ids: [StreamID(ms: 1_700_000_000_001, seq: 0)], now: 5, noAck: false)
+
+        let reuse = CheckpointReuse()
+        let first = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        #expect(reuse.lastCopiedBytes == 0, "nothing to copy from")
+        try assertDecodes(first, to: streams)
+        // The same state without reuse compresses to the same bytes: grouping is deterministic.
+        #expect(CheckpointFile.encode(makeState(streams), level: 1) == first)
+        let path1 = dir + "/one.ckpt"
+        FileManager.default.createFile(atPath: path1, contents: Data(first))
+        reuse.commit(path: path1)
+
+        // Unchanged: everything in groups is copied and the file is identical.
+        let same = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        #expect(same == first)
+        #expect(reuse.lastCopiedBytes > first.count * 9 / 10)
+        reuse.discard()
+
+        // Appends at the end, a deletion in the middle, the head trimmed by whole nodes.
+        fill(&streams[1]!, from: 40_000, count: 5000)
+        #expect(streams[1]!.delete([StreamID(ms: 1_700_000_000_000 + 20_000, seq: 0)]) == 1)
+        _ = streams[1]!.trim(.maxLength(30_000), approximate: true, limit: 0)
+        fill(&streams[2]!, from: 50, count: 10)
+        let second = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        try assertDecodes(second, to: streams)
+        #expect(reuse.lastCopiedBytes > second.count / 2, "most groups survive a head trim, a deletion and appends")
+        #expect(reuse.lastCopiedBytes < second.count * 95 / 100, "changed groups are not copied")
+        let path2 = dir + "/two.ckpt"
+        FileManager.default.createFile(atPath: path2, contents: Data(second))
+        reuse.commit(path: path2)
+
+        // A damaged frame in the previous file is never copied: its group is compressed again.
+        var damaged = second
+        damaged[damaged.count / 2] ^= 0x40
+        FileManager.default.createFile(atPath: path2, contents: Data(damaged))
+        let third = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        try assertDecodes(third, to: streams)
+        #expect(third == second, "the damaged group was recompressed to its original frame")
+        #expect(reuse.lastCopiedBytes < second.count * 98 / 100)
+
+        // Without a previous file (removed), everything is compressed.
+        unlink(path2)
+        let fourth = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        #expect(reuse.lastCopiedBytes == 0)
+        #expect(fourth == second)
+    }
+}
