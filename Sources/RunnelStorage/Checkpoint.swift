@@ -215,6 +215,45 @@ public enum CheckpointFile {
         return file
     }
 
+    /// The handle, database and key of every stream record of a checkpoint image; frames are
+    /// checked and inflated, other records skipped by their length.
+    public static func streamKeys(_ bytes: [UInt8], file: String) throws(StorageError) -> [UInt64: (db: Int, key: [UInt8])] {
+        _ = try Framing.parseHeader(bytes, kind: .checkpoint, file: file)
+        var out: [UInt64: (db: Int, key: [UInt8])] = [:]
+        var scanner = FrameScanner(bytes)
+        let inflater = Inflater()
+        while let next = scanner.next() {
+            let frame: FrameInfo
+            switch next {
+            case .success(let f): frame = f
+            case .failure(.truncated(let offset)): throw .corrupt(file: file, offset: offset, reason: "checkpoint ends inside a frame")
+            case .failure(.corrupt(let offset, let reason)): throw .corrupt(file: file, offset: offset, reason: reason)
+            }
+            inflater.reset()
+            let raw: [UInt8]
+            do {
+                raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+            } catch {
+                throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error)")
+            }
+            var src = ByteSource(raw)
+            do {
+                while !src.isAtEnd {
+                    let n = try src.length()
+                    var body = ByteSource(raw, from: src.position, to: src.position + n)
+                    src.position += n
+                    guard try body.byte() == CheckpointRecord.stream else { continue }
+                    let h = try body.varint()
+                    let db = try body.count()
+                    out[h] = (db, try body.string())
+                }
+            } catch {
+                throw .malformed(file: file, offset: frame.offset, reason: "truncated record")
+            }
+        }
+        return out
+    }
+
     /// Reads a checkpoint file image. Throws with the file and offset of any defect.
     public static func decode(_ bytes: [UInt8], file: String) throws(StorageError) -> CheckpointState {
         let base = try Framing.parseHeader(bytes, kind: .checkpoint, file: file)

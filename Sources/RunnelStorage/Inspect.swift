@@ -40,6 +40,8 @@ public enum Inspect {
         public var unreadableBytes = 0
         public var problem: String?
         public var index: SegmentIndex?
+        /// Keys given to handles by this segment's streamNew and keyRename records, in order.
+        public var keys: [(handle: UInt64, db: Int, key: [UInt8])] = []
 
         public var ratio: Double { size > Framing.headerSize ? Double(rawBytes) / Double(size - Framing.headerSize) : 0 }
     }
@@ -78,6 +80,10 @@ public enum Inspect {
                     SegmentIndex.note(frame, into: &points)
                     for (r, _) in frame.records {
                         if let h = r.handle { info.streams.insert(h) }
+                        switch r {
+                        case .streamNew(let h, let db, let key), .keyRename(let h, let db, let key): info.keys.append((h, db, key))
+                        default: break
+                        }
                         if case .append(_, let id, _, _) = r {
                             if info.firstID == nil { info.firstID = id }
                             info.lastID = id
@@ -97,6 +103,14 @@ public enum Inspect {
             progress?(i + 1, ids.count)
         }
         return out
+    }
+
+    /// The key of every stream the checkpoint named by the MANIFEST holds, by handle, read
+    /// from its stream records alone (node and group records are skipped unparsed).
+    public static func checkpointKeys(_ dir: DataDirectory) throws(StorageError) -> [UInt64: (db: Int, key: [UInt8])] {
+        guard let c = try manifest(dir)?.checkpoint else { return [:] }
+        let path = dir.file(c.name)
+        return try CheckpointFile.streamKeys(try Files.readAll(path), file: path)
     }
 
     /// What `verify` read.

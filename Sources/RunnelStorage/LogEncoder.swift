@@ -12,8 +12,6 @@ public struct Chunk: Sendable {
     public var bytes: [UInt8]
     /// The chunk opens a region: the writer starts a new frame with a fresh deflate stream.
     public var restart: Bool
-    /// The chunk opens a new segment (which is also a restart).
-    public var roll: Bool
     /// Logical log offset (raw record bytes ever encoded) at the chunk's end.
     public var endOffset: UInt64
     public var records: Int
@@ -35,10 +33,6 @@ public final class LogEncoder {
     private var region = RegionState()
     private var regionBytes = 0
     private var nextRestart = true
-    private var nextRoll = false
-    private var rollAtNextRegion = false
-    /// Whether the next region will start a new segment.
-    public var rollRequested: Bool { rollAtNextRegion }
     private var chunks: [Chunk] = []
 
     public init() {}
@@ -48,9 +42,6 @@ public final class LogEncoder {
     private var takenBytes: UInt64 = 0
     /// Bytes encoded and not yet taken.
     public var pendingBytes: Int { Int(encodedBytes - takenBytes) }
-
-    /// The region after the current one starts a new segment.
-    public func requestRoll() { rollAtNextRegion = true }
 
     /// Ends the current region now; the next record starts a new region (the writer rolls
     /// the segment for a checkpoint between the two).
@@ -68,10 +59,6 @@ public final class LogEncoder {
             region.reset()
             regionBytes = 0
             nextRestart = true
-            if rollAtNextRegion {
-                nextRoll = true
-                rollAtNextRegion = false
-            }
         }
     }
 
@@ -114,13 +101,12 @@ public final class LogEncoder {
     private func closeChunk() {
         guard current.count > 0 else { return }
         chunks.append(
-            Chunk(bytes: current.bytes, restart: nextRestart, roll: nextRoll, endOffset: encodedBytes,
+            Chunk(bytes: current.bytes, restart: nextRestart, endOffset: encodedBytes,
                   records: currentRecords, spans: currentSpans))
         current = ByteSink(capacity: 4096)
         currentRecords = 0
         currentSpans = [:]
         nextRestart = false
-        nextRoll = false
     }
 
     /// Everything encoded since the last call.

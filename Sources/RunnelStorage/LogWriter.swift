@@ -104,7 +104,6 @@ public final class LogWriter: @unchecked Sendable {
         case chunk(Chunk)
         case checkpoint(CheckpointState)
         case snapshot(SnapshotRequest)
-        case roll
     }
 
     public let directory: DataDirectory
@@ -332,7 +331,8 @@ public final class LogWriter: @unchecked Sendable {
         for (i, item) in items.enumerated() {
             switch item {
             case .chunk(let c):
-                if c.roll || segmentBytes + out.count >= segmentLimit && c.restart {
+                // Segments roll at the first restart point past the size limit.
+                if segmentBytes + out.count >= segmentLimit && c.restart {
                     if !rollNow() { return requeue(items[i...]) }
                 }
                 if c.restart || pendingRaw.count >= 1 << 20 { emitFrame() }
@@ -354,8 +354,6 @@ public final class LogWriter: @unchecked Sendable {
                         }
                     }
                 }
-            case .roll:
-                if !rollNow() { return requeue(items[(i + 1)...]) }
             case .checkpoint(var state):
                 if !rollNow() {
                     signal.withLock { _stats.checkpointInProgress = false }

@@ -264,10 +264,12 @@ struct IndexCommand: ParsableCommand {
         let dir = common.directory
         let segs: [Inspect.SegmentInfo]
         do { segs = try Inspect.segments(dir, progress: common.progress("index")) } catch { throw fail(error) }
+        // Key names for the handles: the checkpoint's stream records, then the segments'
+        // streamNew and keyRename records (collected by the same pass that read them).
         var names: [UInt64: String] = [:]
-        // Only the keys are needed: a shallow replay does not rebuild stream contents.
-        if let state = try? Recovery.recover(dir, repair: false, readOnly: true, shallow: true, logger: Logger(label: "dump"), visit: nil) {
-            for cs in state.streams { names[cs.handle] = keyName(cs.db, cs.key) }
+        for (h, k) in (try? Inspect.checkpointKeys(dir)) ?? [:] { names[h] = keyName(k.db, k.key) }
+        for s in segs {
+            for k in s.keys { names[k.handle] = keyName(k.db, k.key) }
         }
         var bad = false
         for s in segs where segment == nil || s.id == segment {

@@ -69,6 +69,9 @@ struct DumpTests {
             let (status, out) = try dump(["verify", dir])
             #expect(status == 1, "\(name): \(out)")
             #expect(out.contains(needle), "\(name): \(out)")
+            // index names the checkpoint's streams even when a segment is damaged, and flags a bad index.
+            let (istatus, iout) = try dump(["index", dir])
+            #expect(istatus == (name == "torn" ? 0 : 1) && iout.contains("0:orders 1700000000001-41"), "\(name): \(iout)")
             let (rs, rout) = try dump(["repair", dir])
             #expect(rs == 0, "\(name): \(rout)")
             let (vs, vout) = try dump(["verify", dir])

@@ -37,7 +37,6 @@ final class LogHarness: @unchecked Sendable {
     final class UnsafeBox: @unchecked Sendable { weak var harness: LogHarness? }
 
     func submit() {
-        if Int64(writer.stats.activeSegmentBytes) >= Int64(writer.segmentLimit) { encoder.requestRoll() }
         writer.submit(encoder.take())
     }
 
