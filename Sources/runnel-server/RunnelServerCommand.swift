@@ -20,13 +20,6 @@ struct RunnelServerCommand: ParsableCommand {
         version: Broker.runnelVersion
     )
 
-    /// Tunes glibc's allocator before anything else runs (see `MallocTuning`), then parses
-    /// the command line as ArgumentParser's own `main` does.
-    static func main() {
-        MallocTuning.reexecIfNeeded()
-        main(nil)
-    }
-
     @Option(help: "TCP port to listen on (0 picks a free port).")
     var port: Int?
 
@@ -191,27 +184,4 @@ private func readFile(_ path: String) -> String? {
 private func printError(_ text: String) {
     var bytes = Array(text.utf8)
     _ = write(2, &bytes, bytes.count)
-}
-
-/// glibc's allocator, tuned for a process that builds hundreds of MB of small objects at
-/// startup and churns them across threads (docs/DESIGN.md, "Recovery"): transparent huge pages
-/// for malloc's heaps (`hugetlb=1`, madvise mode; 512× fewer page faults while the state is
-/// rebuilt), and top padding and a trim threshold so freed memory is not handed back to the
-/// kernel and faulted in again between frames. Restart with 2M entries and 100k pending: ~15%
-/// faster; RSS and steady-state throughput unchanged (docs/BENCHMARKS.md). Tunables are read
-/// by the dynamic loader at exec, so the server re-executes itself once with them set. A
-/// GLIBC_TUNABLES already in the environment is left alone; RUNNEL_MALLOC_TUNING=0 opts out.
-enum MallocTuning {
-    static let tunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216:glibc.malloc.trim_threshold=67108864"
-
-    static func reexecIfNeeded() {
-        #if os(Linux)
-        guard getenv("GLIBC_TUNABLES") == nil else { return }
-        if let opt = getenv("RUNNEL_MALLOC_TUNING"), String(cString: opt) == "0" { return }
-        setenv("GLIBC_TUNABLES", tunables, 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // exec failed (no /proc?): run untuned.
-        unsetenv("GLIBC_TUNABLES")
-        #endif
-    }
 }
