@@ -647,9 +647,10 @@ public final class Broker {
 
     // MARK: - Keyspace
 
-    /// Looks a key up, expiring it first if its time has passed.
-    func lookup(_ db: Int, _ key: Key, now: Int64 = Clock.nowMs()) -> StoredValue? {
-        if let at = dbs[db].expireTime(key), at <= now {
+    /// Looks a key up, expiring it first if its time has passed. The clock is read only
+    /// for a key that has an expiry.
+    func lookup(_ db: Int, _ key: Key, now: Int64? = nil) -> StoredValue? {
+        if let at = dbs[db].expireTime(key), at <= now ?? Clock.nowMs() {
             expireKey(db, key)
             return nil
         }
@@ -696,7 +697,8 @@ public final class Broker {
 
     /// Signals that a key was modified: invalidates WATCHes on it.
     func touchWatched(_ db: Int, _ key: Key) {
-        guard let ids = watchers[db]?[key] else { return }
+        // Checked first: a lookup in an empty dictionary still hashes the key.
+        guard !watchers.isEmpty, let ids = watchers[db]?[key] else { return }
         for id in ids { clients[id]?.watchDirty = true }
     }
 

@@ -117,7 +117,7 @@ public struct Database {
         if let expiry { expires[to.detached] = expiry }
     }
 
-    func expireTime(_ key: Key) -> Int64? { expires[key] }
+    func expireTime(_ key: Key) -> Int64? { expires.isEmpty ? nil : expires[key] }
 
     mutating func setExpire(_ key: Key, at ms: Int64) {
         expires[key.detached] = ms

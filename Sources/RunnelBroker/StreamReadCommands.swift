@@ -286,12 +286,13 @@ extension Broker {
         for key in waiter.request.keys {
             blockedReaders[waiter.db]?[key]?.removeAll { $0 === waiter }
             if blockedReaders[waiter.db]?[key]?.isEmpty == true { blockedReaders[waiter.db]?[key] = nil }
+            if blockedReaders[waiter.db]?.isEmpty == true { blockedReaders[waiter.db] = nil }
         }
     }
 
     /// Called when a stream gets new entries: queued, served after the current command.
     func signalStreamReady(_ db: Int, _ key: Key) {
-        guard blockedReaders[db]?[key] != nil else { return }
+        guard !blockedReaders.isEmpty, blockedReaders[db]?[key] != nil else { return }
         readyKeys.append((db, key.detached))
     }
 

@@ -53,6 +53,7 @@ extension Broker {
         for (db, key) in s.watchedKeys {
             watchers[db]?[key]?.remove(s.id)
             if watchers[db]?[key]?.isEmpty == true { watchers[db]?[key] = nil }
+            if watchers[db]?.isEmpty == true { watchers[db] = nil }
         }
         s.watchedKeys = []
         s.watchDirty = false
