@@ -46,13 +46,24 @@ public final class RunnelServer: Sendable {
             }
         }
         let aclFileResult = aclFile
+        // The data directory is recovered on this thread (see `Persistence.open`); errors are
+        // reported after the ACL file's, as before.
+        var opened: Result<Persistence.Opened, StorageError>?
+        if config.appendonly {
+            do throws(StorageError) {
+                opened = .success(try Persistence.open(config, logger: logger))
+            } catch {
+                opened = .failure(error)
+            }
+        }
+        let openedResult = opened
         let broker = loop.submit { () throws -> NIOLoopBound<Broker> in
             let b = Broker(config: config, eventLoop: loop, logger: logger)
             b.configFile = configFile
             b.blockingPool = pool
             try b.loadUsersAtStartup(aclFile: aclFileResult)
-            if config.appendonly {
-                let p = try Persistence(broker: b)
+            if let openedResult {
+                let p = try Persistence(broker: b, opened: try openedResult.get())
                 b.persistence = p
                 b.logLoadSummary(p.recovery)
             }

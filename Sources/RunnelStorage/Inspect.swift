@@ -75,7 +75,7 @@ public enum Inspect {
                 try SegmentDecoder.decode(id, bytes, isLast: i == ids.count - 1) { frame in
                     info.frames += 1
                     info.rawBytes += frame.rawBytes
-                    info.records += frame.records.count
+                    info.records += frame.items.count
                     if frame.frame.restart { info.restarts += 1 }
                     SegmentIndex.note(frame, into: &points)
                     for (r, _) in frame.records {

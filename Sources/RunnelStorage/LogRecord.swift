@@ -358,6 +358,73 @@ struct RecordDecoding {
         }
     }
 
+    /// Decodes every record of one frame for replay: appends go into `arena` (their field
+    /// bytes back to back, two allocations per frame instead of two per record), everything
+    /// else becomes a `LogRecord`. Same validation and errors as `decodeAll`.
+    static func decodeFrame(_ raw: [UInt8], region: inout RegionState) throws -> (items: [DecodedItem], arena: AppendArena) {
+        var items: [DecodedItem] = []
+        var arena = AppendArena()
+        arena.bytes.reserveCapacity(raw.count)
+        var src = ByteSource(raw)
+        while !src.isAtEnd {
+            let start = src.position
+            let length: Int
+            do { length = try src.length() } catch { throw Bad(offset: start, reason: "truncated record length") }
+            let bodyStart = src.position
+            var body = ByteSource(raw, from: bodyStart, to: bodyStart + length)
+            src.position = bodyStart + length
+            let type = bodyStart < raw.count ? raw[bodyStart] : 0
+            if type & ~3 == RecordType.append && length > 0 {
+                do {
+                    items.append(.append(try decodeAppend(&body, region: &region, into: &arena), at: start))
+                } catch {
+                    throw Bad(offset: start, reason: "record body is truncated")
+                }
+            } else {
+                let record: LogRecord?
+                do {
+                    record = try decode(&body, region: &region)
+                } catch {
+                    throw Bad(offset: start, reason: "record body is truncated")
+                }
+                guard let record else { throw Bad(offset: start, reason: "unknown record type \(raw[bodyStart])") }
+                items.append(.record(record, at: start))
+            }
+            guard body.isAtEnd else { throw Bad(offset: start, reason: "record has \(body.remaining) trailing bytes") }
+        }
+        return (items, arena)
+    }
+
+    /// An append record body (type byte included) decoded into `arena`.
+    static func decodeAppend(
+        _ s: inout ByteSource, region: inout RegionState, into arena: inout AppendArena
+    ) throws(ByteSource.Truncated) -> AppendRef {
+        let type = try s.byte()
+        let h = try s.varint()
+        var st = region.streams[h] ?? RegionState.PerStream()
+        let id = try s.deltaID(&st)
+        let pairs = try s.count(limit: s.remaining)
+        if type & 2 != 0 {
+            guard st.fieldNames.count == pairs else { throw ByteSource.Truncated() }
+        } else {
+            var names: [[UInt8]] = []
+            names.reserveCapacity(pairs)
+            for _ in 0..<pairs { names.append(try s.string()) }
+            st.fieldNames = names
+        }
+        let lo = arena.ends.count
+        for j in 0..<pairs {
+            arena.bytes.append(contentsOf: st.fieldNames[j])
+            arena.ends.append(arena.bytes.count)
+            let n = try s.length()
+            s.bytes.withUnsafeBufferPointer { arena.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[s.position..<s.position + n])) }
+            arena.ends.append(arena.bytes.count)
+            s.position += n
+        }
+        region.streams[h] = st
+        return AppendRef(handle: h, id: id, newNode: type & 1 != 0, lo: lo, hi: arena.ends.count)
+    }
+
     /// One record body; nil for an unknown type.
     static func decode(_ s: inout ByteSource, region: inout RegionState) throws(ByteSource.Truncated) -> LogRecord? {
         let type = try s.byte()
@@ -464,5 +531,45 @@ struct RecordDecoding {
             return nil
         }
         return .stream(handle: h, r)
+    }
+}
+
+/// The field bytes of a frame's appends, back to back; `ends[i]` is where field i ends.
+struct AppendArena {
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
+
+    /// Fills `list` with the fields of `ref` (reusing its storage).
+    func fill(_ ref: AppendRef, into list: inout FieldList) {
+        guard ref.hi > ref.lo else { return list.removeAll(reserving: 0, count: 0) }
+        let start = ref.lo == 0 ? 0 : ends[ref.lo - 1]
+        list.removeAll(reserving: ends[ref.hi - 1] - start, count: ref.hi - ref.lo)
+        bytes.withUnsafeBytes { all in
+            var from = start
+            for i in ref.lo..<ref.hi {
+                list.append(raw: UnsafeRawBufferPointer(rebasing: all[from..<ends[i]]))
+                from = ends[i]
+            }
+        }
+    }
+}
+
+/// An append decoded into an `AppendArena`: its fields are `ends[lo..<hi]`.
+struct AppendRef {
+    var handle: UInt64
+    var id: StreamID
+    var newNode: Bool
+    var lo: Int
+    var hi: Int
+}
+
+enum DecodedItem {
+    case record(LogRecord, at: Int)
+    case append(AppendRef, at: Int)
+
+    var offset: Int {
+        switch self {
+        case .record(_, let at), .append(_, let at): return at
+        }
     }
 }

@@ -67,6 +67,19 @@ public enum Recovery {
             keys[db, default: [:]][key] = h
         }
 
+        /// One list reused for every append replayed from an arena.
+        var scratch = FieldList()
+
+        /// Applies an append decoded into `arena`; false when its stream does not exist.
+        mutating func applyAppend(_ ref: AppendRef, _ arena: AppendArena) -> Bool {
+            guard let slot = slots[ref.handle] else { return false }
+            if !shallow {
+                arena.fill(ref, into: &scratch)
+                slot.value.stream.replayAppend(ref.id, scratch, newNode: ref.newNode)
+            }
+            return true
+        }
+
         /// Applies one record; false when it names a stream that does not exist.
         mutating func apply(_ record: LogRecord) -> Bool {
             switch record {
@@ -354,23 +367,34 @@ public enum Recovery {
                 failure = stop
             case .success(let decoded):
                 SegmentIndex.note(decoded, into: &index)
-                for (record, at) in decoded.records {
+                for item in decoded.items {
                     if let visit {
-                        var v = VisitedRecord(segment: id, frameOffset: decoded.frame.offset, rawOffset: at, record: record)
+                        let record = decoded.record(item)
+                        var v = VisitedRecord(segment: id, frameOffset: decoded.frame.offset, rawOffset: item.offset, record: record)
                         if let h = record.handle, let slot = replay.slots[h] {
                             v.db = slot.value.db
                             v.key = slot.value.key
                         }
                         visit(v)
                     }
-                    if !replay.apply(record) {
+                    let ok: Bool
+                    let handle: UInt64
+                    switch item {
+                    case .record(let record, _):
+                        ok = replay.apply(record)
+                        handle = record.handle ?? 0
+                    case .append(let ref, _):
+                        ok = replay.applyAppend(ref, decoded.arena)
+                        handle = ref.handle
+                    }
+                    if !ok {
                         failure = Stop(
                             segment: id, offset: decoded.frame.offset,
-                            reason: "record at raw offset \(at) names unknown stream handle \(record.handle ?? 0)", tornTail: false)
+                            reason: "record at raw offset \(item.offset) names unknown stream handle \(handle)", tornTail: false)
                         break
                     }
                 }
-                report.records += decoded.records.count
+                report.records += decoded.items.count
                 report.frames += 1
                 report.rawBytes += decoded.rawBytes
             }
@@ -385,8 +409,19 @@ extension SegmentIndex {
     static func note(_ decoded: DecodedFrame, into points: inout [IndexPoint]) {
         if decoded.frame.restart { points.append(IndexPoint(offset: decoded.frame.offset, spans: [:])) }
         guard !points.isEmpty else { return }
-        for (record, _) in decoded.records {
-            guard case .append(let h, let id, _, _) = record else { continue }
+        for item in decoded.items {
+            let h: UInt64
+            let id: StreamID
+            switch item {
+            case .append(let ref, _):
+                h = ref.handle
+                id = ref.id
+            case .record(.append(let rh, let rid, _, _), _):
+                h = rh
+                id = rid
+            default:
+                continue
+            }
             if var span = points[points.count - 1].spans[h] {
                 span.last = id
                 span.count += 1
@@ -411,8 +446,24 @@ extension SegmentIndex {
 /// One frame of a segment, inflated and decoded.
 struct DecodedFrame: @unchecked Sendable {
     var frame: FrameInfo
-    var records: [(LogRecord, Int)]
+    var items: [DecodedItem]
+    var arena: AppendArena
     var rawBytes: Int
+
+    /// Item `i` as a self-contained record (tools; replay applies appends from the arena).
+    func record(_ item: DecodedItem) -> LogRecord {
+        switch item {
+        case .record(let r, _):
+            return r
+        case .append(let ref, _):
+            var fields = FieldList()
+            arena.fill(ref, into: &fields)
+            return .append(handle: ref.handle, id: ref.id, fields: fields, newNode: ref.newNode)
+        }
+    }
+
+    /// Every record with its raw offset, materialized.
+    var records: [(LogRecord, Int)] { items.map { (record($0), $0.offset) } }
 }
 
 /// Walks a segment image frame by frame: CRC, inflate, decode.
@@ -463,14 +514,14 @@ enum SegmentDecoder {
                     throw Stop(segment: id, offset: frame.offset, reason: "deflate data error \(error.code)", tornTail: false)
                 }
                 // Decode the whole frame before handing any of it on, so a frame is all or nothing.
-                var records: [(LogRecord, Int)] = []
+                let decoded: (items: [DecodedItem], arena: AppendArena)
                 do {
-                    try RecordDecoding.decodeAll(raw, region: &region) { record, at in records.append((record, at)) }
+                    decoded = try RecordDecoding.decodeFrame(raw, region: &region)
                 } catch let bad as RecordDecoding.Bad {
                     throw Stop(
                         segment: id, offset: frame.offset, reason: "record at raw offset \(bad.offset): \(bad.reason)", tornTail: false)
                 }
-                if !visit(DecodedFrame(frame: frame, records: records, rawBytes: raw.count)) { return }
+                if !visit(DecodedFrame(frame: frame, items: decoded.items, arena: decoded.arena, rawBytes: raw.count)) { return }
             }
         }
     }

@@ -154,6 +154,19 @@ public struct ConsumerGroup: Sendable {
         }
     }
 
+    /// Sets the pending entry `id` exactly, owned by `consumer` (created, seen at
+    /// `deliveryTime`, if missing).
+    public mutating func claim(_ id: StreamID, for consumer: [UInt8], deliveryTime: Int64, deliveryCount: UInt64) {
+        ensureConsumer(consumer, now: deliveryTime)
+        let entry = PendingEntry(consumer: consumer, deliveryTime: deliveryTime, deliveryCount: deliveryCount)
+        if let old = pending.updateValue(entry, forKey: id) {
+            if old.consumer != consumer { consumers[old.consumer]?.pending.remove(id) }
+        } else {
+            pendingOrder.insert(id)
+        }
+        consumers[consumer]!.pending.insert(id)
+    }
+
     /// Acknowledges `id`; true if it was pending.
     @discardableResult
     public mutating func acknowledge(_ id: StreamID) -> Bool {

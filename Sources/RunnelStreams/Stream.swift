@@ -365,14 +365,19 @@ public struct Stream: Sendable {
 
     /// Records that `group` delivered `id` (a new entry) as Redis does for `>` reads.
     mutating func advance(group name: [UInt8], to id: StreamID) {
-        guard var g = groups[name], id > g.lastID else { return }
-        if let read = g.entriesRead, !rangeHasTombstones(from: id) {
-            g.entriesRead = read + 1
+        guard let gi = groups.index(forKey: name) else { return }
+        advance(groupAt: gi, to: id)
+    }
+
+    /// `advance` for a group already looked up (`gi` indexes `groups`).
+    mutating func advance(groupAt gi: Dictionary<[UInt8], ConsumerGroup>.Index, to id: StreamID) {
+        guard id > groups.values[gi].lastID else { return }
+        if let read = groups.values[gi].entriesRead, !rangeHasTombstones(from: id) {
+            groups.values[gi].entriesRead = read + 1
         } else if entriesAdded > 0 {
-            g.entriesRead = estimateEntriesRead(upTo: id)
+            groups.values[gi].entriesRead = estimateEntriesRead(upTo: id)
         }
-        g.lastID = id
-        groups[name] = g
+        groups.values[gi].lastID = id
     }
 
     /// XSETID's metadata change.

@@ -48,22 +48,23 @@ extension Stream {
         log(.consumerSeen(group: group, consumer: consumer, time: now))
     }
 
-    /// New entries delivered through `>`.
+    /// New entries delivered through `>`. The group is looked up once (its name hashed once),
+    /// not once per ID.
     public mutating func deliverNew(_ group: [UInt8], consumer: [UInt8], ids: [StreamID], now: Int64, noAck: Bool) {
-        guard !ids.isEmpty, groups[group] != nil else { return }
+        guard !ids.isEmpty, let gi = groups.index(forKey: group) else { return }
         for id in ids {
-            advance(group: group, to: id)
+            advance(groupAt: gi, to: id)
             if noAck { continue }
-            if groups[group]!.pending[id] != nil {
+            if groups.values[gi].pending[id] != nil {
                 // Re-delivery through '>' after SETID: new owner, count restarts.
-                groups[group]!.deliver(id, to: consumer, now: now, incrementCount: false)
-                groups[group]!.pending[id]!.deliveryCount = 1
+                groups.values[gi].deliver(id, to: consumer, now: now, incrementCount: false)
+                groups.values[gi].pending[id]!.deliveryCount = 1
             } else {
-                groups[group]!.deliver(id, to: consumer, now: now)
+                groups.values[gi].deliver(id, to: consumer, now: now)
             }
         }
         // Reading new entries is a successful interaction (replay derives it from this record).
-        if groups[group]!.consumers[consumer] != nil { groups[group]!.consumers[consumer]!.activeTime = now }
+        if groups.values[gi].consumers[consumer] != nil { groups.values[gi].consumers[consumer]!.activeTime = now }
         log(.deliverNew(group: group, consumer: consumer, ids: ids, time: now, noAck: noAck))
     }
 
@@ -76,33 +77,27 @@ extension Stream {
 
     /// History re-reads of pending entries: count +1, time now.
     public mutating func redeliver(_ group: [UInt8], ids: [StreamID], now: Int64) {
-        guard !ids.isEmpty, groups[group] != nil else { return }
-        for id in ids where groups[group]!.pending[id] != nil {
-            groups[group]!.pending[id]!.deliveryTime = now
-            groups[group]!.pending[id]!.deliveryCount += 1
+        guard !ids.isEmpty, let gi = groups.index(forKey: group) else { return }
+        for id in ids {
+            groups.values[gi].pending[id]?.deliveryTime = now
+            groups.values[gi].pending[id]?.deliveryCount += 1
         }
         log(.redeliver(group: group, ids: ids, time: now))
     }
 
     /// XACK; returns how many were pending.
     public mutating func acknowledge(_ group: [UInt8], _ ids: [StreamID]) -> Int {
-        guard groups[group] != nil else { return 0 }
+        guard let gi = groups.index(forKey: group) else { return 0 }
         var acked: [StreamID] = []
-        for id in ids where groups[group]!.acknowledge(id) { acked.append(id) }
+        for id in ids where groups.values[gi].acknowledge(id) { acked.append(id) }
         if !acked.isEmpty { log(.ack(group: group, ids: acked)) }
         return acked.count
     }
 
     /// Sets a pending entry exactly, moving it to `consumer` (created if needed).
     public mutating func claim(_ group: [UInt8], consumer: [UInt8], id: StreamID, deliveryTime: Int64, deliveryCount: UInt64) {
-        guard groups[group] != nil else { return }
-        groups[group]!.ensureConsumer(consumer, now: deliveryTime)
-        if let old = groups[group]!.pending[id], old.consumer != consumer {
-            groups[group]!.consumers[old.consumer]?.pending.remove(id)
-        }
-        if groups[group]!.pending[id] == nil { groups[group]!.pendingOrder.insert(id) }
-        groups[group]!.pending[id] = PendingEntry(consumer: consumer, deliveryTime: deliveryTime, deliveryCount: deliveryCount)
-        groups[group]!.consumers[consumer]!.pending.insert(id)
+        guard let gi = groups.index(forKey: group) else { return }
+        groups.values[gi].claim(id, for: consumer, deliveryTime: deliveryTime, deliveryCount: deliveryCount)
         log(.claim(group: group, consumer: consumer, id: id, deliveryTime: deliveryTime, deliveryCount: deliveryCount))
     }
 
