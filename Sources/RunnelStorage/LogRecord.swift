@@ -334,28 +334,39 @@ struct RecordDecoding {
         let reason: String
     }
 
-    /// Decodes every record of `raw`, calling `visit` with each and its offset in `raw`.
-    static func decodeAll(
-        _ raw: [UInt8], region: inout RegionState, visit: (LogRecord, Int) throws -> Void
-    ) throws {
+    /// Walks the records of `raw` (`bodyLen` + body each): `each` gets a source bounded to the
+    /// record's body, which it must consume entirely, and the record's offset in `raw`.
+    private static func walk(_ raw: [UInt8], _ each: (inout ByteSource, Int) throws -> Void) throws {
         var src = ByteSource(raw)
         while !src.isAtEnd {
             let start = src.position
             let length: Int
             do { length = try src.length() } catch { throw Bad(offset: start, reason: "truncated record length") }
-            let bodyStart = src.position
-            var body = ByteSource(raw, from: bodyStart, to: bodyStart + length)
-            src.position = bodyStart + length
-            let record: LogRecord?
-            do {
-                record = try decode(&body, region: &region)
-            } catch {
-                throw Bad(offset: start, reason: "record body is truncated")
-            }
-            guard let record else { throw Bad(offset: start, reason: "unknown record type \(raw[bodyStart])") }
+            var body = ByteSource(raw, from: src.position, to: src.position + length)
+            src.position += length
+            try each(&body, start)
             guard body.isAtEnd else { throw Bad(offset: start, reason: "record has \(body.remaining) trailing bytes") }
-            try visit(record, start)
         }
+    }
+
+    /// One record body as a `LogRecord`, with the walk's error reporting.
+    private static func record(_ body: inout ByteSource, region: inout RegionState, start: Int) throws -> LogRecord {
+        let bodyStart = body.position
+        let record: LogRecord?
+        do {
+            record = try decode(&body, region: &region)
+        } catch {
+            throw Bad(offset: start, reason: "record body is truncated")
+        }
+        guard let record else { throw Bad(offset: start, reason: "unknown record type \(body.bytes[bodyStart])") }
+        return record
+    }
+
+    /// Decodes every record of `raw`, calling `visit` with each and its offset in `raw`.
+    static func decodeAll(
+        _ raw: [UInt8], region: inout RegionState, visit: (LogRecord, Int) throws -> Void
+    ) throws {
+        try walk(raw) { body, start in try visit(try record(&body, region: &region, start: start), start) }
     }
 
     /// Decodes every record of one frame for replay: appends go into `arena` (their field
@@ -365,32 +376,16 @@ struct RecordDecoding {
         var items: [DecodedItem] = []
         var arena = AppendArena()
         arena.bytes.reserveCapacity(raw.count)
-        var src = ByteSource(raw)
-        while !src.isAtEnd {
-            let start = src.position
-            let length: Int
-            do { length = try src.length() } catch { throw Bad(offset: start, reason: "truncated record length") }
-            let bodyStart = src.position
-            var body = ByteSource(raw, from: bodyStart, to: bodyStart + length)
-            src.position = bodyStart + length
-            let type = bodyStart < raw.count ? raw[bodyStart] : 0
-            if type & ~3 == RecordType.append && length > 0 {
+        try walk(raw) { body, start in
+            if body.remaining > 0, body.bytes[body.position] & ~3 == RecordType.append {
                 do {
                     items.append(.append(try decodeAppend(&body, region: &region, into: &arena), at: start))
                 } catch {
                     throw Bad(offset: start, reason: "record body is truncated")
                 }
             } else {
-                let record: LogRecord?
-                do {
-                    record = try decode(&body, region: &region)
-                } catch {
-                    throw Bad(offset: start, reason: "record body is truncated")
-                }
-                guard let record else { throw Bad(offset: start, reason: "unknown record type \(raw[bodyStart])") }
-                items.append(.record(record, at: start))
+                items.append(.record(try record(&body, region: &region, start: start), at: start))
             }
-            guard body.isAtEnd else { throw Bad(offset: start, reason: "record has \(body.remaining) trailing bytes") }
         }
         return (items, arena)
     }
