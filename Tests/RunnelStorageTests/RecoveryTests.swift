@@ -174,6 +174,52 @@ struct RecoveryTests {
         #expect(result.report.nextHandle == 4)
     }
 
+    @Test("a second checkpoint copies unchanged node groups from the first; recovery reads it back exactly")
+    func incrementalCheckpoint() throws {
+        let path = tempDir("runnel-ck2")
+        var model: [UInt64: Stream] = [:]
+        func checkpoint(_ h: LogHarness, _ n: Int) {
+            h.encoder.restartRegion()
+            h.submit()
+            var streams: [CheckpointStream] = []
+            for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
+                var copy = s
+                copy.journal = nil
+                streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
+            }
+            h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: 4, createdMs: 1, streams: streams))
+            h.waitCheckpoints(n)
+        }
+        func appendMany(_ h: LogHarness, from: Int, count: Int) {
+            for i in from..<(from + count) {
+                let fields = [Array("event".utf8), Array("{\"n\":\(i),\"sku\":\"SKU-\(i * 7919 % 5000)\"}".utf8)]
+                _ = try! model[1]!.append(.auto, fieldsAndValues: fields, nowMs: UInt64(1_800_000_000_000 + i))
+                if i % 500 == 0 { h.submit() }
+            }
+            h.submit()
+        }
+        do {
+            let h = try LogHarness(path, segmentLimit: 256 * 1024)
+            workload(h, &model, rounds: 300)
+            appendMany(h, from: 0, count: 20_000)
+            checkpoint(h, 1)
+            appendMany(h, from: 20_000, count: 2000)
+            checkpoint(h, 2)
+            let outcomes = h.done.withLock { h.checkpoints }
+            #expect(outcomes.count == 2 && outcomes.allSatisfy { $0.error == nil })
+            #expect(outcomes.first?.copiedBytes == 0)
+            #expect((outcomes.last?.copiedBytes ?? 0) > (outcomes.last?.bytes ?? 0) / 2, "most of the second checkpoint is copied")
+            #expect(h.writer.stats.lastCheckpointCopiedBytes == outcomes.last?.copiedBytes)
+            appendMany(h, from: 22_000, count: 300)
+            h.writer.stop()
+        }
+        let dir = DataDirectory(path)
+        #expect(try dir.checkpointIDs().count == 1, "the first checkpoint is deleted once the second is in the MANIFEST")
+        let result = try Recovery.recover(dir, repair: false, logger: logger)
+        assertSame(result.streams, model)
+        #expect(result.streams.first { $0.handle == 1 }?.stream.length == model[1]?.length)
+    }
+
     @Test("a torn last frame is cut off; earlier records survive")
     func tornTail() throws {
         let path = tempDir("runnel-torn")
