@@ -98,6 +98,21 @@ struct RecoveryTests {
         }
     }
 
+    /// Closes the region, then checkpoints `model` (keys `s<handle>`, db `handle % 2`) through
+    /// the writer and waits until `n` checkpoints have finished.
+    func checkpoint(_ h: LogHarness, _ model: [UInt64: Stream], waitingFor n: Int) {
+        h.encoder.restartRegion()
+        h.submit()
+        var streams: [CheckpointStream] = []
+        for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
+            var copy = s
+            copy.journal = nil
+            streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
+        }
+        h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: 4, createdMs: 1, streams: streams))
+        h.waitCheckpoints(n)
+    }
+
     @Test("records written across segment rolls and restart points recover to the same state")
     func roundTrip() throws {
         let path = tempDir("runnel-rt")
@@ -150,16 +165,7 @@ struct RecoveryTests {
         do {
             let h = try LogHarness(path, segmentLimit: 32 * 1024)
             workload(h, &model, rounds: 2000)
-            h.encoder.restartRegion()
-            h.submit()
-            var streams: [CheckpointStream] = []
-            for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
-                var copy = s
-                copy.journal = nil
-                streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
-            }
-            h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: 4, createdMs: 1, streams: streams))
-            h.waitCheckpoints(1)
+            checkpoint(h, model, waitingFor: 1)
             #expect(h.checkpoints.first?.error == nil)
             workload(h, &model, rounds: 500)
             h.writer.stop()
@@ -178,18 +184,6 @@ struct RecoveryTests {
     func incrementalCheckpoint() throws {
         let path = tempDir("runnel-ck2")
         var model: [UInt64: Stream] = [:]
-        func checkpoint(_ h: LogHarness, _ n: Int) {
-            h.encoder.restartRegion()
-            h.submit()
-            var streams: [CheckpointStream] = []
-            for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
-                var copy = s
-                copy.journal = nil
-                streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
-            }
-            h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: 4, createdMs: 1, streams: streams))
-            h.waitCheckpoints(n)
-        }
         func appendMany(_ h: LogHarness, from: Int, count: Int) {
             for i in from..<(from + count) {
                 let fields = [Array("event".utf8), Array("{\"n\":\(i),\"sku\":\"SKU-\(i * 7919 % 5000)\"}".utf8)]
@@ -202,9 +196,9 @@ struct RecoveryTests {
             let h = try LogHarness(path, segmentLimit: 256 * 1024)
             workload(h, &model, rounds: 300)
             appendMany(h, from: 0, count: 20_000)
-            checkpoint(h, 1)
+            checkpoint(h, model, waitingFor: 1)
             appendMany(h, from: 20_000, count: 2000)
-            checkpoint(h, 2)
+            checkpoint(h, model, waitingFor: 2)
             let outcomes = h.done.withLock { h.checkpoints }
             #expect(outcomes.count == 2 && outcomes.allSatisfy { $0.error == nil })
             #expect(outcomes.first?.copiedBytes == 0)
