@@ -215,11 +215,11 @@ public enum CheckpointFile {
         return file
     }
 
-    /// The handle, database and key of every stream record of a checkpoint image; frames are
-    /// checked and inflated, other records skipped by their length.
-    public static func streamKeys(_ bytes: [UInt8], file: String) throws(StorageError) -> [UInt64: (db: Int, key: [UInt8])] {
-        _ = try Framing.parseHeader(bytes, kind: .checkpoint, file: file)
-        var out: [UInt64: (db: Int, key: [UInt8])] = [:]
+    /// Calls `body` with each frame of a checkpoint image, CRC-checked and inflated, in order;
+    /// throws at the first defect with the file and offset.
+    static func inflatedFrames(
+        _ bytes: [UInt8], file: String, _ body: (FrameInfo, [UInt8]) throws(StorageError) -> Void
+    ) throws(StorageError) {
         var scanner = FrameScanner(bytes)
         let inflater = Inflater()
         while let next = scanner.next() {
@@ -236,6 +236,16 @@ public enum CheckpointFile {
             } catch {
                 throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error)")
             }
+            try body(frame, raw)
+        }
+    }
+
+    /// The handle, database and key of every stream record of a checkpoint image; frames are
+    /// checked and inflated, other records skipped by their length.
+    public static func streamKeys(_ bytes: [UInt8], file: String) throws(StorageError) -> [UInt64: (db: Int, key: [UInt8])] {
+        _ = try Framing.parseHeader(bytes, kind: .checkpoint, file: file)
+        var out: [UInt64: (db: Int, key: [UInt8])] = [:]
+        try inflatedFrames(bytes, file: file) { frame, raw throws(StorageError) in
             var src = ByteSource(raw)
             do {
                 while !src.isAtEnd {
@@ -285,24 +295,10 @@ public enum CheckpointFile {
         // Joined before returning, on every path: nothing of that thread outlives the decode.
         defer { producer.join() }
         @Sendable func produce() {
-            var scanner = FrameScanner(image)
-            let inflater = Inflater()
-            while let next = scanner.next() {
-                switch next {
-                case .success(let frame):
-                    inflater.reset()
-                    do {
-                        let raw = try inflater.inflate(image, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
-                        handoff.put(.success((frame, raw)))
-                    } catch {
-                        handoff.put(.failure(.corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error)")))
-                    }
-                case .failure(.truncated(let offset)):
-                    handoff.put(.failure(.corrupt(file: file, offset: offset, reason: "checkpoint ends inside a frame")))
-                case .failure(.corrupt(let offset, let reason)):
-                    handoff.put(.failure(.corrupt(file: file, offset: offset, reason: reason)))
-                }
-                if case .failure = next { break }
+            do throws(StorageError) {
+                try inflatedFrames(image, file: file) { frame, raw in handoff.put(.success((frame, raw))) }
+            } catch {
+                handoff.put(.failure(error))
             }
         }
         var failure: StorageError?
