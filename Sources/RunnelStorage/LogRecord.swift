@@ -444,30 +444,13 @@ struct RecordDecoding {
         case RecordType.flushAll:
             return .flush(db: nil)
         case RecordType.append...(RecordType.append | 3):
-            let h = try s.varint()
-            var st = region.streams[h] ?? RegionState.PerStream()
-            let id = try s.deltaID(&st)
-            let pairs = try s.count(limit: s.remaining)
-            let same = type & 2 != 0
-            var names: [[UInt8]]
-            if same {
-                guard st.fieldNames.count == pairs else { throw ByteSource.Truncated() }
-                names = st.fieldNames
-            } else {
-                names = []
-                names.reserveCapacity(pairs)
-                for _ in 0..<pairs { names.append(try s.string()) }
-                st.fieldNames = names
-            }
-            var fields = FieldList(capacity: s.remaining + names.reduce(0) { $0 + $1.count }, count: pairs * 2)
-            for j in 0..<pairs {
-                fields.append(names[j])
-                let n = try s.length()
-                fields.append(s.bytes[s.position..<s.position + n])
-                s.position += n
-            }
-            region.streams[h] = st
-            return .append(handle: h, id: id, fields: fields, newNode: type & 1 != 0)
+            // The replay path's decoder, then one field list for this record alone.
+            s.position -= 1
+            var arena = AppendArena()
+            let ref = try decodeAppend(&s, region: &region, into: &arena)
+            var fields = FieldList()
+            arena.fill(ref, into: &fields)
+            return .append(handle: ref.handle, id: ref.id, fields: fields, newNode: ref.newNode)
         default:
             break
         }
