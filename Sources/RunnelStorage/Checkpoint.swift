@@ -131,7 +131,7 @@ public enum CheckpointFile {
                 file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
             }
             reuse?.note(key, CheckpointReuse.Location(sum: sum, offset: offset, length: file.count - offset), copied: copied)
-            group = ByteSink(capacity: groupMaxRaw + 8192)
+            group.bytes.removeAll(keepingCapacity: true)
             groupNodes = 0
         }
         var meta = ByteSink()
