@@ -306,6 +306,7 @@ extension Broker {
             "log_disk_bytes:\(disk.total)",
             "log_segments:\(disk.segments)",
             "log_active_segment:\(w.activeSegment)",
+            "log_preallocated_bytes:\(p.writer.preallocatedBytes)",
             "log_write_errors:\(w.writeErrors)",
             "checkpoint_bytes:\(disk.checkpoint)",
             "checkpoints:\(w.checkpoints)",

@@ -95,16 +95,35 @@ public enum FrameProblem: Error, Sendable, Equatable {
 struct FrameScanner {
     let bytes: [UInt8]
     var position: Int
+    /// With `zeroTail` (segments), where the file's trailing run of zero bytes starts; else
+    /// `bytes.count`. A frame boundary at or past it is a clean end: a segment preallocated
+    /// with zeros ends there. A frame may itself end in zero bytes, so only frame *starts* are
+    /// compared to it.
+    let dataEnd: Int
 
-    init(_ bytes: [UInt8], from: Int = Framing.headerSize) {
+    init(_ bytes: [UInt8], from: Int = Framing.headerSize, zeroTail: Bool = false) {
         self.bytes = bytes
         self.position = from
+        self.dataEnd = zeroTail ? Self.trailingZerosStart(bytes, notBefore: from) : bytes.count
     }
 
-    /// The next frame; nil at a clean end of file.
+    /// The offset after the last non-zero byte at or after `notBefore`.
+    static func trailingZerosStart(_ bytes: [UInt8], notBefore: Int) -> Int {
+        bytes.withUnsafeBytes { raw -> Int in
+            var end = raw.count
+            let floor = max(0, min(notBefore, end))
+            // Eight bytes at a time while aligned, then byte by byte.
+            while end - floor >= 8 && end % 8 != 0 && raw[end - 1] == 0 { end -= 1 }
+            while end - floor >= 8 && raw.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self) == 0 { end -= 8 }
+            while end > floor && raw[end - 1] == 0 { end -= 1 }
+            return end
+        }
+    }
+
+    /// The next frame; nil at a clean end of file (its end, or the start of a zero tail).
     mutating func next() -> Result<FrameInfo, FrameProblem>? {
         let start = position
-        guard start < bytes.count else { return nil }
+        guard start < dataEnd else { return nil }
         var src = ByteSource(bytes, from: start)
         guard let crc = try? src.u32() else { return .failure(.truncated(offset: start)) }
         guard let len = try? src.varint(), let raw = try? src.varint(), let flags = try? src.byte() else {

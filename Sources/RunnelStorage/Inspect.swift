@@ -26,6 +26,7 @@ public enum Inspect {
     public struct SegmentInfo: Sendable {
         public var id: UInt64
         public var name: String
+        /// Bytes of the segment up to the end of its data (file size less `preallocated`).
         public var size: Int
         public var rawBytes = 0
         public var frames = 0
@@ -38,6 +39,9 @@ public enum Inspect {
         public var sealed: Bool
         /// Bytes after the last good frame (a torn or in-progress tail, or damage).
         public var unreadableBytes = 0
+        /// Zero bytes after the data: space preallocated by a server appending under
+        /// `appendfsync always` (or left by one that stopped without sealing the segment).
+        public var preallocated = 0
         public var problem: String?
         public var index: SegmentIndex?
         /// Keys given to handles by this segment's streamNew and keyRename records, in order.
@@ -72,7 +76,7 @@ public enum Inspect {
             var info = SegmentInfo(id: id, name: dir.segmentName(id), size: bytes.count, sealed: i < ids.count - 1)
             var points: [IndexPoint] = []
             do {
-                try SegmentDecoder.decode(id, bytes, isLast: i == ids.count - 1) { frame in
+                let end = try SegmentDecoder.decode(id, bytes, isLast: i == ids.count - 1) { frame in
                     info.frames += 1
                     info.rawBytes += frame.rawBytes
                     info.records += frame.items.count
@@ -91,13 +95,15 @@ public enum Inspect {
                     }
                     return true
                 }
+                info.preallocated = bytes.count - end
+                info.size = end
             } catch let stop as Recovery.Stop {
                 info.unreadableBytes = bytes.count - stop.offset
                 info.problem = (stop.tornTail ? "torn tail: " : "") + stop.reason
             } catch {
                 info.problem = "\(error)"
             }
-            let good = bytes.count - info.unreadableBytes
+            let good = info.size - info.unreadableBytes
             info.index = SegmentIndex(segment: id, size: good, crc: bytes.withUnsafeBytes { Checksum.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<good])) }, points: points)
             out.append(info)
             progress?(i + 1, ids.count)

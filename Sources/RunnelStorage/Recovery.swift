@@ -209,9 +209,10 @@ public enum Recovery {
             report.segments += 1
             lastSegment = id
             var points: [IndexPoint] = []
+            var dataEnd = bytes.count
             defer {
                 // Every segment found at startup is sealed: check its index, rebuild it if needed.
-                let size = min(Files.size(path) ?? bytes.count, bytes.count)
+                let size = min(Files.size(path) ?? dataEnd, dataEnd)
                 let built = SegmentIndex(segment: id, size: size, crc: bytes.withUnsafeBytes { Checksum.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<size])) }, points: points)
                 let idxPath = dir.file(dir.indexName(id))
                 let storedBytes = try? Files.readAll(idxPath)
@@ -232,8 +233,13 @@ public enum Recovery {
                 }
             }
             do {
-                try replaySegment(feed, replay: &replay, report: &report, index: &points, visit: visit)
-                report.segmentBytes += bytes.count
+                dataEnd = try replaySegment(feed, replay: &replay, report: &report, index: &points, visit: visit)
+                // Zeros preallocated after the data (a server stopped without sealing the
+                // segment) are cut, so every sealed segment ends at its last frame.
+                if dataEnd < bytes.count && !readOnly && truncate(path, off_t(dataEnd)) != 0 {
+                    throw StorageError.io(operation: "truncate", path: path, errno: errno)
+                }
+                report.segmentBytes += dataEnd
             } catch let stop as Stop {
                 if stop.tornTail && readOnly {
                     report.tornTail = (path, stop.offset, stop.reason)
@@ -356,16 +362,18 @@ public enum Recovery {
     static func replaySegment(
         _ feed: SegmentFeed, replay: inout Replay, report: inout Report, index: inout [IndexPoint],
         visit: ((VisitedRecord) -> Void)? = nil
-    ) throws {
+    ) throws -> Int {
         let id = feed.id
         let handoff = feed.handoff
         var failure: Stop?
+        var end = Framing.headerSize
         while let item = handoff.take() {
             guard failure == nil else { continue }  // drain so the producer can finish
             switch item {
             case .failure(let stop):
                 failure = stop
             case .success(let decoded):
+                end = decoded.frame.end
                 SegmentIndex.note(decoded, into: &index)
                 for item in decoded.items {
                     if let visit {
@@ -400,6 +408,7 @@ public enum Recovery {
             }
         }
         if let failure { throw failure }
+        return end
     }
 }
 
@@ -435,11 +444,11 @@ extension SegmentIndex {
     /// Builds a segment's index by scanning it (missing or damaged index files).
     public static func build(segment id: UInt64, bytes: [UInt8]) -> SegmentIndex {
         var points: [IndexPoint] = []
-        try? SegmentDecoder.decode(id, bytes, isLast: true) {
+        let end = (try? SegmentDecoder.decode(id, bytes, isLast: true) {
             note($0, into: &points)
             return true
-        }
-        return SegmentIndex(segment: id, size: bytes.count, crc: Checksum.crc32(bytes), points: points)
+        }) ?? bytes.count
+        return SegmentIndex(segment: id, size: end, crc: Checksum.crc32(Array(bytes[0..<end])), points: points)
     }
 }
 
@@ -469,8 +478,10 @@ struct DecodedFrame: @unchecked Sendable {
 /// Walks a segment image frame by frame: CRC, inflate, decode.
 enum SegmentDecoder {
     /// Calls `visit` with each frame; throws `Recovery.Stop` at the first unusable one.
-    /// `visit` returns false to stop early.
-    static func decode(_ id: UInt64, _ bytes: [UInt8], isLast: Bool, visit: (DecodedFrame) -> Bool) throws {
+    /// `visit` returns false to stop early. Returns where the segment's data ends: after its
+    /// last frame (zeros preallocated after it are not data).
+    @discardableResult
+    static func decode(_ id: UInt64, _ bytes: [UInt8], isLast: Bool, visit: (DecodedFrame) -> Bool) throws -> Int {
         typealias Stop = Recovery.Stop
         do {
             let headerID = try Framing.parseHeader(bytes, kind: .segment, file: "segment \(id)")
@@ -482,7 +493,7 @@ enum SegmentDecoder {
             }
             throw Stop(segment: id, offset: 0, reason: "\(e)", tornTail: false)
         }
-        var scanner = FrameScanner(bytes)
+        var scanner = FrameScanner(bytes, zeroTail: true)
         let inflater = Inflater()
         var region = RegionState()
         var started = false
@@ -491,12 +502,13 @@ enum SegmentDecoder {
             case .failure(.truncated(let offset)):
                 throw Stop(segment: id, offset: offset, reason: "the file ends inside a frame", tornTail: isLast)
             case .failure(.corrupt(let offset, let reason)):
-                // A bad frame that reaches the end of the last segment is a torn write too.
+                // A bad frame that reaches the end of the last segment's data (its end, or the
+                // zeros preallocated after it) is a torn write too.
                 var probe = ByteSource(bytes, from: offset + 4)
                 let len = (try? probe.varint()) ?? 0
                 _ = try? probe.varint()
                 _ = try? probe.byte()
-                let reachesEnd = probe.position + Int(min(len, UInt64(bytes.count))) >= bytes.count
+                let reachesEnd = probe.position + Int(min(len, UInt64(bytes.count))) >= scanner.dataEnd
                 throw Stop(segment: id, offset: offset, reason: reason, tornTail: isLast && reachesEnd)
             case .success(let frame):
                 if frame.restart {
@@ -521,9 +533,12 @@ enum SegmentDecoder {
                     throw Stop(
                         segment: id, offset: frame.offset, reason: "record at raw offset \(bad.offset): \(bad.reason)", tornTail: false)
                 }
-                if !visit(DecodedFrame(frame: frame, items: decoded.items, arena: decoded.arena, rawBytes: raw.count)) { return }
+                if !visit(DecodedFrame(frame: frame, items: decoded.items, arena: decoded.arena, rawBytes: raw.count)) {
+                    return scanner.position
+                }
             }
         }
+        return scanner.position
     }
 }
 

@@ -22,7 +22,7 @@ struct Segments: ParsableCommand {
             rows.append([
                 s.name, String(s.size), String(s.rawBytes), ratio(s.rawBytes, max(1, s.size - 28)), String(s.frames),
                 String(s.records), String(s.streams.count), s.firstID?.description ?? "-", s.lastID?.description ?? "-",
-                s.sealed ? "sealed" : "active", s.problem.map { "\($0) at offset \(s.size - s.unreadableBytes)" } ?? "",
+                (s.sealed ? "sealed" : "active") + (s.preallocated > 0 ? ", \(s.preallocated) B preallocated" : ""), s.problem.map { "\($0) at offset \(s.size - s.unreadableBytes)" } ?? "",
             ])
         }
         print(

@@ -239,6 +239,94 @@ struct RecoveryTests {
         assertSame(result.streams, model)
     }
 
+    @Test("under always the active segment is zero-filled ahead; a crash copy recovers everything and is cut; stop cuts the zeros")
+    func preallocatedSegment() throws {
+        let path = tempDir("runnel-prealloc")
+        let crashPath = tempDir("runnel-prealloc-crash")
+        var model: [UInt64: Stream] = [:]
+        let dir = DataDirectory(path)
+        let segPath = path + "/" + dir.segmentName(1)
+        do {
+            let h = try LogHarness(path, segmentLimit: 8 << 20)
+            workload(h, &model, rounds: 600)
+            // Bounded wait: everything synced and the syncer has filled the runway.
+            for _ in 0..<400 {
+                let s = h.writer.stats
+                if s.synced == h.encoder.encodedBytes && h.writer.preallocatedBytes >= 512 << 10 { break }
+                usleep(5000)
+            }
+            let stats = h.writer.stats
+            #expect(stats.synced == h.encoder.encodedBytes, "everything submitted is synced")
+            #expect(h.writer.preallocatedBytes >= 512 << 10, "the runway is filled")
+            let image = try Files.readAll(segPath)
+            #expect(image.count >= stats.activeSegmentBytes + (512 << 10))
+            #expect(image[stats.activeSegmentBytes...].allSatisfy { $0 == 0 }, "only zeros after the data")
+            // The dump tool sees the data and the zeros apart, and no problem.
+            let info = try Inspect.segments(dir)
+            #expect(info.count == 1 && info[0].problem == nil)
+            #expect(info[0].size == stats.activeSegmentBytes && info[0].preallocated == image.count - stats.activeSegmentBytes)
+            // What a kill -9 leaves: the data, then zeros. Recovery reads every record and cuts them.
+            let copy = open(crashPath + "/" + dir.segmentName(1), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            try Files.writeAll(copy, image, path: crashPath)
+            close(copy)
+            let crashed = try Recovery.recover(DataDirectory(crashPath), repair: false, logger: logger)
+            assertSame(crashed.streams, model)
+            #expect(crashed.report.truncatedBytes == 0, "a zero tail is not a torn tail")
+            #expect(Files.size(crashPath + "/" + dir.segmentName(1)) == stats.activeSegmentBytes)
+            let idx = try SegmentIndex.decode(
+                try Files.readAll(crashPath + "/" + dir.indexName(1)), file: "idx")
+            #expect(idx.size == stats.activeSegmentBytes)
+            h.writer.stop()
+            #expect(Files.size(segPath) == h.writer.stats.activeSegmentBytes, "a stopped writer cuts the zeros")
+        }
+        let result = try Recovery.recover(dir, repair: false, logger: logger)
+        assertSame(result.streams, model)
+        // A torn frame followed by zeros is a torn tail: cut at the frame, earlier records kept.
+        let size = Files.size(segPath)!
+        var bytes = try Files.readAll(segPath)
+        bytes.append(contentsOf: bytes[Framing.headerSize..<(Framing.headerSize + 40)])
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: 4096))
+        let fd = open(segPath, O_WRONLY | O_TRUNC)
+        try Files.writeAll(fd, bytes, path: segPath)
+        close(fd)
+        let torn = try Recovery.recover(dir, repair: false, logger: logger)
+        #expect(torn.report.truncatedBytes == 40 + 4096)
+        #expect(Files.size(segPath) == size)
+        assertSame(torn.streams, model)
+    }
+
+    @Test("a frame boundary followed only by zeros ends a segment; a frame may itself end in zeros")
+    func zeroTailScan() throws {
+        let frame = Framing.frame(payload: [7, 1, 0, 0, 0], rawLength: 5, restart: true)
+        var bytes = Framing.header(.segment, id: 1) + frame + frame
+        var scanner = FrameScanner(bytes + [UInt8](repeating: 0, count: 1000), zeroTail: true)
+        #expect(scanner.dataEnd == bytes.count - 3)
+        var ends: [Int] = []
+        while case .success(let f)? = scanner.next() { ends.append(f.end) }
+        #expect(ends == [Framing.headerSize + frame.count, bytes.count], "both frames, zeros in the payload included")
+        #expect(scanner.next() == nil)
+        // Without zeroTail (checkpoints, indexes) the zeros are a bad frame.
+        var strict = FrameScanner(bytes + [UInt8](repeating: 0, count: 1000))
+        _ = strict.next()
+        _ = strict.next()
+        guard case .failure(.corrupt)? = strict.next() else {
+            Issue.record("zeros after the frames must be corrupt outside segments")
+            return
+        }
+        // Non-zero bytes after zeros: the zero run is not a tail, so it is read as a frame.
+        bytes += [UInt8](repeating: 0, count: 64) + [1]
+        var mid = FrameScanner(bytes, zeroTail: true)
+        _ = mid.next()
+        _ = mid.next()
+        guard case .failure(.corrupt)? = mid.next() else {
+            Issue.record("zeros followed by data must not end the segment")
+            return
+        }
+        #expect(FrameScanner.trailingZerosStart([0, 0, 0], notBefore: 0) == 0)
+        #expect(FrameScanner.trailingZerosStart([1] + [UInt8](repeating: 0, count: 37), notBefore: 0) == 1)
+        #expect(FrameScanner.trailingZerosStart([UInt8](repeating: 5, count: 37), notBefore: 0) == 37)
+    }
+
     @Test("corruption in the middle is refused with file and offset, and --repair cuts there")
     func corruptMiddle() throws {
         let path = tempDir("runnel-bad")
