@@ -8,6 +8,8 @@ final class BlockedRead {
     let db: Int
     var request: Broker.ReadRequest
     var timeout: Scheduled<Void>?
+    /// XREADGROUP CLAIM: fires when a pending entry becomes idle enough to claim.
+    var claimTimer: Scheduled<Void>?
 
     init(session: ClientSession, db: Int, request: Broker.ReadRequest) {
         self.session = session
@@ -174,7 +176,7 @@ extension Broker {
                     served.append((key, k))  // history: always served
                 } else if box.stream.length > 0 && box.stream.lastLiveID > group.lastID {
                     served.append((key, k))
-                } else if let minIdle = request.claimMinIdle, !idleCandidates(group, minIdle: minIdle, limit: 1).isEmpty {
+                } else if let minIdle = request.claimMinIdle, hasClaimable(group, minIdle: minIdle) {
                     served.append((key, k))
                 }
             } else if box.stream.length > 0 && box.stream.lastLiveID > after {
@@ -251,6 +253,12 @@ extension Broker {
         if !ids.isEmpty { touchWatched(s.db, key) }
     }
 
+    /// Whether a pending entry of the group has been idle for at least `minIdle` ms.
+    func hasClaimable(_ group: ConsumerGroup, minIdle: Int64) -> Bool {
+        let now = turnTimeMs
+        return group.pending.contains { now - $0.value.deliveryTime >= minIdle }
+    }
+
     /// Pending entries of a group idle for at least `minIdle` ms, longest idle first.
     func idleCandidates(_ group: ConsumerGroup, minIdle: Int64, limit: Int) -> [(StreamID, PendingEntry)] {
         let now = turnTimeMs
@@ -269,6 +277,7 @@ extension Broker {
         }
         blockedSessions[s.id] = waiter
         s.suspended = true
+        armClaimTimer(waiter)
         if timeoutMs > 0 {
             waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { [weak self, weak waiter] in
                 guard let self, let waiter, self.blockedSessions[waiter.session.id] === waiter else { return }
@@ -279,9 +288,40 @@ extension Broker {
         }
     }
 
+    /// XREADGROUP CLAIM under BLOCK (Redis 8.4): a pending entry may reach `min-idle-time`
+    /// while the client waits, and then it is served as if its key had received entries. One
+    /// timer per such client, set for the first moment an entry of its groups becomes claimable
+    /// (none while no entry is pending: waiting costs nothing). When it fires the client's keys
+    /// are served in the usual FIFO order; if the entry was acknowledged or claimed meanwhile,
+    /// the timer is set again from the pending entries as they are then.
+    func armClaimTimer(_ waiter: BlockedRead) {
+        waiter.claimTimer?.cancel()
+        waiter.claimTimer = nil
+        guard let minIdle = waiter.request.claimMinIdle, let g = waiter.request.group else { return }
+        var first: Int64?
+        for (k, key) in waiter.request.keys.enumerated() where waiter.request.after[k] == .max {
+            guard let group = stream(waiter.db, key)?.stream.groups[g] else { continue }
+            for (_, nack) in group.pending {
+                let at = nack.deliveryTime &+ minIdle
+                if first == nil || at < first! { first = at }
+            }
+        }
+        guard let first else { return }
+        let delay = max(1, first - turnTimeMs)
+        waiter.claimTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) { [weak self, weak waiter] in
+            guard let self, let waiter, self.blockedSessions[waiter.session.id] === waiter else { return }
+            self.beginTurn()
+            for key in waiter.request.keys { self.signalStreamReady(waiter.db, key) }
+            self.serveReadyKeys()
+            if self.blockedSessions[waiter.session.id] === waiter { self.armClaimTimer(waiter) }
+            self.flushPending()
+        }
+    }
+
     /// Removes a waiter from every key it waits on.
     func unblock(_ waiter: BlockedRead) {
         waiter.timeout?.cancel()
+        waiter.claimTimer?.cancel()
         blockedSessions.removeValue(forKey: waiter.session.id)
         for key in waiter.request.keys {
             blockedReaders[waiter.db]?[key]?.removeAll { $0 === waiter }
@@ -312,7 +352,8 @@ extension Broker {
                         resume(s)
                         continue
                     }
-                    guard box.stream.lastID > group.lastID else { continue }
+                    let claimable = request.claimMinIdle.map { hasClaimable(group, minIdle: $0) } ?? false
+                    guard box.stream.lastID > group.lastID || claimable else { continue }
                 } else {
                     guard box.stream.lastID > request.after[k] else { continue }
                 }

@@ -118,6 +118,68 @@ struct NewerStreamFeatureTests {
     }
 }
 
+/// XREADGROUP CLAIM with BLOCK (Redis 8.4): "the CLAIM min-idle-time condition may become true
+/// for some pending entries during the BLOCK period" — the blocked client is then served.
+@Suite("XREADGROUP CLAIM while blocked")
+struct BlockedClaimTests {
+    final class Clock: @unchecked Sendable { var ms: Int64 = 5_000_000 }
+
+    func setup() throws -> (Clock, EmbeddedEventLoop, EmbeddedClient, EmbeddedClient) {
+        let clock = Clock()
+        let loop = EmbeddedEventLoop()
+        let b = Broker(config: ServerConfig(), eventLoop: loop)
+        b.clockOverride = { clock.ms }
+        let alice = try EmbeddedClient(broker: b)
+        let bob = try EmbeddedClient(broker: b)
+        _ = try alice.send("XADD s 1-0 a 1\r\nXGROUP CREATE s g 0\r\nXREADGROUP GROUP g alice STREAMS s >\r\n")
+        return (clock, loop, alice, bob)
+    }
+
+    func pass(_ clock: Clock, _ loop: EmbeddedEventLoop, ms: Int64) {
+        clock.ms += ms
+        loop.advanceTime(by: .milliseconds(ms))
+    }
+
+    @Test("a blocked CLAIM reader gets the entry once it has been idle long enough, with its idle time and count")
+    func servedWhenIdle() throws {
+        let (clock, loop, alice, bob) = try setup()
+        #expect(try bob.send("XREADGROUP GROUP g bob BLOCK 0 CLAIM 100 STREAMS s >\r\n") == "", "nothing is idle yet: blocks")
+        pass(clock, loop, ms: 60)
+        #expect(bob.readAll() == "")
+        pass(clock, loop, ms: 40)
+        #expect(bob.readAll() == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*4\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n:100\r\n:1\r\n")
+        #expect(try alice.send("XPENDING s g - + 10\r\n") == "*1\r\n*4\r\n$3\r\n1-0\r\n$3\r\nbob\r\n:0\r\n:2\r\n")
+        #expect(try bob.send("PING\r\n") == "+PONG\r\n", "bob is no longer blocked")
+    }
+
+    @Test("the BLOCK timeout comes first when it is shorter; an entry acknowledged meanwhile is not served")
+    func timeoutAndAck() throws {
+        let (clock, loop, alice, bob) = try setup()
+        #expect(try bob.send("XREADGROUP GROUP g bob BLOCK 50 CLAIM 100 STREAMS s >\r\n") == "")
+        pass(clock, loop, ms: 50)
+        #expect(bob.readAll() == "*-1\r\n")
+        #expect(try bob.send("XREADGROUP GROUP g bob BLOCK 0 CLAIM 500 STREAMS s >\r\n") == "")
+        #expect(try alice.send("XACK s g 1-0\r\n") == ":1\r\n")
+        pass(clock, loop, ms: 600)
+        #expect(bob.readAll() == "", "nothing left to claim: still blocked")
+        // New entries still wake it as usual.
+        _ = try alice.send("XADD s 2-0 b 2\r\n")
+        #expect(bob.readAll() == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n")
+    }
+
+    @Test("an entry claimed by someone else meanwhile moves the wake-up to its new idle time")
+    func reclaimedMeanwhile() throws {
+        let (clock, loop, alice, bob) = try setup()
+        #expect(try bob.send("XREADGROUP GROUP g bob BLOCK 0 CLAIM 100 STREAMS s >\r\n") == "")
+        pass(clock, loop, ms: 80)
+        _ = try alice.send("XCLAIM s g carol 0 1-0 JUSTID\r\n")  // delivery time reset, count kept
+        pass(clock, loop, ms: 20)
+        #expect(bob.readAll() == "", "idle for 20 ms only")
+        pass(clock, loop, ms: 80)
+        #expect(bob.readAll() == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*4\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n:100\r\n:1\r\n")
+    }
+}
+
 /// Redis 7.2's consumer times: seen (last attempt) and active (last read of new entries or
 /// successful claim), as XINFO CONSUMERS (`idle`, `inactive`) and XINFO STREAM FULL report them.
 @Suite("Consumer seen and active times")
