@@ -108,6 +108,7 @@ final class Persistence: KeyspaceLog {
             onProgress: { p in loop.execute { bound.value.writerProgressed(p) } },
             onCheckpoint: { o in loop.execute { bound.value.checkpointFinished(o) } },
             onSnapshot: { o in loop.execute { bound.value.snapshotFinished(o) } })
+        writer.commitSpinUs = config.logCommitSpinUs
     }
 
     // MARK: - KeyspaceLog

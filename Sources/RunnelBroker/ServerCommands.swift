@@ -232,6 +232,7 @@ extension Broker {
         if let p = persistence, let policy = FsyncPolicy(rawValue: updated.appendfsync), policy != p.policy {
             p.setPolicy(policy)
         }
+        persistence?.writer.commitSpinUs = updated.logCommitSpinUs
         if config.hz != oldHz && cronTask != nil {
             stopCron()
             startCron()

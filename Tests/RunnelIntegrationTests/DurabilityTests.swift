@@ -148,11 +148,29 @@ struct DurabilityTests {
             killer.start()
             Self.load(port: server.port, round: round, ops: 2000, state: &state)
             _ = server.waitForExit(timeoutMs: 10_000)
-            server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always", "--checkpoint-min-bytes", "256kb"])
+            // Odd rounds: the writer sleeps at once after each commit instead of looking for
+            // the next one for a while; both must lose nothing.
+            let spin = round % 2 == 1 ? ["--log-commit-spin-us", "0"] : []
+            server = try ServerProcess.runnel(
+                dataDir: dir, extraArgs: ["--appendfsync", "always", "--checkpoint-min-bytes", "256kb"] + spin)
             try Self.verify(port: server.port, state, context: "round \(round)")
         }
         #expect(state.entries.count > rounds * 4, "the load made progress: \(state.entries.count) entries")
         #expect(!state.acked.isEmpty)
+        // Under `always` the active segment is kept zero-filled ahead of the writes.
+        let c = try TestConnection(port: server.port)
+        _ = try c.command("XADD", "orders", "*", "event", "last")
+        var runway = 0
+        for _ in 0..<200 where runway == 0 {
+            let info = try c.command("INFO", "persistence").text ?? ""
+            let line = info.split(separator: "\r\n").first { $0.hasPrefix("log_preallocated_bytes:") }
+            runway = line.flatMap { Int($0.split(separator: ":")[1]) } ?? 0
+            if runway == 0 { usleep(10_000) }
+        }
+        #expect(runway >= 512 * 1024, "preallocated runway: \(runway)")
+        #expect(try c.command("CONFIG", "SET", "log-commit-spin-us", "0").text == "OK")
+        #expect(try c.command("CONFIG", "GET", "log-commit-spin-us").elements?.last?.text == "0")
+        #expect(try c.command("XADD", "orders", "*", "event", "after").text != nil)
         server.stop()
     }
 
