@@ -34,12 +34,15 @@ public final class ConnectionHandler: ChannelInboundHandler {
         }
         let session = broker.connect(remoteAddress: remote, localAddress: local)
         let channel = context.channel
-        session.flushOut = { [weak self] bytes in
-            guard let self, let ctx = self.context else { return }
+        // `unowned`, not `weak`: a weak reference gives the handler a side table, and then every
+        // retain and release of it (NIO retains it for each read) takes the slow path. These
+        // closures are dropped in channelInactive, before the handler can go away.
+        session.flushOut = { [unowned self] bytes in
+            guard let ctx = self.context else { return }
             ctx.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         }
-        session.close = { [weak self] in
-            guard let self, let ctx = self.context else { return }
+        session.close = { [unowned self] in
+            guard let ctx = self.context else { return }
             self.closing = true
             ctx.close(promise: nil)
         }
@@ -47,8 +50,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
             (try? channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
         }
         session.isWritable = { channel.isWritable }
-        session.onResume = { [weak self] in
-            guard let self else { return }
+        session.onResume = { [unowned self] in
             self.broker.beginTurn()
             self.process()
             self.finishTurn()
@@ -58,7 +60,12 @@ public final class ConnectionHandler: ChannelInboundHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        if let session { broker.disconnect(session) }
+        if let session {
+            broker.disconnect(session)
+            session.flushOut = nil
+            session.close = nil
+            session.onResume = nil
+        }
         session = nil
         self.context = nil
         context.fireChannelInactive()
