@@ -241,14 +241,17 @@ public enum Recovery {
                 }
                 report.segmentBytes += dataEnd
             } catch let stop as Stop {
+                // Torn bytes: from the bad frame to the last non-zero byte (zeros preallocated
+                // after it were never data, and are cut without counting).
+                let torn = max(0, FrameScanner.trailingZerosStart(bytes, notBefore: stop.offset) - stop.offset)
                 if stop.tornTail && readOnly {
                     report.tornTail = (path, stop.offset, stop.reason)
-                    report.truncatedBytes += bytes.count - stop.offset
+                    report.truncatedBytes += torn
                     report.segmentBytes += stop.offset
                     break segmentLoop
                 }
                 if stop.tornTail {
-                    let dropped = bytes.count - stop.offset
+                    let dropped = torn
                     if repair {
                         // An explicit repair keeps the original bytes, as for a cut.
                         let target = try keepAside(dir, bytes, name: dir.segmentName(id), stamp: Files.nowMs())
