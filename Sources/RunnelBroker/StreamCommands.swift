@@ -295,7 +295,8 @@ extension Broker {
             replyError(s, "ERR The ID specified in XADD must be greater than 0-0")
             return
         }
-        var box = stream(s.db, a[1])
+        let key = a[1]
+        var box = stream(s.db, key)
         var created = false
         if box == nil {
             if t.noMkStream {
@@ -307,20 +308,24 @@ extension Broker {
         }
         let target = box!
         // A new stream is stored before its first append, so the log names it first.
-        if created { dbs[s.db].set(a[1], .stream(target)) }
+        if created { dbs[s.db].set(key, .stream(target)) }
         if target.stream.lastID == .max {
             replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
             return
         }
         // The stream copies the fields into its node, so one scratch list serves every XADD.
-        var values = xaddScratch
-        xaddScratch = FieldList()
-        values.removeAll(reserving: a[t.next...].reduce(0) { $0 + $1.readableBytes }, count: fieldCount)
-        for arg in a[t.next...] { arg.withUnsafeReadableBytes { values.append(raw: $0) } }
+        // Swapped out and back, so the scratch list's storage is moved, never retained.
+        var values = FieldList()
+        swap(&values, &xaddScratch)
+        // Index loops: iterating `a[t.next...]` copies (retains and releases) every argument.
+        var total = 0
+        for i in t.next..<a.count { total += a[i].readableBytes }
+        values.removeAll(reserving: total, count: fieldCount)
+        for i in t.next..<a.count { a[i].withUnsafeReadableBytes { values.append(raw: $0) } }
         let id: StreamID
         do {
             id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
-            xaddScratch = values
+            swap(&values, &xaddScratch)
         } catch {
             switch error {
             case .idTooSmall:
@@ -331,14 +336,14 @@ extension Broker {
             return
         }
         s.out.bulkStreamID(ms: id.ms, seq: id.seq)
-        touchWatched(s.db, a[1])
-        notifyKeyspaceEvent(.stream, "xadd", a[1], s.db)
+        touchWatched(s.db, key)
+        notifyKeyspaceEvent(.stream, "xadd", key, s.db)
         if let strategy = t.strategy,
             target.stream.trim(strategy, approximate: t.approximate, limit: t.limit, policy: t.policy ?? .keepReferences) > 0
         {
-            notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
+            notifyKeyspaceEvent(.stream, "xtrim", key, s.db)
         }
-        signalStreamReady(s.db, a[1])
+        signalStreamReady(s.db, key)
     }
 
     func xrange(_ s: ClientSession, _ a: [ByteBuffer], reverse: Bool) {

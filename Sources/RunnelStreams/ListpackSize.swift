@@ -41,7 +41,12 @@ public enum ListpackSize {
     public static func string(_ bytes: [UInt8]) -> Int { string(bytes[...]) }
 
     public static func string(_ bytes: ArraySlice<UInt8>) -> Int {
-        if let v = integerValue(bytes) { return integer(v) }
+        bytes.withUnsafeBytes { string(raw: $0) }
+    }
+
+    /// The same for raw bytes (no array retained on the append path).
+    public static func string(raw bytes: UnsafeRawBufferPointer) -> Int {
+        if let v = integerValue(raw: bytes) { return integer(v) }
         let n = bytes.count
         let l: Int
         if n < 64 {
@@ -56,6 +61,10 @@ public enum ListpackSize {
 
     /// Redis's `lpStringToInt64`: optional '-', digits, no leading zeros, fits in Int64.
     static func integerValue(_ b: ArraySlice<UInt8>) -> Int64? {
+        b.withUnsafeBytes { integerValue(raw: $0) }
+    }
+
+    static func integerValue(raw b: UnsafeRawBufferPointer) -> Int64? {
         let n = b.count
         if n == 0 || n > 20 { return nil }
         var i = b.startIndex

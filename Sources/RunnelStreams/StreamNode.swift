@@ -63,6 +63,13 @@ public struct FieldList: Sendable, Equatable {
         return storage[start..<ends[i]]
     }
 
+    /// String `i` as raw bytes, without an `ArraySlice` (which retains the storage).
+    public func withUnsafeBytes<R>(at i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = i == 0 ? 0 : ends[i - 1]
+        let end = ends[i]
+        return try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
     public var arrays: [[UInt8]] { (0..<count).map { Array(self[$0]) } }
 }
 
@@ -210,9 +217,14 @@ public struct StreamNode: Sendable {
         let fieldCount = fv.count / 2
         var same = fieldCount == masterFields.count
         if same {
-            for j in 0..<fieldCount where !fv[2 * j].elementsEqual(masterFields[j]) {
-                same = false
-                break
+            for j in 0..<fieldCount {
+                let equal = fv.withUnsafeBytes(at: 2 * j) { f in
+                    masterFields[j].withUnsafeBytes { m in f.elementsEqual(m) }
+                }
+                if !equal {
+                    same = false
+                    break
+                }
             }
         }
         let msDelta = id.ms &- masterID.ms
@@ -227,17 +239,20 @@ public struct StreamNode: Sendable {
         var lp = ListpackSize.integer(same ? 2 : 0) + ListpackSize.integer(Int64(bitPattern: msDelta))
             + ListpackSize.integer(Int64(bitPattern: seqDelta))
         if !same { lp += ListpackSize.integer(Int64(fieldCount)) }
-        for j in 0..<fieldCount {
-            if !same {
-                Varint.append(UInt64(fv[2 * j].count), to: &data)
-                data.append(contentsOf: fv[2 * j])
-                lp += ListpackSize.string(fv[2 * j])
+        // Raw bytes, not `fv[i]` slices: a slice retains and releases the list's storage.
+        for j in 0..<fieldCount where !same {
+            fv.withUnsafeBytes(at: 2 * j) { f in
+                Varint.append(UInt64(f.count), to: &data)
+                data.append(contentsOf: f)
+                lp += ListpackSize.string(raw: f)
             }
         }
         for j in 0..<fieldCount {
-            Varint.append(UInt64(fv[2 * j + 1].count), to: &data)
-            data.append(contentsOf: fv[2 * j + 1])
-            lp += ListpackSize.string(fv[2 * j + 1])
+            fv.withUnsafeBytes(at: 2 * j + 1) { v in
+                Varint.append(UInt64(v.count), to: &data)
+                data.append(contentsOf: v)
+                lp += ListpackSize.string(raw: v)
+            }
         }
         let lpCount = fieldCount + 3 + (same ? 0 : fieldCount + 1)
         lp += ListpackSize.integer(Int64(lpCount))
