@@ -460,7 +460,7 @@ public final class Broker {
                 return true
             }
             session.multiQueue.append(args.map(\.detached))
-            session.out.simpleString("QUEUED")
+            session.out.simpleString("QUEUED" as StaticString)
             return true
         }
         if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs) {
@@ -473,7 +473,7 @@ public final class Broker {
 
     /// Runs a command that passed all checks, with statistics and slowlog.
     func call(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer]) {
-        session.lastCommandName = spec.fullName
+        session.lastCommand = spec
         let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
         let start = lastClockNs

@@ -15,7 +15,10 @@ public final class ClientSession {
     public let localAddress: String
     public let createdAtMs: Int64
     public var lastInteractionMs: Int64
-    public var lastCommandName = "NULL"
+    /// The last command run (CLIENT LIST `cmd=`). Not reference-counted: specs live in the
+    /// broker's command table as long as the broker, and so longer than any session.
+    unowned(unsafe) var lastCommand: CommandSpec?
+    public var lastCommandName: String { lastCommand?.fullName ?? "NULL" }
 
     /// Replies waiting to be written to the socket.
     public var out: RESPWriter

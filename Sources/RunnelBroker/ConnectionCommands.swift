@@ -18,7 +18,7 @@ extension Broker {
             } else if a.count == 2 {
                 s.out.bulk(a[1])
             } else {
-                s.out.simpleString("PONG")
+                s.out.simpleString("PONG" as StaticString)
             }
         }
         r.add("echo", 2, ["loading", "stale", "fast"], ["@fast", "@connection"], "connection", "Echo the given string") { _, s, a in
@@ -39,7 +39,7 @@ extension Broker {
             s.replyMode = .on
             s.user = b.acl.defaultUser
             s.authenticated = s.user.nopass && s.user.enabled
-            s.out.simpleString("RESET")
+            s.out.simpleString("RESET" as StaticString)
         }
         r.add("select", 2, ["loading", "stale", "fast"], ["@fast", "@connection"], "connection", "Change the selected database for the current connection") { b, s, a in
             guard let index = RESPInteger.parse(a[1]) else {

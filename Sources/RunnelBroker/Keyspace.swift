@@ -25,14 +25,20 @@ extension ByteBuffer {
     func equalsIgnoringCase(_ lower: StaticString) -> Bool {
         guard readableBytes == lower.utf8CodeUnitCount else { return false }
         let l = lower.utf8Start
-        var i = 0
-        for c in readableBytesView {
-            let folded = (c >= 65 && c <= 90) ? c + 32 : c
-            if folded != l[i] { return false }
-            i += 1
+        // Raw bytes, not `readableBytesView`: a view retains and releases the storage.
+        return withUnsafeReadableBytes { raw in
+            for i in 0..<raw.count {
+                let c = raw[i]
+                let folded = (c >= 65 && c <= 90) ? c + 32 : c
+                if folded != l[i] { return false }
+            }
+            return true
         }
-        return true
     }
+
+    /// The first readable byte, if any (no view, so no retain of the storage).
+    @inlinable
+    var firstByte: UInt8? { readableBytes > 0 ? getInteger(at: readerIndex, as: UInt8.self) : nil }
 }
 
 /// A value stored under a key. Runnel stores streams only.

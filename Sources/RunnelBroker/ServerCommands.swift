@@ -52,12 +52,12 @@ extension Broker {
                 return
             }
             guard let p = b.persistence else {
-                s.out.simpleString("Background saving started")
+                s.out.simpleString("Background saving started" as StaticString)
                 return
             }
             if p.snapshotRunning {
                 if a.count == 2 {
-                    s.out.simpleString("Background saving scheduled")
+                    s.out.simpleString("Background saving scheduled" as StaticString)
                     b.snapshotWaiters.append { [weak b] _ in b?.persistence?.snapshot(now: Clock.nowMs()) }
                 } else {
                     b.replyError(s, "ERR Background save already in progress")
@@ -65,11 +65,11 @@ extension Broker {
                 return
             }
             p.snapshot(now: Clock.nowMs())
-            s.out.simpleString("Background saving started")
+            s.out.simpleString("Background saving started" as StaticString)
         }
         r.add("bgrewriteaof", 1, ["noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
             guard let p = b.persistence else {
-                s.out.simpleString("Background append only file rewriting started")
+                s.out.simpleString("Background append only file rewriting started" as StaticString)
                 return
             }
             if p.isCheckpointRunning {
@@ -77,7 +77,7 @@ extension Broker {
                 return
             }
             p.checkpoint(now: Clock.nowMs())
-            s.out.simpleString("Background append only file rewriting started")
+            s.out.simpleString("Background append only file rewriting started" as StaticString)
         }
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             var abort = false

@@ -60,7 +60,7 @@ enum StreamIDArg {
 
     /// An interval bound: `(id` is exclusive. Returns the ID and whether it is exclusive.
     static func parseInterval(_ arg: ByteBuffer, missingSeq: UInt64) -> (StreamID, Bool)? {
-        if arg.readableBytes > 1 && arg.readableBytesView.first == UInt8(ascii: "(") {
+        if arg.readableBytes > 1 && arg.firstByte == UInt8(ascii: "(") {
             let rest = arg.getSlice(at: arg.readerIndex + 1, length: arg.readableBytes - 1)!
             guard let (id, _) = parse(rest, strict: true, missingSeq: missingSeq) else { return nil }
             return (id, true)

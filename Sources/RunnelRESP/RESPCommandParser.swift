@@ -43,7 +43,8 @@ public struct RESPCommandParser: Sendable {
     /// inline line), which a server ignores. On success the reader index moves past the command.
     public mutating func next(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
         if expectedArgs == 0 {
-            guard let first = buffer.readableBytesView.first else { return nil }
+            // `getInteger`, not `readableBytesView.first`: a view retains the storage.
+            guard buffer.readableBytes > 0, let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
             if first != UInt8(ascii: "*") {
                 return try parseInline(&buffer)
             }

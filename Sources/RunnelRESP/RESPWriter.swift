@@ -92,7 +92,7 @@ public struct RESPWriter {
         }
     }
 
-    public mutating func ok() { simpleString("OK") }
+    public mutating func ok() { simpleString("OK" as StaticString) }
 
     /// An error reply. `text` is the full message including its code, e.g. `ERR syntax error`.
     /// CR and LF are replaced by spaces as Redis does.
