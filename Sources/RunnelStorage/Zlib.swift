@@ -96,7 +96,7 @@ public final class Inflater {
         var rc: Int32 = Z_OK
         var leftIn = 0
         var leftOut = 0
-        var output = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { o, count in
+        let output = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { o, count in
             input.withUnsafeBufferPointer { inp in
                 stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
                 stream.avail_in = uInt(inp.count)
