@@ -279,11 +279,14 @@ extension Broker {
         s.suspended = true
         armClaimTimer(waiter)
         if timeoutMs > 0 {
-            waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { [weak self, weak waiter] in
-                guard let self, let waiter, self.blockedSessions[waiter.session.id] === waiter else { return }
-                self.unblock(waiter)
+            // Loop-bound: the task runs on this loop, and unblocking cancels it.
+            let bound = NIOLoopBound((broker: self, waiter: waiter), eventLoop: eventLoop)
+            waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) {
+                let (b, waiter) = bound.value
+                guard b.blockedSessions[waiter.session.id] === waiter else { return }
+                b.unblock(waiter)
                 waiter.session.out.nullArray()
-                self.resume(waiter.session)
+                b.resume(waiter.session)
             }
         }
     }
@@ -308,13 +311,15 @@ extension Broker {
         }
         guard let first else { return }
         let delay = max(1, first - turnTimeMs)
-        waiter.claimTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) { [weak self, weak waiter] in
-            guard let self, let waiter, self.blockedSessions[waiter.session.id] === waiter else { return }
-            self.beginTurn()
-            for key in waiter.request.keys { self.signalStreamReady(waiter.db, key) }
-            self.serveReadyKeys()
-            if self.blockedSessions[waiter.session.id] === waiter { self.armClaimTimer(waiter) }
-            self.flushPending()
+        let bound = NIOLoopBound((broker: self, waiter: waiter), eventLoop: eventLoop)
+        waiter.claimTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) {
+            let (b, waiter) = bound.value
+            guard b.blockedSessions[waiter.session.id] === waiter else { return }
+            b.beginTurn()
+            for key in waiter.request.keys { b.signalStreamReady(waiter.db, key) }
+            b.serveReadyKeys()
+            if b.blockedSessions[waiter.session.id] === waiter { b.armClaimTimer(waiter) }
+            b.flushPending()
         }
     }
 
