@@ -117,13 +117,16 @@ struct DurabilityTests {
         _ = try c.command("XDEL", "orders", next.text ?? "0-0")
     }
 
+    /// An integer field of INFO persistence; -1 when it is missing.
+    static func persistenceField(_ c: TestConnection, _ name: String) throws -> Int {
+        let text = try c.command("INFO", "persistence").text ?? ""
+        let line = text.split(separator: "\r\n").first { $0.hasPrefix(name + ":") } ?? ""
+        return Int(line.dropFirst(name.count + 1)) ?? -1
+    }
+
     /// BGREWRITEAOF (a checkpoint), waiting until it is on disk.
     static func checkpoint(_ c: TestConnection) throws {
-        func rewrites() throws -> Int {
-            let text = try c.command("INFO", "persistence").text ?? ""
-            let line = text.split(separator: "\r\n").first { $0.hasPrefix("aof_rewrites:") } ?? ""
-            return Int(line.dropFirst("aof_rewrites:".count)) ?? -1
-        }
+        func rewrites() throws -> Int { try persistenceField(c, "aof_rewrites") }
         let before = try rewrites()
         #expect(try c.command("BGREWRITEAOF") == .simple("Background append only file rewriting started"))
         for _ in 0..<500 where try rewrites() <= before { usleep(10_000) }
@@ -161,11 +164,9 @@ struct DurabilityTests {
         let c = try TestConnection(port: server.port)
         _ = try c.command("XADD", "orders", "*", "event", "last")
         var runway = 0
-        for _ in 0..<200 where runway == 0 {
-            let info = try c.command("INFO", "persistence").text ?? ""
-            let line = info.split(separator: "\r\n").first { $0.hasPrefix("log_preallocated_bytes:") }
-            runway = line.flatMap { Int($0.split(separator: ":")[1]) } ?? 0
-            if runway == 0 { usleep(10_000) }
+        for _ in 0..<200 where runway <= 0 {
+            runway = try Self.persistenceField(c, "log_preallocated_bytes")
+            if runway <= 0 { usleep(10_000) }
         }
         #expect(runway >= 512 * 1024, "preallocated runway: \(runway)")
         #expect(try c.command("CONFIG", "SET", "log-commit-spin-us", "0").text == "OK")
@@ -395,13 +396,7 @@ struct DurabilityTests {
             c.send(["XADD", "s", "*", "event", "{\"order\":\(i),\"payload\":\"\(UUID().uuidString)\"}"])
         }
         _ = try c.read(4000, timeoutMs: 60_000)
-        func disk() throws -> Int {
-            guard let text = try c.command("INFO", "persistence").text,
-                let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("log_disk_bytes:") }),
-                let n = Int(line.dropFirst("log_disk_bytes:".count))
-            else { return -1 }
-            return n
-        }
+        func disk() throws -> Int { try Self.persistenceField(c, "log_disk_bytes") }
         let full = try disk()
         #expect(full > 100_000)
         #expect(try c.command("XTRIM", "s", "MAXLEN", "10") == .integer(3990))
