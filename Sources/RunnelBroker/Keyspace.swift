@@ -35,10 +35,6 @@ extension ByteBuffer {
             return true
         }
     }
-
-    /// The first readable byte, if any (no view, so no retain of the storage).
-    @inlinable
-    var firstByte: UInt8? { readableBytes > 0 ? getInteger(at: readerIndex, as: UInt8.self) : nil }
 }
 
 /// A value stored under a key. Runnel stores streams only.

@@ -43,8 +43,7 @@ public struct RESPCommandParser: Sendable {
     /// inline line), which a server ignores. On success the reader index moves past the command.
     public mutating func next(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
         if expectedArgs == 0 {
-            // `getInteger`, not `readableBytesView.first`: a view retains the storage.
-            guard buffer.readableBytes > 0, let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
+            guard let first = buffer.firstByte else { return nil }
             if first != UInt8(ascii: "*") {
                 return try parseInline(&buffer)
             }
@@ -234,4 +233,11 @@ public enum RESPInteger {
     public static func parse(_ buffer: ByteBuffer) -> Int? {
         buffer.withUnsafeReadableBytes { parse($0) }
     }
+}
+
+extension ByteBuffer {
+    /// The first readable byte, if any. Not `readableBytesView.first`: a view retains and
+    /// releases the storage, which costs on every command.
+    @inlinable
+    public var firstByte: UInt8? { readableBytes > 0 ? getInteger(at: readerIndex, as: UInt8.self) : nil }
 }
