@@ -146,6 +146,21 @@ public struct StreamNode: Sendable {
             self.lastID = lastID
             self.listpackFixedBytes = listpackFixedBytes
         }
+
+        /// Whether this image was taken from the same, unchanged node as `earlier`: the same
+        /// entry storage — not equal bytes but the same buffer, which both images hold, so it
+        /// cannot have been freed and reused, and a node that changed since got a copy (arrays
+        /// copy on write) — and the same counters and master entry. Checkpoints use it to copy
+        /// the frames of unchanged node groups without serializing them again.
+        public func isUnchanged(since earlier: Image) -> Bool {
+            guard masterID == earlier.masterID, lastID == earlier.lastID, total == earlier.total,
+                live == earlier.live, listpackFixedBytes == earlier.listpackFixedBytes,
+                data.count == earlier.data.count
+            else { return false }
+            let mine = data.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            let theirs = earlier.data.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            return mine == theirs && masterFields == earlier.masterFields
+        }
     }
 
     public var image: Image {
