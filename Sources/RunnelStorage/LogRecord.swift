@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RunnelStreams
 
 /// One record of the log: a key-level change, or a stream's own `StreamRecord`.
@@ -160,33 +165,73 @@ struct RecordEncoding {
         handle h: UInt64, id: StreamID, fields: FieldList, newNode: Bool, into out: inout ByteSink,
         region: inout RegionState
     ) {
-        var st = region.streams[h] ?? RegionState.PerStream()
+        encodeAppend(handle: h, id: id, fields: fields, newNode: newNode, into: &out, state: &region.streams[h, default: .init()])
+    }
+
+    /// The append record, written in one pass into `out` (its length is computed first, so the
+    /// body needs no buffer of its own): the hot path of every XADD.
+    private static func encodeAppend(
+        handle h: UInt64, id: StreamID, fields: FieldList, newNode: Bool, into out: inout ByteSink,
+        state st: inout RegionState.PerStream
+    ) {
         let pairs = fields.count / 2
-        var same = st.fieldNames.count == pairs && pairs > 0
-        if same {
-            for j in 0..<pairs where !fields[2 * j].elementsEqual(st.fieldNames[j]) {
-                same = false
-                break
+        fields.storage.withUnsafeBytes { src in
+            var same = st.fieldNames.count == pairs && pairs > 0
+            if same {
+                for j in 0..<pairs {
+                    let r = fields.range(2 * j)
+                    let known = st.fieldNames[j]
+                    if known.count != r.count
+                        || r.count > 0 && !known.withUnsafeBytes({ memcmp($0.baseAddress!, src.baseAddress! + r.lowerBound, r.count) == 0 })
+                    {
+                        same = false
+                        break
+                    }
+                }
+            }
+            // ID delta against the stream's previous ID in the region (`deltaID`).
+            let dms = Int64(bitPattern: id.ms &- st.base.ms)
+            let zms = UInt64(bitPattern: (dms << 1) ^ (dms >> 63))
+            let second: UInt64
+            if dms == 0 {
+                let dseq = Int64(bitPattern: id.seq &- st.base.seq)
+                second = UInt64(bitPattern: (dseq << 1) ^ (dseq >> 63))
+            } else {
+                second = id.seq
+            }
+            var body = 1 + Varint.size(h) + Varint.size(zms) + Varint.size(second) + Varint.size(UInt64(pairs))
+            for j in 0..<fields.count where !same || j & 1 == 1 {
+                let n = fields.range(j).count
+                body += Varint.size(UInt64(n)) + n
+            }
+            let total = Varint.size(UInt64(body)) + body
+            let at = out.bytes.count
+            out.bytes.append(contentsOf: repeatElement(0, count: total))
+            out.bytes.withUnsafeMutableBytes { dst in
+                let p = dst.baseAddress!
+                var i = at
+                Varint.put(UInt64(body), p, &i)
+                p.storeBytes(of: RecordType.append | (newNode ? 1 : 0) | (same ? 2 : 0), toByteOffset: i, as: UInt8.self)
+                i += 1
+                Varint.put(h, p, &i)
+                Varint.put(zms, p, &i)
+                Varint.put(second, p, &i)
+                Varint.put(UInt64(pairs), p, &i)
+                func put(_ j: Int) {
+                    let r = fields.range(j)
+                    Varint.put(UInt64(r.count), p, &i)
+                    if r.count > 0 { (p + i).copyMemory(from: src.baseAddress! + r.lowerBound, byteCount: r.count) }
+                    i += r.count
+                }
+                // The names (unless the same as before), then the values.
+                if !same { for j in 0..<pairs { put(2 * j) } }
+                for j in 0..<pairs { put(2 * j + 1) }
+            }
+            if !same {
+                st.fieldNames = (0..<pairs).map { Array(fields[2 * $0]) }
             }
         }
-        var body = ByteSink(capacity: fields.totalLength + 16 + fields.count)
-        body.byte(RecordType.append | (newNode ? 1 : 0) | (same ? 2 : 0))
-        body.varint(h)
-        body.deltaID(id, &st)
-        body.varint(pairs)
-        if !same {
-            var names: [[UInt8]] = []
-            names.reserveCapacity(pairs)
-            for j in 0..<pairs {
-                body.string(fields[2 * j])
-                names.append(Array(fields[2 * j]))
-            }
-            st.fieldNames = names
-        }
-        for j in 0..<pairs { body.string(fields[2 * j + 1]) }
-        region.streams[h] = st
-        out.varint(body.count)
-        out.bytes.append(contentsOf: body.bytes)
+        st.base = id
     }
 
     private static func encodeStream(_ h: UInt64, _ r: StreamRecord, _ b: inout ByteSink, _ region: inout RegionState) {

@@ -63,6 +63,12 @@ public struct FieldList: Sendable, Equatable {
         return storage[start..<ends[i]]
     }
 
+    /// Where string `i` lies in `storage`.
+    @inline(__always)
+    public func range(_ i: Int) -> Range<Int> {
+        (i == 0 ? 0 : ends[i - 1])..<ends[i]
+    }
+
     /// String `i` as raw bytes, without an `ArraySlice` (which retains the storage).
     public func withUnsafeBytes<R>(at i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         let start = i == 0 ? 0 : ends[i - 1]

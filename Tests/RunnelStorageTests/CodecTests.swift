@@ -48,6 +48,16 @@ struct CodecTests {
             .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 0), fields: FieldList([Array("f".utf8), Array("v".utf8)]), newNode: true),
             .append(handle: 7, id: StreamID(ms: 1_700_000_000_000, seq: 1), fields: FieldList([Array("f".utf8), Array("w".utf8)]), newNode: false),
             .append(handle: 7, id: StreamID(ms: 1_700_000_000_005, seq: 0), fields: FieldList([Array("g".utf8), Array("".utf8)]), newNode: false),
+            // Several pairs: names differ, then repeat (the same-fields form), long and empty values.
+            .append(
+                handle: 7, id: StreamID(ms: 1_700_000_000_005, seq: 1),
+                fields: FieldList([Array("sku".utf8), Array("A-1".utf8), Array("".utf8), Array(repeating: 0x61, count: 300), Array("qty".utf8), Array("2".utf8)]),
+                newNode: false),
+            .append(
+                handle: 7, id: StreamID(ms: 1_700_000_000_004, seq: 0),
+                fields: FieldList([Array("sku".utf8), Array("B".utf8), Array("".utf8), Array("".utf8), Array("qty".utf8), Array(repeating: 0x62, count: 20_000)]),
+                newNode: true),
+            .append(handle: 9, id: StreamID(ms: 1 << 50, seq: .max), fields: FieldList([Array("".utf8), Array("".utf8)]), newNode: false),
             .stream(handle: 7, .delete(ids: [StreamID(ms: 1_700_000_000_000, seq: 1), StreamID(ms: 5, seq: 9)])),
             .stream(handle: 7, .trim(through: StreamID(ms: 1_700_000_000_000, seq: 0))),
             .stream(handle: 7, .setMetadata(lastID: .max, entriesAdded: 99, maxDeletedID: nil)),
