@@ -318,10 +318,10 @@ extension Broker {
         var values = FieldList()
         swap(&values, &xaddScratch)
         // Index loops: iterating `a[t.next...]` copies (retains and releases) every argument.
-        var total = 0
-        for i in t.next..<a.count { total += a[i].readableBytes }
-        values.removeAll(reserving: total, count: fieldCount)
-        for i in t.next..<a.count { a[i].withUnsafeReadableBytes { values.append(raw: $0) } }
+        let first = t.next
+        values.assign(
+            count: a.count - first, length: { a[first + $0].readableBytes },
+            copy: { i, destination in a[first + i].withUnsafeReadableBytes { destination.copyMemory(from: $0) } })
         let id: StreamID
         do {
             id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)

@@ -36,27 +36,6 @@ import Darwin
 #endif
 
 /// Little helpers to build byte strings: varints (LEB128), zigzag, fixed little-endian.
-/// LEB128 varints written through a raw pointer (the XADD record path).
-enum Varint {
-    @inline(__always)
-    static func size(_ value: UInt64) -> Int {
-        // 1 byte per started group of 7 bits; 0 takes one byte.
-        (70 - (value | 1).leadingZeroBitCount) / 7
-    }
-
-    @inline(__always)
-    static func put(_ value: UInt64, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
-        var v = value
-        while v >= 0x80 {
-            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: i, as: UInt8.self)
-            i += 1
-            v >>= 7
-        }
-        p.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
-        i += 1
-    }
-}
-
 struct ByteSink {
     var bytes: [UInt8] = []
 

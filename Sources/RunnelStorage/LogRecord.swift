@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RunnelStreams
 
 /// One record of the log: a key-level change, or a stream's own `StreamRecord`.
@@ -179,11 +174,8 @@ struct RecordEncoding {
             var same = st.fieldNames.count == pairs && pairs > 0
             if same {
                 for j in 0..<pairs {
-                    let r = fields.range(2 * j)
-                    let known = st.fieldNames[j]
-                    if known.count != r.count
-                        || r.count > 0 && !known.withUnsafeBytes({ memcmp($0.baseAddress!, src.baseAddress! + r.lowerBound, r.count) == 0 })
-                    {
+                    let name = UnsafeRawBufferPointer(rebasing: src[fields.range(2 * j)])
+                    if !st.fieldNames[j].withUnsafeBytes({ RawBytes.equal($0, name) }) {
                         same = false
                         break
                     }
@@ -206,7 +198,7 @@ struct RecordEncoding {
             }
             let total = Varint.size(UInt64(body)) + body
             let at = out.bytes.count
-            out.bytes.append(contentsOf: repeatElement(0, count: total))
+            RawBytes.grow(&out.bytes, by: total)
             out.bytes.withUnsafeMutableBytes { dst in
                 let p = dst.baseAddress!
                 var i = at

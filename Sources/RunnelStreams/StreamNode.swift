@@ -13,7 +13,7 @@ public struct StreamEntry: Sendable, Equatable {
 /// instead of one per string).
 public struct FieldList: Sendable, Equatable {
     public private(set) var storage: [UInt8] = []
-    private var ends: [Int] = []
+    @usableFromInline var ends: [Int] = []
 
     public init() {}
 
@@ -49,6 +49,29 @@ public struct FieldList: Sendable, Equatable {
         bytes.withUnsafeBytes { append(raw: $0) }
     }
 
+    /// Replaces the contents with `count` strings, string `i` being `length(i)` bytes that
+    /// `copy(i, destination)` writes: the storage grows once, with no append per string.
+    public mutating func assign(
+        count: Int, length: (Int) -> Int, copy: (Int, UnsafeMutableRawBufferPointer) -> Void
+    ) {
+        storage.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+        var total = 0
+        for i in 0..<count {
+            total += length(i)
+            ends.append(total)
+        }
+        RawBytes.grow(&storage, by: total)
+        storage.withUnsafeMutableBytes { dst in
+            var start = 0
+            for i in 0..<count {
+                let end = ends[i]
+                copy(i, UnsafeMutableRawBufferPointer(rebasing: dst[start..<end]))
+                start = end
+            }
+        }
+    }
+
     public mutating func append(raw bytes: UnsafeRawBufferPointer) {
         storage.append(contentsOf: bytes)
         ends.append(storage.count)
@@ -64,7 +87,7 @@ public struct FieldList: Sendable, Equatable {
     }
 
     /// Where string `i` lies in `storage`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func range(_ i: Int) -> Range<Int> {
         (i == 0 ? 0 : ends[i - 1])..<ends[i]
     }
@@ -233,51 +256,60 @@ public struct StreamNode: Sendable {
         return count == total && liveCount == live && last == lastID
     }
 
-    /// Appends an entry (the caller checked ordering and node capacity).
+    /// Appends an entry (the caller checked ordering and node capacity). The entry's size is
+    /// computed first and the bytes written in one pass from the field list's storage: no
+    /// slice (each would retain the list) and no per-byte append.
     mutating func append(_ id: StreamID, _ fv: FieldList) {
         let fieldCount = fv.count / 2
-        var same = fieldCount == masterFields.count
-        if same {
-            for j in 0..<fieldCount {
-                let equal = fv.withUnsafeBytes(at: 2 * j) { f in
-                    masterFields[j].withUnsafeBytes { m in f.elementsEqual(m) }
-                }
-                if !equal {
+        let msDelta = id.ms &- masterID.ms
+        let seqDelta = id.seq &- masterID.seq
+        let second = msDelta == 0 ? seqDelta : id.seq
+        fv.storage.withUnsafeBytes { src in
+            func string(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: src[fv.range(i)]) }
+            var same = fieldCount == masterFields.count
+            if same {
+                for j in 0..<fieldCount where !masterFields[j].withUnsafeBytes({ RawBytes.equal(string(2 * j), $0) }) {
                     same = false
                     break
                 }
             }
-        }
-        let msDelta = id.ms &- masterID.ms
-        let seqDelta = id.seq &- masterID.seq
-        data.append(same ? 2 : 0)
-        Varint.append(msDelta, to: &data)
-        Varint.append(msDelta == 0 ? seqDelta : id.seq, to: &data)
-        if !same {
-            Varint.append(UInt64(fieldCount), to: &data)
-        }
-        // Listpack accounting, mirroring Redis's layout of the same entry.
-        var lp = ListpackSize.integer(same ? 2 : 0) + ListpackSize.integer(Int64(bitPattern: msDelta))
-            + ListpackSize.integer(Int64(bitPattern: seqDelta))
-        if !same { lp += ListpackSize.integer(Int64(fieldCount)) }
-        // Raw bytes, not `fv[i]` slices: a slice retains and releases the list's storage.
-        for j in 0..<fieldCount where !same {
-            fv.withUnsafeBytes(at: 2 * j) { f in
-                Varint.append(UInt64(f.count), to: &data)
-                data.append(contentsOf: f)
+            // Listpack accounting, mirroring Redis's layout of the same entry.
+            var lp = ListpackSize.integer(same ? 2 : 0) + ListpackSize.integer(Int64(bitPattern: msDelta))
+                + ListpackSize.integer(Int64(bitPattern: seqDelta))
+            var size = 1 + Varint.size(msDelta) + Varint.size(second)
+            if !same {
+                lp += ListpackSize.integer(Int64(fieldCount))
+                size += Varint.size(UInt64(fieldCount))
+            }
+            for j in 0..<(2 * fieldCount) where !same || j & 1 == 1 {
+                let f = string(j)
+                size += Varint.size(UInt64(f.count)) + f.count
                 lp += ListpackSize.string(raw: f)
             }
-        }
-        for j in 0..<fieldCount {
-            fv.withUnsafeBytes(at: 2 * j + 1) { v in
-                Varint.append(UInt64(v.count), to: &data)
-                data.append(contentsOf: v)
-                lp += ListpackSize.string(raw: v)
+            let at = data.count
+            RawBytes.grow(&data, by: size)
+            data.withUnsafeMutableBytes { dst in
+                let p = dst.baseAddress!
+                var i = at
+                p.storeBytes(of: same ? 2 : 0, toByteOffset: i, as: UInt8.self)
+                i += 1
+                Varint.put(msDelta, p, &i)
+                Varint.put(second, p, &i)
+                if !same { Varint.put(UInt64(fieldCount), p, &i) }
+                func put(_ j: Int) {
+                    let f = string(j)
+                    Varint.put(UInt64(f.count), p, &i)
+                    if f.count > 0 { (p + i).copyMemory(from: f.baseAddress!, byteCount: f.count) }
+                    i += f.count
+                }
+                // The names (unless the master entry's), then the values.
+                if !same { for j in 0..<fieldCount { put(2 * j) } }
+                for j in 0..<fieldCount { put(2 * j + 1) }
             }
+            let lpCount = fieldCount + 3 + (same ? 0 : fieldCount + 1)
+            lp += ListpackSize.integer(Int64(lpCount))
+            lpFixedBytes += lp
         }
-        let lpCount = fieldCount + 3 + (same ? 0 : fieldCount + 1)
-        lp += ListpackSize.integer(Int64(lpCount))
-        lpFixedBytes += lp
         total += 1
         live += 1
         lastID = id
@@ -483,7 +515,27 @@ public struct EntryFields {
 }
 
 /// Unsigned LEB128 varints.
-enum Varint {
+/// LEB128 varints: 7 bits a byte, low bits first, high bit set on every byte but the last.
+public enum Varint {
+    /// Bytes `value` takes (0 takes one).
+    @inlinable @inline(__always)
+    public static func size(_ value: UInt64) -> Int {
+        (70 - (value | 1).leadingZeroBitCount) / 7
+    }
+
+    /// Writes `value` at `p + i` and advances `i` (the caller reserved `size(value)` bytes).
+    @inlinable @inline(__always)
+    public static func put(_ value: UInt64, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
+        var v = value
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: i, as: UInt8.self)
+            i += 1
+            v >>= 7
+        }
+        p.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
+        i += 1
+    }
+
     @inline(__always)
     static func append(_ value: UInt64, to out: inout [UInt8]) {
         var v = value

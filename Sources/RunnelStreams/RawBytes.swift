@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Byte-array helpers for the append path (XADD: node storage, field list, log record), where
+/// the standard library's generic `append(contentsOf:)` costs tens of instructions per call
+/// and a `Repeated` collection is copied element by element.
+public enum RawBytes {
+    @usableFromInline
+    static let zeroCount = 4096
+    @usableFromInline
+    nonisolated(unsafe) static let zeros: UnsafeRawPointer = {
+        UnsafeRawPointer(calloc(4096, 1)!)
+    }()
+
+    /// Grows `array` by `count` zero bytes, for a caller that overwrites them next (an
+    /// `Array` cannot grow uninitialized): a memcpy from a zero block up to 4 KiB.
+    @inlinable
+    public static func grow(_ array: inout [UInt8], by count: Int) {
+        if count <= zeroCount {
+            array.append(contentsOf: UnsafeRawBufferPointer(start: zeros, count: count))
+        } else {
+            array.append(contentsOf: repeatElement(0, count: count))
+        }
+    }
+
+    /// Byte equality of two raw buffers (memcmp).
+    @inlinable
+    public static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+}
