@@ -141,17 +141,8 @@ public struct RESPWriter {
 
     /// A stream ID `ms-seq` as a bulk string, formatted without allocating.
     public mutating func bulkStreamID(ms: UInt64, seq: UInt64) {
-        func digits(_ v: UInt64) -> Int {
-            var n = 1
-            var x = v
-            while x >= 10 {
-                x /= 10
-                n += 1
-            }
-            return n
-        }
-        let a = digits(ms)
-        let c = digits(seq)
+        let a = Self.decimalDigits(ms)
+        let c = Self.decimalDigits(seq)
         // `$<len>\r\n<ms>-<seq>\r\n` in one buffer write.
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 24 + a + c + 3) { ptr in
             let base = ptr.baseAddress!
@@ -159,22 +150,49 @@ public struct RESPWriter {
             var n = 1 + Self.formatDecimal(a + 1 + c, at: base + 1)
             base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
             n += 2
-            var x = ms
-            for i in stride(from: n + a - 1, through: n, by: -1) {
-                base.storeBytes(of: UInt8(ascii: "0") + UInt8(x % 10), toByteOffset: i, as: UInt8.self)
-                x /= 10
-            }
+            Self.putDecimal(ms, endingAt: base + n + a)
             n += a
             base.storeBytes(of: UInt8(ascii: "-"), toByteOffset: n, as: UInt8.self)
             n += 1
-            x = seq
-            for i in stride(from: n + c - 1, through: n, by: -1) {
-                base.storeBytes(of: UInt8(ascii: "0") + UInt8(x % 10), toByteOffset: i, as: UInt8.self)
-                x /= 10
-            }
+            Self.putDecimal(seq, endingAt: base + n + c)
             n += c
             base.storeBytes(of: 0x0A0D as UInt16, toByteOffset: n, as: UInt16.self)
             return n + 2
+        }
+    }
+
+    /// Decimal digits of `v` (1 for 0).
+    @inline(__always)
+    static func decimalDigits(_ v: UInt64) -> Int {
+        var n = 1
+        var bound: UInt64 = 10
+        while n < 20 && v >= bound {
+            n += 1
+            bound &*= 10
+        }
+        return n
+    }
+
+    /// Writes `v` in decimal so that its last digit is just before `end`, two digits at a
+    /// time from a table (an ID's 13-digit milliseconds in 7 steps).
+    @inline(__always)
+    static func putDecimal(_ v: UInt64, endingAt end: UnsafeMutableRawPointer) {
+        let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+        let table = UnsafeRawPointer(pairs.utf8Start)
+        var x = v
+        var p = end
+        while x >= 100 {
+            let r = Int(x % 100)
+            x /= 100
+            p -= 2
+            p.copyMemory(from: table + 2 * r, byteCount: 2)
+        }
+        if x >= 10 {
+            p -= 2
+            p.copyMemory(from: table + 2 * Int(x), byteCount: 2)
+        } else {
+            p -= 1
+            p.storeBytes(of: UInt8(ascii: "0") + UInt8(x), as: UInt8.self)
         }
     }
 

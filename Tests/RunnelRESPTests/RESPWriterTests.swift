@@ -21,6 +21,22 @@ struct RESPWriterTests {
         #expect(render(.resp2) { $0.ok() } == "+OK\r\n")
     }
 
+    @Test("stream IDs as bulk strings, at every digit count")
+    func streamIDs() {
+        var samples: [UInt64] = [0, 9, 10, 99, 100, 101, 1_764_000_000_000, .max, .max - 1]
+        var p: UInt64 = 1
+        for _ in 0..<19 {
+            p *= 10
+            samples += [p - 1, p, p + 1]
+        }
+        for ms in samples {
+            for seq in [0, 7, 10, 12345, ms] {
+                let text = "\(ms)-\(seq)"
+                #expect(render(.resp2) { $0.bulkStreamID(ms: ms, seq: seq) } == "$\(text.utf8.count)\r\n\(text)\r\n")
+            }
+        }
+    }
+
     @Test("RESP3 types fall back to RESP2 shapes")
     func fallbacks() {
         #expect(render(.resp2) { $0.null() } == "$-1\r\n")
