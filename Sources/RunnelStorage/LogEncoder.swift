@@ -89,13 +89,14 @@ public final class LogEncoder {
 
     @inline(__always)
     private func noteSpan(_ h: UInt64, _ id: StreamID) {
-        if var s = currentSpans[h] {
-            s.last = id
-            s.count += 1
-            currentSpans[h] = s
-        } else {
-            currentSpans[h] = IndexSpan(first: id, last: id, count: 1)
-        }
+        // One lookup, mutated in place.
+        Self.extend(&currentSpans[h, default: IndexSpan(first: id, last: id, count: 0)], to: id)
+    }
+
+    @inline(__always)
+    private static func extend(_ span: inout IndexSpan, to id: StreamID) {
+        span.last = id
+        span.count += 1
     }
 
     private func closeChunk() {
