@@ -113,19 +113,26 @@ public enum CheckpointFile {
             if raw.count >= frameRaw { flushFrame() }
         }
         var group = ByteSink(capacity: groupMaxRaw + 8192)
-        var groupImages: [StreamNode.Image] = []
+        var groupNodes = 0
+        var groupFirst = StreamID.zero
         func emitGroup(handle: UInt64) {
             flushFrame()
+            let key = CheckpointReuse.Key(handle: handle, first: groupFirst)
+            let sum = CheckpointReuse.Sum(
+                nodes: groupNodes, rawLength: group.count, crc: Checksum.crc32(group.bytes), adler: Checksum.adler32(group.bytes))
             let offset = file.count
-            deflater.reset()
-            let payload = deflater.compress(group.bytes)
-            file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
-            reuse?.note(
-                CheckpointReuse.Key(handle: handle, first: groupImages[0].masterID),
-                CheckpointReuse.Location(nodes: groupImages, rawLength: group.count, offset: offset, length: file.count - offset),
-                copied: false)
+            var copied = false
+            if let previous, let frame = previous.frame(key, sum) {
+                file.append(contentsOf: frame)
+                copied = true
+            } else {
+                deflater.reset()
+                let payload = deflater.compress(group.bytes)
+                file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
+            }
+            reuse?.note(key, CheckpointReuse.Location(sum: sum, offset: offset, length: file.count - offset), copied: copied)
             group.bytes.removeAll(keepingCapacity: true)
-            groupImages.removeAll()
+            groupNodes = 0
         }
         var meta = ByteSink()
         meta.byte(CheckpointRecord.meta)
@@ -147,23 +154,8 @@ public enum CheckpointFile {
             b.varint(s.nodes.count)
             put(b)
             var n = ByteSink(capacity: 8192)
-            let nodes = s.nodes
-            var i = 0
-            while i < nodes.count {
-                if groupImages.isEmpty, let previous, let (frame, old) = previous.frame(handle: cs.handle, nodes, from: i) {
-                    // An unchanged group: its frame from the previous file, as it was.
-                    flushFrame()
-                    let offset = file.count
-                    file.append(contentsOf: frame)
-                    reuse?.note(
-                        CheckpointReuse.Key(handle: cs.handle, first: nodes[i].masterID),
-                        CheckpointReuse.Location(nodes: old.nodes, rawLength: old.rawLength, offset: offset, length: frame.count),
-                        copied: true)
-                    i += old.nodes.count
-                    continue
-                }
-                let img = nodes[i].image
-                i += 1
+            for node in s.nodes {
+                let img = node.image
                 n.bytes.removeAll(keepingCapacity: true)
                 n.byte(CheckpointRecord.node)
                 n.varint(cs.handle)
@@ -175,18 +167,19 @@ public enum CheckpointFile {
                 n.id(img.lastID)
                 n.varint(img.listpackFixedBytes)
                 n.string(img.data)
+                if groupNodes == 0 { groupFirst = img.masterID }
                 group.varint(n.count)
                 group.bytes.append(contentsOf: n.bytes)
-                groupImages.append(img)
+                groupNodes += 1
                 if group.count >= groupMaxRaw || group.count >= groupMinRaw && cutsAfter(img.masterID) {
                     emitGroup(handle: cs.handle)
                 }
             }
             // The nodes after the last cut travel with the records that follow.
-            if !groupImages.isEmpty {
+            if groupNodes > 0 {
                 raw.bytes.append(contentsOf: group.bytes)
                 group.bytes.removeAll(keepingCapacity: true)
-                groupImages.removeAll()
+                groupNodes = 0
                 if raw.count >= frameRaw { flushFrame() }
             }
             // Groups as the records that rebuild them: create, consumers, then every pending

@@ -6,20 +6,14 @@ import Darwin
 import RunnelStreams
 
 /// What the previous checkpoint file holds, so the next checkpoint copies the frames of node
-/// groups that have not changed instead of serializing and compressing them again
-/// (docs/DESIGN.md, "Incremental checkpoints"). A checkpoint's cost is then its new data, not
-/// a pass over the whole state every time.
+/// groups that have not changed instead of compressing them again (docs/DESIGN.md,
+/// "Incremental checkpoints"). A checkpoint's cost is then its new data plus a checksum pass
+/// over the rest, not a full recompression of the state every time.
 ///
-/// A group is identified by its stream handle and first node's master ID, and is unchanged
-/// when each of its nodes still has the very storage it had when the group was written
-/// (`StreamNode.Image.isUnchanged(since:)`): the images kept here hold that storage, so the
-/// live stream copies a node before changing it. Identical nodes cut into identical groups
-/// (the cut rule reads only the nodes), so the copied frame is exactly what compressing them
-/// again would give. The copied frame is checked against its own CRC before use; any doubt
-/// means compressing anew.
-///
-/// The kept images share storage with the live streams, so they cost memory only for nodes
-/// changed or dropped since the last checkpoint, until the next one.
+/// A group is identified by its stream handle and first node's master ID, and matched by the
+/// node count, raw length, CRC-32 and Adler-32 of its uncompressed records: two independent
+/// 32-bit checks, so a changed group is never mistaken for an unchanged one in practice. The
+/// copied frame is checked against its own CRC before use; any doubt means compressing anew.
 ///
 /// Used by one checkpoint at a time (the writer starts the next only after the previous one
 /// reported), guarded by a lock all the same.
@@ -29,10 +23,15 @@ public final class CheckpointReuse: @unchecked Sendable {
         var first: StreamID
     }
 
-    struct Location {
-        /// The group's nodes as they were when its frame was written.
-        var nodes: [StreamNode.Image]
+    struct Sum: Equatable {
+        var nodes: Int
         var rawLength: Int
+        var crc: UInt32
+        var adler: UInt32
+    }
+
+    struct Location {
+        var sum: Sum
         var offset: Int
         var length: Int
     }
@@ -92,23 +91,18 @@ public final class CheckpointReuse: @unchecked Sendable {
         let fd: Int32
         let groups: [Key: Location]
 
-        /// The previous file's frame of the group that starts at `nodes[start]` of the stream
-        /// `handle`, and where the group was (its node count, raw length), when those nodes are unchanged since and
-        /// the frame reads back intact.
-        func frame(handle: UInt64, _ nodes: [StreamNode], from start: Int) -> (frame: [UInt8], old: Location)? {
-            let key = Key(handle: handle, first: nodes[start].masterID)
-            guard let old = groups[key], old.length > 0, old.nodes.count <= nodes.count - start else { return nil }
-            for (i, image) in old.nodes.enumerated() where !nodes[start + i].image.isUnchanged(since: image) {
-                return nil
-            }
+        /// The previous file's frame of the group `key`, when its sums equal `sum` and the
+        /// frame reads back intact.
+        func frame(_ key: Key, _ sum: Sum) -> [UInt8]? {
+            guard let old = groups[key], old.sum == sum, old.length > 0 else { return nil }
             var bytes = [UInt8](repeating: 0, count: old.length)
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, old.length, off_t(old.offset)) }
             guard n == old.length else { return nil }
             var scanner = FrameScanner(bytes, from: 0)
             guard case .success(let info)? = scanner.next(), info.offset == 0,
-                info.payloadStart + info.payloadLength == old.length, info.rawLength == old.rawLength, info.restart
+                info.payloadStart + info.payloadLength == old.length, info.rawLength == sum.rawLength, info.restart
             else { return nil }
-            return (bytes, old)
+            return bytes
         }
 
         func close() { _ = Glibc.close(fd) }

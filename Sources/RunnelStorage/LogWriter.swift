@@ -272,9 +272,7 @@ public final class LogWriter: @unchecked Sendable {
 
     private func run() {
         while true {
-            let idleSince = Files.monotonicNs()
-            let idle = signal.withLock { queue.isEmpty }
-            if syncsInline && idle { awaitNextCommit() }
+            if syncsInline { awaitNextCommit() }
             signal.lock()
             while queue.isEmpty && !stopping {
                 if failed != nil {
@@ -288,11 +286,6 @@ public final class LogWriter: @unchecked Sendable {
             let policy = _policy
             let stop = stopping && queue.isEmpty
             signal.unlock()
-            if idle && !items.isEmpty {
-                // How long the next commit took to come: what decides whether looking for it pays.
-                let gap = Files.monotonicNs() &- idleSince
-                commitGapNs = (commitGapNs &* 3 &+ gap) / 4
-            }
 
             syncsInline = policy == .always
             if failed != nil {
@@ -333,13 +326,10 @@ public final class LogWriter: @unchecked Sendable {
     /// Under `always`, before sleeping: the next commit usually arrives within tens of µs of
     /// the last report (the loop writes the replies, the clients answer), about what waking a
     /// thread from a futex costs on a VM. So look for it for up to `commitSpinUs`, yielding the
-    /// core to any other runnable thread between looks (`sched_yield`) — but only while recent
-    /// commits came that soon (`commitGapNs`, a moving average). When the loop is saturated
-    /// (pipelined clients) the next commit comes a whole loop iteration later, and every look
-    /// would be a system call taken from the threads doing the work.
+    /// core to any other runnable thread between looks (`sched_yield`).
     private func awaitNextCommit() {
         let spin = signal.withLock { _commitSpinUs }
-        guard spin > 0, commitGapNs < UInt64(spin) * 1000 else { return }
+        guard spin > 0 else { return }
         let until = Files.monotonicNs() + UInt64(spin) * 1000
         while Files.monotonicNs() < until {
             if signal.withLock({ !queue.isEmpty || stopping }) { return }
@@ -354,8 +344,6 @@ public final class LogWriter: @unchecked Sendable {
         set { signal.withLock { _commitSpinUs = max(0, newValue) } }
     }
     private var _commitSpinUs = 100
-    /// Moving average of the time from the writer turning idle to its next work (writer thread).
-    private var commitGapNs: UInt64 = 0
 
     /// The syncer thread: fdatasync once a second under everysec, and retries of a failed sync
     /// every 200 ms under any policy (under `always` the writer thread syncs each batch itself).

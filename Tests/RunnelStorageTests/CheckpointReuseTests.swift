@@ -90,22 +90,4 @@ struct CheckpointReuseTests {
         #expect(reuse.lastCopiedBytes == 0)
         #expect(fourth == second)
     }
-
-    @Test("a node counts as unchanged only while it keeps the storage it had")
-    func nodeIdentity() {
-        var s = Stream()
-        fill(&s, from: 0, count: 10)
-        let before = s.nodes[0].image
-        #expect(s.nodes[0].image.isUnchanged(since: before))
-        var twin = Stream()
-        fill(&twin, from: 0, count: 10)
-        #expect(twin.nodes[0].image == before, "equal content")
-        #expect(!twin.nodes[0].image.isUnchanged(since: before), "but other storage")
-        fill(&s, from: 10, count: 1)
-        #expect(!s.nodes[0].image.isUnchanged(since: before), "an append copied the held storage")
-        #expect(before.total == 10 && s.nodes[0].total == 11)
-        let appended = s.nodes[0].image
-        #expect(s.delete([StreamID(ms: 1_700_000_000_000 + 3, seq: 0)]) == 1)
-        #expect(!s.nodes[0].image.isUnchanged(since: appended), "a deletion too")
-    }
 }
