@@ -6,23 +6,24 @@ import Darwin
 
 /// Byte-array helpers for the append path (XADD: node storage, field list, log record), where
 /// the standard library's generic `append(contentsOf:)` costs tens of instructions per call
-/// and a `Repeated` collection is copied element by element.
+/// and a `Repeated` collection would be copied element by element.
 public enum RawBytes {
     @usableFromInline
     static let zeroCount = 4096
     @usableFromInline
     nonisolated(unsafe) static let zeros: UnsafeRawPointer = {
-        UnsafeRawPointer(calloc(4096, 1)!)
+        UnsafeRawPointer(calloc(zeroCount, 1)!)
     }()
 
     /// Grows `array` by `count` zero bytes, for a caller that overwrites them next (an
-    /// `Array` cannot grow uninitialized): a memcpy from a zero block up to 4 KiB.
+    /// `Array` cannot grow uninitialized): memcpy from a 4 KiB zero block, piece by piece.
     @inlinable
     public static func grow(_ array: inout [UInt8], by count: Int) {
-        if count <= zeroCount {
-            array.append(contentsOf: UnsafeRawBufferPointer(start: zeros, count: count))
-        } else {
-            array.append(contentsOf: repeatElement(0, count: count))
+        var left = count
+        while left > 0 {
+            let n = min(left, zeroCount)
+            array.append(contentsOf: UnsafeRawBufferPointer(start: zeros, count: n))
+            left -= n
         }
     }
 
