@@ -30,9 +30,9 @@ struct DumpTests {
         #expect(s1 == 0)
         #expect(stats == """
             db  key      entries  first-id         last-id           bytes  groups  consumers  pending
-             0  orders        79  1700000000000-1  1700000000001-80   2946       1          2       20
+             0  orders        79  1700000000000-1  1700000000001-80   2210       1          2       20
              0  audit          1  1-1              1-1                 157       0          0        0
-             2  metrics        1  5-0              5-0                 139       0          0        0
+             2  metrics        1  5-0              5-0                 219       0          0        0
             totals: 3 streams, 81 entries, 1 groups, 2 consumers, 20 pending
             disk: 1393 bytes (checkpoint 494, log 899 in 2 segments)
             log: 44 frames, 48 records, 1001 raw bytes, compression 1.19x
