@@ -44,6 +44,8 @@ final class Persistence: KeyspaceLog {
     /// Sessions whose output waits for the log.
     private var waiting: [Int: ClientSession] = [:]
     private var checkpointRunning = false
+    /// The last node content stamp given out (`Stream.stampNodes`); only grows.
+    private var nodeVersions: UInt64 = 0
     private var offsetAtLastCheckpoint: UInt64 = 0
     private(set) var recordsAtLastCheckpoint: UInt64 = 0
     private var lastCheckpointBytes = 0
@@ -245,6 +247,9 @@ final class Persistence: KeyspaceLog {
         for (db, database) in broker.dbs.enumerated() {
             for (key, value) in database.values {
                 guard case .stream(let box) = value, box.handle != 0 else { continue }
+                // Stamp what changed since the last checkpoint: unchanged node groups are then
+                // copied from the previous file (CheckpointReuse).
+                box.stream.stampNodes(&nodeVersions)
                 var copy = box.stream
                 copy.journal = nil
                 streams.append(

@@ -88,8 +88,9 @@ public enum CheckpointFile {
     }
 
     /// Serializes and compresses a checkpoint. Returns the file bytes. With `reuse`, node
-    /// groups identical to ones of the previous checkpoint file are copied from it (their
-    /// frames verified by CRC first) and `reuse` collects the groups of this file, to be
+    /// groups whose nodes carry the stamps they had in the previous checkpoint file are copied
+    /// from it (their frames verified by CRC first; the caller stamped the streams, see
+    /// `Stream.stampNodes`) and `reuse` collects the groups of this file, to be
     /// committed once the file is durable.
     public static func encode(_ state: CheckpointState, level: Int32 = 1, reuse: CheckpointReuse? = nil) -> [UInt8] {
         var file = Framing.header(.checkpoint, id: state.baseSegment)
@@ -113,26 +114,20 @@ public enum CheckpointFile {
             if raw.count >= frameRaw { flushFrame() }
         }
         var group = ByteSink(capacity: groupMaxRaw + 8192)
-        var groupNodes = 0
+        var groupVersions: [UInt64] = []
         var groupFirst = StreamID.zero
         func emitGroup(handle: UInt64) {
             flushFrame()
-            let key = CheckpointReuse.Key(handle: handle, first: groupFirst)
-            let sum = CheckpointReuse.Sum(
-                nodes: groupNodes, rawLength: group.count, crc: Checksum.crc32(group.bytes), adler: Checksum.adler32(group.bytes))
             let offset = file.count
-            var copied = false
-            if let previous, let frame = previous.frame(key, sum) {
-                file.append(contentsOf: frame)
-                copied = true
-            } else {
-                deflater.reset()
-                let payload = deflater.compress(group.bytes)
-                file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
-            }
-            reuse?.note(key, CheckpointReuse.Location(sum: sum, offset: offset, length: file.count - offset), copied: copied)
+            deflater.reset()
+            let payload = deflater.compress(group.bytes)
+            file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
+            reuse?.note(
+                CheckpointReuse.Key(handle: handle, first: groupFirst),
+                CheckpointReuse.Location(versions: groupVersions, rawLength: group.count, offset: offset, length: file.count - offset),
+                copied: false)
             group.bytes.removeAll(keepingCapacity: true)
-            groupNodes = 0
+            groupVersions.removeAll()
         }
         var meta = ByteSink()
         meta.byte(CheckpointRecord.meta)
@@ -154,8 +149,25 @@ public enum CheckpointFile {
             b.varint(s.nodes.count)
             put(b)
             var n = ByteSink(capacity: 8192)
-            for node in s.nodes {
-                let img = node.image
+            let nodes = s.nodes
+            var i = 0
+            while i < nodes.count {
+                if groupVersions.isEmpty, let previous, let (frame, old) = previous.frame(handle: cs.handle, nodes, from: i) {
+                    // An unchanged group: its frame from the previous file, as it was.
+                    flushFrame()
+                    let offset = file.count
+                    file.append(contentsOf: frame)
+                    reuse?.note(
+                        CheckpointReuse.Key(handle: cs.handle, first: nodes[i].masterID),
+                        CheckpointReuse.Location(versions: old.versions, rawLength: old.rawLength, offset: offset, length: frame.count),
+                        copied: true)
+                    i += old.versions.count
+                    continue
+                }
+                let img = nodes[i].image
+                if groupVersions.isEmpty { groupFirst = img.masterID }
+                groupVersions.append(nodes[i].version)
+                i += 1
                 n.bytes.removeAll(keepingCapacity: true)
                 n.byte(CheckpointRecord.node)
                 n.varint(cs.handle)
@@ -167,19 +179,17 @@ public enum CheckpointFile {
                 n.id(img.lastID)
                 n.varint(img.listpackFixedBytes)
                 n.string(img.data)
-                if groupNodes == 0 { groupFirst = img.masterID }
                 group.varint(n.count)
                 group.bytes.append(contentsOf: n.bytes)
-                groupNodes += 1
                 if group.count >= groupMaxRaw || group.count >= groupMinRaw && cutsAfter(img.masterID) {
                     emitGroup(handle: cs.handle)
                 }
             }
             // The nodes after the last cut travel with the records that follow.
-            if groupNodes > 0 {
+            if !groupVersions.isEmpty {
                 raw.bytes.append(contentsOf: group.bytes)
                 group.bytes.removeAll(keepingCapacity: true)
-                groupNodes = 0
+                groupVersions.removeAll()
                 if raw.count >= frameRaw { flushFrame() }
             }
             // Groups as the records that rebuild them: create, consumers, then every pending

@@ -6,14 +6,17 @@ import Darwin
 import RunnelStreams
 
 /// What the previous checkpoint file holds, so the next checkpoint copies the frames of node
-/// groups that have not changed instead of compressing them again (docs/DESIGN.md,
-/// "Incremental checkpoints"). A checkpoint's cost is then its new data plus a checksum pass
-/// over the rest, not a full recompression of the state every time.
+/// groups that have not changed instead of serializing and compressing them again
+/// (docs/DESIGN.md, "Incremental checkpoints"). A checkpoint's cost is then its new data, not
+/// a pass over the whole state every time.
 ///
-/// A group is identified by its stream handle and first node's master ID, and matched by the
-/// node count, raw length, CRC-32 and Adler-32 of its uncompressed records: two independent
-/// 32-bit checks, so a changed group is never mistaken for an unchanged one in practice. The
-/// copied frame is checked against its own CRC before use; any doubt means compressing anew.
+/// A group is identified by its stream handle and first node's master ID, and is unchanged
+/// when each of its nodes still carries the content stamp it had when the group was written
+/// (`StreamNode.version`: reset by every change, restamped from a counter that never repeats
+/// just before each checkpoint copies the streams). Identical nodes cut into identical groups
+/// (the cut rule reads only the nodes), so the copied frame is exactly what serializing and
+/// compressing them again would give. The copied frame is checked against its own CRC before
+/// use; any doubt means compressing anew. Only numbers are kept, never node storage.
 ///
 /// Used by one checkpoint at a time (the writer starts the next only after the previous one
 /// reported), guarded by a lock all the same.
@@ -23,15 +26,10 @@ public final class CheckpointReuse: @unchecked Sendable {
         var first: StreamID
     }
 
-    struct Sum: Equatable {
-        var nodes: Int
-        var rawLength: Int
-        var crc: UInt32
-        var adler: UInt32
-    }
-
     struct Location {
-        var sum: Sum
+        /// The stamps of the group's nodes when its frame was written.
+        var versions: [UInt64]
+        var rawLength: Int
         var offset: Int
         var length: Int
     }
@@ -91,18 +89,23 @@ public final class CheckpointReuse: @unchecked Sendable {
         let fd: Int32
         let groups: [Key: Location]
 
-        /// The previous file's frame of the group `key`, when its sums equal `sum` and the
+        /// The previous file's frame of the group that starts at `nodes[start]` of the stream
+        /// `handle`, with where that group was, when its nodes carry the same stamps and the
         /// frame reads back intact.
-        func frame(_ key: Key, _ sum: Sum) -> [UInt8]? {
-            guard let old = groups[key], old.sum == sum, old.length > 0 else { return nil }
+        func frame(handle: UInt64, _ nodes: [StreamNode], from start: Int) -> (frame: [UInt8], old: Location)? {
+            let key = Key(handle: handle, first: nodes[start].masterID)
+            guard let old = groups[key], old.length > 0, !old.versions.isEmpty,
+                old.versions.count <= nodes.count - start
+            else { return nil }
+            for (i, v) in old.versions.enumerated() where v == 0 || nodes[start + i].version != v { return nil }
             var bytes = [UInt8](repeating: 0, count: old.length)
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, old.length, off_t(old.offset)) }
             guard n == old.length else { return nil }
             var scanner = FrameScanner(bytes, from: 0)
             guard case .success(let info)? = scanner.next(), info.offset == 0,
-                info.payloadStart + info.payloadLength == old.length, info.rawLength == sum.rawLength, info.restart
+                info.payloadStart + info.payloadLength == old.length, info.rawLength == old.rawLength, info.restart
             else { return nil }
-            return bytes
+            return (bytes, old)
         }
 
         func close() { _ = Glibc.close(fd) }

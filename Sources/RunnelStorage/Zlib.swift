@@ -11,10 +11,6 @@ public enum Checksum {
         bytes.withUnsafeBytes { crc32($0, seed: seed) }
     }
 
-    public static func adler32(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { UInt32(CZlib.adler32(1, $0.bindMemory(to: Bytef.self).baseAddress, uInt($0.count))) }
-    }
-
     public static func mask(_ crc: UInt32) -> UInt32 {
         ((crc >> 15) | (crc << 17)) &+ 0xa282_ead8
     }

@@ -108,6 +108,14 @@ public struct Stream: Sendable {
         journal?.recordAppend(id: id, fields: fv, newNode: newNode)
     }
 
+    /// Stamps every node changed since the last call with a fresh version from `counter`
+    /// (which only grows, so a stamp is never reused). A checkpoint stamps the live streams
+    /// before copying them; a node group whose stamps match the previous checkpoint's is
+    /// copied from that file instead of being serialized again.
+    public mutating func stampNodes(_ counter: inout UInt64) {
+        for i in nodes.indices where nodes[i].version == 0 { nodes[i].stamp(&counter) }
+    }
+
     /// Appends with the node decision already made (replay).
     mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool) {
         if newNode || nodes.isEmpty {

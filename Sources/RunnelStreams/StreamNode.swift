@@ -116,6 +116,10 @@ public struct FieldList: Sendable, Equatable {
 /// The master entry is the first entry's field list, shared by later entries that repeat it.
 public struct StreamNode: Sendable {
     public private(set) var masterID: StreamID
+    /// A stamp of the node's content, for incremental checkpoints: 0 after any change, a
+    /// fresh never-reused number once stamped (`Stream.stampNodes`). Equal non-zero stamps
+    /// mean unchanged content. Every method that changes what the node stores resets it.
+    public private(set) var version: UInt64 = 0
     private(set) var masterFields: [[UInt8]]
     private(set) var data: [UInt8] = []
     /// Entries stored, live and deleted.
@@ -245,6 +249,7 @@ public struct StreamNode: Sendable {
     /// computed first and the bytes written in one pass from the field list's storage: no
     /// slice (each would retain the list) and no per-byte append.
     mutating func append(_ id: StreamID, _ fv: FieldList) {
+        version = 0
         let fieldCount = fv.count / 2
         let msDelta = id.ms &- masterID.ms
         let seqDelta = id.seq &- masterID.seq
@@ -309,7 +314,16 @@ public struct StreamNode: Sendable {
         lastID = id
     }
 
-    /// Releases spare capacity once the node is sealed (no more appends).
+    /// Gives the node a content stamp if it has none.
+    mutating func stamp(_ counter: inout UInt64) {
+        if version == 0 {
+            counter += 1
+            version = counter
+        }
+    }
+
+    /// Releases spare capacity once the node is sealed (no more appends). The content, and
+    /// so the version, stay.
     mutating func shrinkToFit() {
         if data.capacity > data.count + 16 { data = Array(data[0..<data.count]) }
     }
@@ -431,6 +445,7 @@ public struct StreamNode: Sendable {
             return offset == nil
         }
         guard let offset else { return false }
+        version = 0
         data[offset] |= 1
         live -= 1
         return true
@@ -439,6 +454,7 @@ public struct StreamNode: Sendable {
     /// Marks live entries deleted from the start while `shouldDelete(id, alreadyDeleted)`
     /// says so; returns the count newly deleted. Stops at the first entry it must keep.
     mutating func deleteLeading(while shouldDelete: (StreamID, Bool) -> Bool) -> Int {
+        version = 0
         var offsets: [Int] = []
         forEachSlot { slot, _ in
             guard shouldDelete(slot.id, slot.deleted) else { return false }

@@ -10,6 +10,13 @@ fileprivate typealias Stream = RunnelStreams.Stream
 /// file; everything else is compressed anew; the result always decodes to the current state.
 @Suite("Checkpoint reuse")
 struct CheckpointReuseTests {
+    /// Stamps the streams as the server does before a checkpoint copies them, then builds the
+    /// checkpoint state.
+    fileprivate func makeState(_ streams: inout [UInt64: Stream], counter: inout UInt64) -> CheckpointState {
+        for k in Array(streams.keys) { streams[k]!.stampNodes(&counter) }
+        return makeState(streams)
+    }
+
     fileprivate func makeState(_ streams: [UInt64: Stream]) -> CheckpointState {
         CheckpointState(
             baseSegment: 1, nextHandle: 10, createdMs: 1,
@@ -47,7 +54,8 @@ struct CheckpointReuseTests {
         streams[3]!.deliverNew(Array("g".utf8), consumer: Array("c".utf8), ids: [StreamID(ms: 1_700_000_000_001, seq: 0)], now: 5, noAck: false)
 
         let reuse = CheckpointReuse()
-        let first = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        var counter: UInt64 = 0
+        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
         #expect(reuse.lastCopiedBytes == 0, "nothing to copy from")
         try assertDecodes(first, to: streams)
         // The same state without reuse compresses to the same bytes: grouping is deterministic.
@@ -57,7 +65,7 @@ struct CheckpointReuseTests {
         reuse.commit(path: path1)
 
         // Unchanged: everything in groups is copied and the file is identical.
-        let same = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        let same = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
         #expect(same == first)
         #expect(reuse.lastCopiedBytes > first.count * 9 / 10)
         reuse.discard()
@@ -67,7 +75,7 @@ struct CheckpointReuseTests {
         #expect(streams[1]!.delete([StreamID(ms: 1_700_000_000_000 + 20_000, seq: 0)]) == 1)
         _ = streams[1]!.trim(.maxLength(30_000), approximate: true, limit: 0)
         fill(&streams[2]!, from: 50, count: 10)
-        let second = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        let second = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
         try assertDecodes(second, to: streams)
         #expect(reuse.lastCopiedBytes > second.count / 2, "most groups survive a head trim, a deletion and appends")
         #expect(reuse.lastCopiedBytes < second.count * 95 / 100, "changed groups are not copied")
@@ -79,15 +87,62 @@ struct CheckpointReuseTests {
         var damaged = second
         damaged[damaged.count / 2] ^= 0x40
         FileManager.default.createFile(atPath: path2, contents: Data(damaged))
-        let third = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        let third = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
         try assertDecodes(third, to: streams)
         #expect(third == second, "the damaged group was recompressed to its original frame")
         #expect(reuse.lastCopiedBytes < second.count * 98 / 100)
 
         // Without a previous file (removed), everything is compressed.
         unlink(path2)
-        let fourth = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        let fourth = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
         #expect(reuse.lastCopiedBytes == 0)
         #expect(fourth == second)
+    }
+
+    @Test("node stamps: kept while a node is unchanged, reset by every change, never reused")
+    func nodeStamps() throws {
+        var s = Stream()
+        fill(&s, from: 0, count: 250)  // three nodes
+        #expect(s.nodes.allSatisfy { $0.version == 0 }, "new nodes are unstamped")
+        var counter: UInt64 = 0
+        s.stampNodes(&counter)
+        let stamps = s.nodes.map(\.version)
+        #expect(Set(stamps).count == stamps.count && !stamps.contains(0))
+        s.stampNodes(&counter)
+        #expect(s.nodes.map(\.version) == stamps, "stamping again changes nothing")
+        fill(&s, from: 250, count: 1)  // appends to the last node
+        #expect(s.nodes.last!.version == 0)
+        #expect(s.delete([StreamID(ms: 1_700_000_000_000 + 5, seq: 0)]) == 1)  // first node
+        #expect(s.nodes[0].version == 0)
+        #expect(s.nodes[1].version == stamps[1], "untouched")
+        s.stampNodes(&counter)
+        #expect(s.nodes[0].version > stamps.max()! && s.nodes.last!.version > stamps.max()!)
+        // A copy shares stamps; a change to the copy does not reach the original.
+        var copy = s
+        fill(&copy, from: 300, count: 1)
+        #expect(copy.nodes.last!.version == 0 && s.nodes.last!.version != 0)
+    }
+
+    @Test("an unstamped change in a group means compressing it again")
+    func unstampedNotReused() throws {
+        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var streams: [UInt64: Stream] = [1: Stream()]
+        fill(&streams[1]!, from: 0, count: 20_000)
+        var counter: UInt64 = 0
+        let reuse = CheckpointReuse()
+        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
+        let path = dir + "/one.ckpt"
+        FileManager.default.createFile(atPath: path, contents: Data(first))
+        reuse.commit(path: path)
+        // Deleting one entry in every node, without stamping: nothing may be copied.
+        for i in stride(from: 0, to: 20_000, by: 50) {
+            #expect(streams[1]!.delete([StreamID(ms: 1_700_000_000_000 + UInt64(i), seq: 0)]) == 1)
+        }
+        let second = CheckpointFile.encode(makeState(streams), level: 1, reuse: reuse)
+        #expect(reuse.lastCopiedBytes == 0)
+        try assertDecodes(second, to: streams)
+        #expect(second == CheckpointFile.encode(makeState(streams), level: 1))
     }
 }

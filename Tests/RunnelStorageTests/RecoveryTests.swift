@@ -100,12 +100,16 @@ struct RecoveryTests {
 
     /// Closes the region, then checkpoints `model` (keys `s<handle>`, db `handle % 2`) through
     /// the writer and waits until `n` checkpoints have finished.
-    func checkpoint(_ h: LogHarness, _ model: [UInt64: Stream], waitingFor n: Int) {
+    /// Takes a checkpoint as the server does: stamps the model's streams, then copies them.
+    func checkpoint(_ h: LogHarness, _ model: inout [UInt64: Stream], waitingFor n: Int) {
         h.encoder.restartRegion()
         h.submit()
         var streams: [CheckpointStream] = []
-        for (handle, s) in model.sorted(by: { $0.key < $1.key }) {
-            var copy = s
+        // Stamps above every one given so far, so none repeats.
+        var stamps = model.values.flatMap { $0.nodes.map(\.version) }.max() ?? 0
+        for handle in model.keys.sorted() {
+            model[handle]!.stampNodes(&stamps)
+            var copy = model[handle]!
             copy.journal = nil
             streams.append(CheckpointStream(handle: handle, db: Int(handle % 2), key: Array("s\(handle)".utf8), expireAt: 0, stream: copy))
         }
@@ -165,7 +169,7 @@ struct RecoveryTests {
         do {
             let h = try LogHarness(path, segmentLimit: 32 * 1024)
             workload(h, &model, rounds: 2000)
-            checkpoint(h, model, waitingFor: 1)
+            checkpoint(h, &model, waitingFor: 1)
             #expect(h.checkpoints.first?.error == nil)
             workload(h, &model, rounds: 500)
             h.writer.stop()
@@ -196,9 +200,9 @@ struct RecoveryTests {
             let h = try LogHarness(path, segmentLimit: 256 * 1024)
             workload(h, &model, rounds: 300)
             appendMany(h, from: 0, count: 20_000)
-            checkpoint(h, model, waitingFor: 1)
+            checkpoint(h, &model, waitingFor: 1)
             appendMany(h, from: 20_000, count: 2000)
-            checkpoint(h, model, waitingFor: 2)
+            checkpoint(h, &model, waitingFor: 2)
             let outcomes = h.done.withLock { h.checkpoints }
             #expect(outcomes.count == 2 && outcomes.allSatisfy { $0.error == nil })
             #expect(outcomes.first?.copiedBytes == 0)
