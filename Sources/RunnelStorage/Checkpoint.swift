@@ -93,7 +93,27 @@ public enum CheckpointFile {
     /// `Stream.stampNodes`) and `reuse` collects the groups of this file, to be
     /// committed once the file is durable.
     public static func encode(_ state: CheckpointState, level: Int32 = 1, reuse: CheckpointReuse? = nil) -> [UInt8] {
+        var all: [UInt8] = []
+        encode(state, level: level, reuse: reuse) { all.append(contentsOf: $0) }
+        return all
+    }
+
+    /// Bytes handed out at a time by the streaming `encode`.
+    static let pieceBytes = 1 << 20
+
+    /// The same file, handed to `emit` in order in pieces of about a MiB, so writing a large
+    /// state never holds the whole file image in memory.
+    public static func encode(
+        _ state: CheckpointState, level: Int32 = 1, reuse: CheckpointReuse? = nil, emit: ([UInt8]) -> Void
+    ) {
         var file = Framing.header(.checkpoint, id: state.baseSegment)
+        var emitted = 0  // bytes of the file handed to `emit` before those in `file`
+        func spill() {
+            guard file.count >= pieceBytes else { return }
+            emit(file)
+            emitted += file.count
+            file.removeAll(keepingCapacity: true)
+        }
         let deflater = Deflater(level: level)
         var raw = ByteSink(capacity: frameRaw + 4096)
         var region = RegionState()
@@ -105,6 +125,7 @@ public enum CheckpointFile {
             deflater.reset()
             let payload = deflater.compress(raw.bytes)
             file.append(contentsOf: Framing.frame(payload: payload, rawLength: raw.count, restart: true))
+            spill()
             raw = ByteSink(capacity: frameRaw + 4096)
             region.reset()
         }
@@ -118,14 +139,15 @@ public enum CheckpointFile {
         var groupFirst = StreamID.zero
         func emitGroup(handle: UInt64) {
             flushFrame()
-            let offset = file.count
+            let offset = emitted + file.count
             deflater.reset()
             let payload = deflater.compress(group.bytes)
             file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
             reuse?.note(
                 CheckpointReuse.Key(handle: handle, first: groupFirst),
-                CheckpointReuse.Location(versions: groupVersions, rawLength: group.count, offset: offset, length: file.count - offset),
+                CheckpointReuse.Location(versions: groupVersions, rawLength: group.count, offset: offset, length: emitted + file.count - offset),
                 copied: false)
+            spill()
             group.bytes.removeAll(keepingCapacity: true)
             groupVersions.removeAll()
         }
@@ -155,8 +177,9 @@ public enum CheckpointFile {
                 if groupVersions.isEmpty, let previous, let (frame, old) = previous.frame(handle: cs.handle, nodes, from: i) {
                     // An unchanged group: its frame from the previous file, as it was.
                     flushFrame()
-                    let offset = file.count
+                    let offset = emitted + file.count
                     file.append(contentsOf: frame)
+                    spill()
                     reuse?.note(
                         CheckpointReuse.Key(handle: cs.handle, first: nodes[i].masterID),
                         CheckpointReuse.Location(versions: old.versions, rawLength: old.rawLength, offset: offset, length: frame.count),
@@ -222,7 +245,7 @@ public enum CheckpointFile {
         end.varint(t.pending)
         put(end)
         flushFrame()
-        return file
+        if !file.isEmpty { emit(file) }
     }
 
     /// Calls `body` with each frame of a checkpoint image, CRC-checked and inflated, in order;

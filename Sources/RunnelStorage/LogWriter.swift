@@ -773,11 +773,36 @@ public final class LogWriter: @unchecked Sendable {
         let start = Files.monotonicNs()
         var outcome = CheckpointOutcome(baseSegment: state.baseSegment, bytes: 0, durationMs: 0, error: nil)
         do throws(StorageError) {
-            let bytes = CheckpointFile.encode(state, level: level, reuse: checkpointReuse)
             let name = dir.checkpointName(state.baseSegment)
+            // Streamed to a temporary file a piece at a time (never the whole image in memory),
+            // then fsynced and renamed into place.
+            var size = 0
+            var crc: UInt32 = 0
             do throws(StorageError) {
                 try checkFault("write")
-                try Files.writeAtomically(dir.file(name), bytes, directory: dir.path)
+                let path = dir.file(name)
+                let tmp = path + ".tmp"
+                let fd = try Files.open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+                var failure: StorageError?
+                CheckpointFile.encode(state, level: level, reuse: checkpointReuse) { piece in
+                    guard failure == nil else { return }
+                    do throws(StorageError) {
+                        try Files.writeAll(fd, piece, path: tmp)
+                    } catch {
+                        failure = error
+                        return
+                    }
+                    crc = Checksum.crc32(piece, seed: crc)
+                    size += piece.count
+                }
+                if failure == nil && fsync(fd) != 0 { failure = .io(operation: "fsync", path: tmp, errno: errno) }
+                close(fd)
+                if let failure {
+                    unlink(tmp)
+                    throw failure
+                }
+                if rename(tmp, path) != 0 { throw .io(operation: "rename", path: tmp, errno: errno) }
+                try Files.fsyncDirectory(dir.path)
             } catch {
                 checkpointReuse.discard()
                 throw error
@@ -785,7 +810,7 @@ public final class LogWriter: @unchecked Sendable {
             checkpointReuse.commit(path: dir.file(name))
             outcome.copiedBytes = checkpointReuse.lastCopiedBytes
             let manifest = Manifest(
-                checkpoint: .init(baseSegment: state.baseSegment, name: name, size: bytes.count, crc: Checksum.crc32(bytes)),
+                checkpoint: .init(baseSegment: state.baseSegment, name: name, size: size, crc: crc),
                 segmentsFrom: state.baseSegment)
             housekeeping.lock()
             defer { housekeeping.unlock() }
@@ -798,7 +823,7 @@ public final class LogWriter: @unchecked Sendable {
             for id in (try? dir.checkpointIDs()) ?? [] where id < state.baseSegment {
                 unlink(dir.file(dir.checkpointName(id)))
             }
-            outcome.bytes = bytes.count
+            outcome.bytes = size
         } catch {
             outcome.error = error
             logger.warning("checkpoint failed: \(error)")

@@ -54,14 +54,6 @@ struct RunnelServerCommand: ParsableCommand {
     var rest: [String] = []
 
     func run() throws {
-        #if os(Linux)
-        // glibc raises its mmap threshold to the size of any mmapped block freed (up to
-        // 32 MiB), and its heap trim threshold to twice that: after one checkpoint had built a
-        // large file image, up to ~30 MiB of freed memory stayed resident per 1M entries.
-        // A fixed threshold turns that adjustment off (blocks of 4 MiB and more are mapped
-        // and unmapped; smaller ones come from the heaps, trimmed at glibc's default).
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 4 << 20)
-        #endif
         var config = ServerConfig()
         var configFile = ""
         var args = rest
@@ -194,8 +186,3 @@ private func printError(_ text: String) {
     _ = write(2, &bytes, bytes.count)
 }
 
-#if os(Linux)
-/// glibc's `mallopt` (declared in <malloc.h>, which the Glibc module does not import).
-@_silgen_name("mallopt")
-private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
-#endif

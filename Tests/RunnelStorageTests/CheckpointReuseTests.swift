@@ -145,4 +145,17 @@ struct CheckpointReuseTests {
         try assertDecodes(second, to: streams)
         #expect(second == CheckpointFile.encode(makeState(streams), level: 1))
     }
+
+    @Test("the streaming encoder hands out the same file in bounded pieces")
+    func streamedPieces() throws {
+        var streams: [UInt64: Stream] = [1: Stream()]
+        fill(&streams[1]!, from: 0, count: 60_000)
+        let whole = CheckpointFile.encode(makeState(streams), level: 0)  // stored: several MiB
+        var pieces: [[UInt8]] = []
+        CheckpointFile.encode(makeState(streams), level: 0) { pieces.append($0) }
+        #expect(pieces.count > 2, "\(whole.count) bytes in \(pieces.count) pieces")
+        #expect(pieces.allSatisfy { $0.count < CheckpointFile.pieceBytes + CheckpointFile.groupMaxRaw + 4096 })
+        #expect(pieces.flatMap { $0 } == whole)
+        try assertDecodes(whole, to: streams)
+    }
 }
