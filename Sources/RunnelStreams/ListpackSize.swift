@@ -60,10 +60,6 @@ public enum ListpackSize {
     }
 
     /// Redis's `lpStringToInt64`: optional '-', digits, no leading zeros, fits in Int64.
-    static func integerValue(_ b: ArraySlice<UInt8>) -> Int64? {
-        b.withUnsafeBytes { integerValue(raw: $0) }
-    }
-
     static func integerValue(raw b: UnsafeRawBufferPointer) -> Int64? {
         let n = b.count
         if n == 0 || n > 20 { return nil }

@@ -92,13 +92,6 @@ public struct FieldList: Sendable, Equatable {
         (i == 0 ? 0 : ends[i - 1])..<ends[i]
     }
 
-    /// String `i` as raw bytes, without an `ArraySlice` (which retains the storage).
-    public func withUnsafeBytes<R>(at i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let start = i == 0 ? 0 : ends[i - 1]
-        let end = ends[i]
-        return try storage.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
-    }
-
     public var arrays: [[UInt8]] { (0..<count).map { Array(self[$0]) } }
 }
 
@@ -544,16 +537,6 @@ public enum Varint {
         }
         p.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
         i += 1
-    }
-
-    @inline(__always)
-    static func append(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
     }
 }
 

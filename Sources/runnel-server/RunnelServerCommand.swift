@@ -185,4 +185,3 @@ private func printError(_ text: String) {
     var bytes = Array(text.utf8)
     _ = write(2, &bytes, bytes.count)
 }
-
