@@ -62,7 +62,7 @@ struct ByteSink {
     /// Signed values, zigzag-encoded so small magnitudes stay short.
     @inline(__always)
     mutating func svarint(_ value: Int64) {
-        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+        varint(Varint.zigzag(value))
     }
 
     @inline(__always)

@@ -170,31 +170,16 @@ struct RecordEncoding {
         state st: inout RegionState.PerStream
     ) {
         let pairs = fields.count / 2
+        let same = pairs > 0 && fields.hasNames(st.fieldNames)
         fields.storage.withUnsafeBytes { src in
-            var same = st.fieldNames.count == pairs && pairs > 0
-            if same {
-                for j in 0..<pairs {
-                    let name = UnsafeRawBufferPointer(rebasing: src[fields.range(2 * j)])
-                    if !st.fieldNames[j].withUnsafeBytes({ RawBytes.equal($0, name) }) {
-                        same = false
-                        break
-                    }
-                }
-            }
+            func string(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: src[fields.range(i)]) }
             // ID delta against the stream's previous ID in the region (`deltaID`).
             let dms = Int64(bitPattern: id.ms &- st.base.ms)
-            let zms = UInt64(bitPattern: (dms << 1) ^ (dms >> 63))
-            let second: UInt64
-            if dms == 0 {
-                let dseq = Int64(bitPattern: id.seq &- st.base.seq)
-                second = UInt64(bitPattern: (dseq << 1) ^ (dseq >> 63))
-            } else {
-                second = id.seq
-            }
+            let zms = Varint.zigzag(dms)
+            let second = dms == 0 ? Varint.zigzag(Int64(bitPattern: id.seq &- st.base.seq)) : id.seq
             var body = 1 + Varint.size(h) + Varint.size(zms) + Varint.size(second) + Varint.size(UInt64(pairs))
             for j in 0..<fields.count where !same || j & 1 == 1 {
-                let n = fields.range(j).count
-                body += Varint.size(UInt64(n)) + n
+                body += Varint.stringSize(fields.range(j).count)
             }
             let total = Varint.size(UInt64(body)) + body
             let at = out.bytes.count
@@ -209,15 +194,9 @@ struct RecordEncoding {
                 Varint.put(zms, p, &i)
                 Varint.put(second, p, &i)
                 Varint.put(UInt64(pairs), p, &i)
-                func put(_ j: Int) {
-                    let r = fields.range(j)
-                    Varint.put(UInt64(r.count), p, &i)
-                    if r.count > 0 { (p + i).copyMemory(from: src.baseAddress! + r.lowerBound, byteCount: r.count) }
-                    i += r.count
-                }
                 // The names (unless the same as before), then the values.
-                if !same { for j in 0..<pairs { put(2 * j) } }
-                for j in 0..<pairs { put(2 * j + 1) }
+                if !same { for j in 0..<pairs { Varint.putString(string(2 * j), p, &i) } }
+                for j in 0..<pairs { Varint.putString(string(2 * j + 1), p, &i) }
             }
             if !same {
                 st.fieldNames = (0..<pairs).map { Array(fields[2 * $0]) }

@@ -86,6 +86,19 @@ public struct FieldList: Sendable, Equatable {
         return storage[start..<ends[i]]
     }
 
+    /// Whether the field names (the strings at even positions) are exactly `names`.
+    @inlinable
+    public func hasNames(_ names: [[UInt8]]) -> Bool {
+        guard names.count == count / 2 else { return false }
+        return storage.withUnsafeBytes { src in
+            for (j, name) in names.enumerated()
+            where !name.withUnsafeBytes({ RawBytes.equal(UnsafeRawBufferPointer(rebasing: src[range(2 * j)]), $0) }) {
+                return false
+            }
+            return true
+        }
+    }
+
     /// Where string `i` lies in `storage`.
     @inlinable @inline(__always)
     public func range(_ i: Int) -> Range<Int> {
@@ -249,13 +262,7 @@ public struct StreamNode: Sendable {
         let second = msDelta == 0 ? seqDelta : id.seq
         fv.storage.withUnsafeBytes { src in
             func string(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: src[fv.range(i)]) }
-            var same = fieldCount == masterFields.count
-            if same {
-                for j in 0..<fieldCount where !masterFields[j].withUnsafeBytes({ RawBytes.equal(string(2 * j), $0) }) {
-                    same = false
-                    break
-                }
-            }
+            let same = fv.hasNames(masterFields)
             // Listpack accounting, mirroring Redis's layout of the same entry.
             var lp = ListpackSize.integer(same ? 2 : 0) + ListpackSize.integer(Int64(bitPattern: msDelta))
                 + ListpackSize.integer(Int64(bitPattern: seqDelta))
@@ -266,7 +273,7 @@ public struct StreamNode: Sendable {
             }
             for j in 0..<(2 * fieldCount) where !same || j & 1 == 1 {
                 let f = string(j)
-                size += Varint.size(UInt64(f.count)) + f.count
+                size += Varint.stringSize(f.count)
                 lp += ListpackSize.string(raw: f)
             }
             let at = data.count
@@ -288,15 +295,9 @@ public struct StreamNode: Sendable {
                 Varint.put(msDelta, p, &i)
                 Varint.put(second, p, &i)
                 if !same { Varint.put(UInt64(fieldCount), p, &i) }
-                func put(_ j: Int) {
-                    let f = string(j)
-                    Varint.put(UInt64(f.count), p, &i)
-                    if f.count > 0 { (p + i).copyMemory(from: f.baseAddress!, byteCount: f.count) }
-                    i += f.count
-                }
                 // The names (unless the master entry's), then the values.
-                if !same { for j in 0..<fieldCount { put(2 * j) } }
-                for j in 0..<fieldCount { put(2 * j + 1) }
+                if !same { for j in 0..<fieldCount { Varint.putString(string(2 * j), p, &i) } }
+                for j in 0..<fieldCount { Varint.putString(string(2 * j + 1), p, &i) }
             }
             let lpCount = fieldCount + 3 + (same ? 0 : fieldCount + 1)
             lp += ListpackSize.integer(Int64(lpCount))
@@ -537,6 +538,26 @@ public enum Varint {
         }
         p.storeBytes(of: UInt8(v), toByteOffset: i, as: UInt8.self)
         i += 1
+    }
+
+    /// A signed value zigzag-mapped so small magnitudes stay short.
+    @inlinable @inline(__always)
+    public static func zigzag(_ value: Int64) -> UInt64 {
+        UInt64(bitPattern: (value << 1) ^ (value >> 63))
+    }
+
+    /// Bytes a length-prefixed string of `count` bytes takes.
+    @inlinable @inline(__always)
+    public static func stringSize(_ count: Int) -> Int {
+        size(UInt64(count)) + count
+    }
+
+    /// Writes `bytes` length-prefixed at `p + i` and advances `i`.
+    @inlinable @inline(__always)
+    public static func putString(_ bytes: UnsafeRawBufferPointer, _ p: UnsafeMutableRawPointer, _ i: inout Int) {
+        put(UInt64(bytes.count), p, &i)
+        if bytes.count > 0 { (p + i).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        i += bytes.count
     }
 }
 
