@@ -27,24 +27,12 @@ public struct RESPWriter {
     /// Formats `value` in decimal at `p`; returns the bytes written (at most 20).
     @inlinable
     static func formatDecimal(_ value: Int, at p: UnsafeMutableRawPointer) -> Int {
-        var v = value.magnitude
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        return withUnsafeMutableBytes(of: &tmp) { raw -> Int in
-            let end = raw.baseAddress! + 24
-            var start = end
-            repeat {
-                start -= 1
-                start.storeBytes(of: UInt8(ascii: "0") + UInt8(v % 10), as: UInt8.self)
-                v /= 10
-            } while v > 0
-            if value < 0 {
-                start -= 1
-                start.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self)
-            }
-            let n = end - start
-            p.copyMemory(from: start, byteCount: n)
-            return n
-        }
+        let sign = value < 0 ? 1 : 0
+        if sign == 1 { p.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self) }
+        let magnitude = UInt64(value.magnitude)
+        let digits = decimalDigits(magnitude)
+        putDecimal(magnitude, endingAt: p + sign + digits)
+        return sign + digits
     }
 
     @inlinable
@@ -162,7 +150,7 @@ public struct RESPWriter {
     }
 
     /// Decimal digits of `v` (1 for 0).
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func decimalDigits(_ v: UInt64) -> Int {
         var n = 1
         var bound: UInt64 = 10
@@ -175,7 +163,7 @@ public struct RESPWriter {
 
     /// Writes `v` in decimal so that its last digit is just before `end`, two digits at a
     /// time from a table (an ID's 13-digit milliseconds in 7 steps).
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func putDecimal(_ v: UInt64, endingAt end: UnsafeMutableRawPointer) {
         let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
         let table = UnsafeRawPointer(pairs.utf8Start)

@@ -21,6 +21,19 @@ struct RESPWriterTests {
         #expect(render(.resp2) { $0.ok() } == "+OK\r\n")
     }
 
+    @Test("integers at every digit count, both signs")
+    func integers() {
+        var samples: [Int] = [0, 1, 9, 10, 99, 100, Int.max, Int.min, Int.min + 1]
+        var p = 1
+        for _ in 0..<18 {
+            p *= 10
+            samples += [p - 1, p, p + 1]
+        }
+        for v in samples + samples.map { $0 == Int.min ? Int.max : -$0 } {
+            #expect(render(.resp2) { $0.integer(v) } == ":\(v)\r\n")
+        }
+    }
+
     @Test("stream IDs as bulk strings, at every digit count")
     func streamIDs() {
         var samples: [UInt64] = [0, 9, 10, 99, 100, 101, 1_764_000_000_000, .max, .max - 1]
