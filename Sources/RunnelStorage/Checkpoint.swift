@@ -108,11 +108,17 @@ public enum CheckpointFile {
     ) {
         var file = Framing.header(.checkpoint, id: state.baseSegment)
         var emitted = 0  // bytes of the file handed to `emit` before those in `file`
-        func spill() {
-            guard file.count >= pieceBytes else { return }
-            emit(file)
-            emitted += file.count
-            file.removeAll(keepingCapacity: true)
+        /// Appends a frame; returns its offset in the file.
+        @discardableResult
+        func append(frame: [UInt8]) -> Int {
+            let offset = emitted + file.count
+            file.append(contentsOf: frame)
+            if file.count >= pieceBytes {
+                emit(file)
+                emitted += file.count
+                file.removeAll(keepingCapacity: true)
+            }
+            return offset
         }
         let deflater = Deflater(level: level)
         var raw = ByteSink(capacity: frameRaw + 4096)
@@ -124,8 +130,7 @@ public enum CheckpointFile {
             guard raw.count > 0 else { return }
             deflater.reset()
             let payload = deflater.compress(raw.bytes)
-            file.append(contentsOf: Framing.frame(payload: payload, rawLength: raw.count, restart: true))
-            spill()
+            append(frame: Framing.frame(payload: payload, rawLength: raw.count, restart: true))
             raw = ByteSink(capacity: frameRaw + 4096)
             region.reset()
         }
@@ -139,15 +144,13 @@ public enum CheckpointFile {
         var groupFirst = StreamID.zero
         func emitGroup(handle: UInt64) {
             flushFrame()
-            let offset = emitted + file.count
             deflater.reset()
-            let payload = deflater.compress(group.bytes)
-            file.append(contentsOf: Framing.frame(payload: payload, rawLength: group.count, restart: true))
+            let frame = Framing.frame(payload: deflater.compress(group.bytes), rawLength: group.count, restart: true)
+            let offset = append(frame: frame)
             reuse?.note(
                 CheckpointReuse.Key(handle: handle, first: groupFirst),
-                CheckpointReuse.Location(versions: groupVersions, rawLength: group.count, offset: offset, length: emitted + file.count - offset),
+                CheckpointReuse.Location(versions: groupVersions, rawLength: group.count, offset: offset, length: frame.count),
                 copied: false)
-            spill()
             group.bytes.removeAll(keepingCapacity: true)
             groupVersions.removeAll()
         }
@@ -177,9 +180,7 @@ public enum CheckpointFile {
                 if groupVersions.isEmpty, let previous, let (frame, old) = previous.frame(handle: cs.handle, nodes, from: i) {
                     // An unchanged group: its frame from the previous file, as it was.
                     flushFrame()
-                    let offset = emitted + file.count
-                    file.append(contentsOf: frame)
-                    spill()
+                    let offset = append(frame: frame)
                     reuse?.note(
                         CheckpointReuse.Key(handle: cs.handle, first: nodes[i].masterID),
                         CheckpointReuse.Location(versions: old.versions, rawLength: old.rawLength, offset: offset, length: frame.count),

@@ -79,9 +79,26 @@ public enum Files {
     }
 
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws(StorageError) {
+        try writeAtomically(path, directory: directory) { write in write(bytes) }
+    }
+
+    /// The same for a file produced in pieces: `produce` hands each piece, in order, to the
+    /// `write` it is given, so the whole file is never in memory. After the first write error
+    /// further pieces are dropped and the error is thrown once `produce` returns.
+    static func writeAtomically(
+        _ path: String, directory: String, _ produce: (_ write: ([UInt8]) -> Void) -> Void
+    ) throws(StorageError) {
         let tmp = path + ".tmp"
         do throws(StorageError) {
-            try writeFile(tmp, bytes, sync: true)
+            let fd = try open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
+            defer { close(fd) }
+            var failure: StorageError?
+            produce { piece in
+                guard failure == nil else { return }
+                do throws(StorageError) { try writeAll(fd, piece, path: tmp) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            if fsync(fd) != 0 { throw .io(operation: "fsync", path: tmp, errno: errno) }
         } catch {
             unlink(tmp)
             throw error

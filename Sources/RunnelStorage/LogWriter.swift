@@ -774,35 +774,18 @@ public final class LogWriter: @unchecked Sendable {
         var outcome = CheckpointOutcome(baseSegment: state.baseSegment, bytes: 0, durationMs: 0, error: nil)
         do throws(StorageError) {
             let name = dir.checkpointName(state.baseSegment)
-            // Streamed to a temporary file a piece at a time (never the whole image in memory),
-            // then fsynced and renamed into place.
+            // Written a piece at a time as it is encoded: never the whole image in memory.
             var size = 0
             var crc: UInt32 = 0
             do throws(StorageError) {
                 try checkFault("write")
-                let path = dir.file(name)
-                let tmp = path + ".tmp"
-                let fd = try Files.open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
-                var failure: StorageError?
-                CheckpointFile.encode(state, level: level, reuse: checkpointReuse) { piece in
-                    guard failure == nil else { return }
-                    do throws(StorageError) {
-                        try Files.writeAll(fd, piece, path: tmp)
-                    } catch {
-                        failure = error
-                        return
+                try Files.writeAtomically(dir.file(name), directory: dir.path) { write in
+                    CheckpointFile.encode(state, level: level, reuse: checkpointReuse) { piece in
+                        write(piece)
+                        crc = Checksum.crc32(piece, seed: crc)
+                        size += piece.count
                     }
-                    crc = Checksum.crc32(piece, seed: crc)
-                    size += piece.count
                 }
-                if failure == nil && fsync(fd) != 0 { failure = .io(operation: "fsync", path: tmp, errno: errno) }
-                close(fd)
-                if let failure {
-                    unlink(tmp)
-                    throw failure
-                }
-                if rename(tmp, path) != 0 { throw .io(operation: "rename", path: tmp, errno: errno) }
-                try Files.fsyncDirectory(dir.path)
             } catch {
                 checkpointReuse.discard()
                 throw error
