@@ -21,6 +21,9 @@ extension ByteBuffer {
         String(decoding: readableBytesView.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
     }
 
+    /// Whether the argument is exactly the one byte `c` (`$`, `>`, `*`, `~`, `=`).
+    func isOnly(_ c: UInt8) -> Bool { readableBytes == 1 && firstByte == c }
+
     /// Case-insensitive ASCII comparison with a lowercase literal.
     func equalsIgnoringCase(_ lower: StaticString) -> Bool {
         guard readableBytes == lower.utf8CodeUnitCount else { return false }

@@ -18,7 +18,7 @@ extension Broker {
         }
         r.add("keys", 2, ["readonly"], ["@keyspace", "@read", "@slow", "@dangerous"], "generic", "Find all keys matching the given pattern", complexity: "O(N)") { b, s, a in
             let now = Clock.nowMs()
-            let all = a[1].readableBytes == 1 && a[1].firstByte == UInt8(ascii: "*")
+            let all = a[1].isOnly(UInt8(ascii: "*"))
             var found: [Key] = []
             for key in Array(b.dbs[s.db].keys) {
                 if !all && !Glob.matches(pattern: a[1].readableBytesView, key.readableBytesView) { continue }

@@ -195,7 +195,7 @@ extension Broker {
         while i < a.count {
             let more = a.count - 1 - i
             let opt = a[i]
-            if xadd && opt.readableBytes == 1 && opt.firstByte == UInt8(ascii: "*") {
+            if xadd && opt.isOnly(UInt8(ascii: "*")) {
                 break
             } else if opt.equalsIgnoringCase("maxlen") && more > 0 || opt.equalsIgnoringCase("minid") && more > 0 {
                 let isMaxlen = opt.equalsIgnoringCase("maxlen")
@@ -205,10 +205,10 @@ extension Broker {
                 }
                 t.approximate = false
                 let next = a[i + 1]
-                if more >= 2 && next.readableBytes == 1 && next.firstByte == UInt8(ascii: "~") {
+                if more >= 2 && next.isOnly(UInt8(ascii: "~")) {
                     t.approximate = true
                     i += 1
-                } else if more >= 2 && next.readableBytes == 1 && next.firstByte == UInt8(ascii: "=") {
+                } else if more >= 2 && next.isOnly(UInt8(ascii: "=")) {
                     i += 1
                 }
                 if isMaxlen {

@@ -109,7 +109,7 @@ extension Broker {
         switch sub {
         case "create":
             let id: StreamID
-            if a[4].readableBytes == 1 && a[4].firstByte == UInt8(ascii: "$") {
+            if a[4].isOnly(UInt8(ascii: "$")) {
                 id = box?.stream.lastID ?? .zero
             } else {
                 guard let (parsed, _) = StreamIDArg.parse(a[4], strict: true, missingSeq: 0) else {
@@ -136,7 +136,7 @@ extension Broker {
                 return
             }
             let id: StreamID
-            if a[4].readableBytes == 1 && a[4].firstByte == UInt8(ascii: "$") {
+            if a[4].isOnly(UInt8(ascii: "$")) {
                 id = box!.stream.lastID
             } else {
                 guard let (parsed, _) = StreamIDArg.parse(a[4], strict: false, missingSeq: 0) else {

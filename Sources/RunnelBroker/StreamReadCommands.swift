@@ -134,13 +134,13 @@ extension Broker {
                 return
             }
             let id: StreamID
-            if idArg.readableBytes == 1 && idArg.firstByte == UInt8(ascii: "$") {
+            if idArg.isOnly(UInt8(ascii: "$")) {
                 if isGroup {
                     replyError(s, "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
                     return
                 }
                 id = box?.stream.lastID ?? .zero
-            } else if idArg.readableBytes == 1 && idArg.firstByte == UInt8(ascii: ">") {
+            } else if idArg.isOnly(UInt8(ascii: ">")) {
                 if !isGroup {
                     replyError(s, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
                     return
