@@ -308,12 +308,10 @@ public struct StreamNode: Sendable {
         lastID = id
     }
 
-    /// Gives the node a content stamp if it has none.
+    /// Gives the node the next content stamp (`Stream.stampNodes` calls it for unstamped nodes).
     mutating func stamp(_ counter: inout UInt64) {
-        if version == 0 {
-            counter += 1
-            version = counter
-        }
+        counter += 1
+        version = counter
     }
 
     /// Releases spare capacity once the node is sealed (no more appends). The content, and
