@@ -73,7 +73,7 @@ struct KeySpec {
     }
 
     /// Argument positions of this spec's keys; nil when the arguments do not fit the spec.
-    func positions(in args: [ByteBuffer]) -> [Int]? {
+    func positions(in args: CommandArgs) -> [Int]? {
         let argc = args.count
         var first = 0
         switch begin {
@@ -350,7 +350,7 @@ struct ACLSelector {
 
     // MARK: Checks
 
-    func allowsCommand(_ spec: CommandSpec, _ args: [ByteBuffer]) -> Bool {
+    func allowsCommand(_ spec: CommandSpec, _ args: CommandArgs) -> Bool {
         if allCommands || spec.noAuth || bits[spec.aclID] { return true }
         guard args.count >= 2, let allowed = firstArgs[spec.aclID] else { return false }
         let index = spec.fullName.contains("|") ? 2 : 1
@@ -379,7 +379,7 @@ struct ACLSelector {
     }
 
     /// nil when this selector allows the command; else why not and the argument at fault.
-    func check(_ spec: CommandSpec, _ args: [ByteBuffer]) -> (ACLDenial, Int)? {
+    func check(_ spec: CommandSpec, _ args: CommandArgs) -> (ACLDenial, Int)? {
         if !allowsCommand(spec, args) { return (.command, 0) }
         if !allKeys, !spec.keySpecs.isEmpty {
             for (position, needs) in spec.keyPositions(args) where !allowsKey(args[position], needs: needs) {
@@ -586,7 +586,7 @@ final class ACLUser {
 
     /// nil when some selector allows the command; otherwise Redis's choice of denial: the
     /// most specific kind, and among equal kinds the latest argument.
-    func check(_ spec: CommandSpec, _ args: [ByteBuffer]) -> (ACLDenial, Int)? {
+    func check(_ spec: CommandSpec, _ args: CommandArgs) -> (ACLDenial, Int)? {
         var worst: (ACLDenial, Int) = (.command, 0)
         for s in selectors {
             guard let denial = s.check(spec, args) else { return nil }

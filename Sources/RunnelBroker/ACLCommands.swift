@@ -104,7 +104,7 @@ extension Broker {
     }
 
     /// Refuses a command the session's user may not run, with Redis's NOPERM error.
-    func rejectForACL(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], _ denial: (ACLDenial, Int)) {
+    func rejectForACL(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs, _ denial: (ACLDenial, Int)) {
         logDenial(session, spec, args, denial, context: session.inMulti ? "multi" : "toplevel")
         switch denial.0 {
         case .command:
@@ -116,7 +116,7 @@ extension Broker {
         }
     }
 
-    func logDenial(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], _ denial: (ACLDenial, Int), context: String) {
+    func logDenial(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs, _ denial: (ACLDenial, Int), context: String) {
         let object = denial.0 == .command ? spec.fullName : args[denial.1].string
         acl.addLog(
             reason: denial.0, context: context, object: object, username: session.user.name,
@@ -124,7 +124,7 @@ extension Broker {
     }
 
     /// EXEC re-checks each queued command: rules may have changed since it was queued.
-    func execDenied(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer]) -> Bool {
+    func execDenied(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs) -> Bool {
         guard !session.user.unrestricted, let denial = session.user.check(spec, args) else { return false }
         logDenial(session, spec, args, denial, context: "multi")
         let reason: String
@@ -293,7 +293,7 @@ extension Broker {
         ])
     }
 
-    func aclSetUser(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func aclSetUser(_ s: ClientSession, _ a: CommandArgs) {
         let name = a[2].string
         if ACL.hasSpaces(a[2].readableBytesView) {
             replyError(s, "ERR Usernames can't contain spaces or null characters")
@@ -346,7 +346,7 @@ extension Broker {
         }
     }
 
-    func aclLog(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func aclLog(_ s: ClientSession, _ a: CommandArgs) {
         guard a.count <= 3 else {
             replyError(s, Self.subcommandSyntaxError(a))
             return
@@ -386,12 +386,12 @@ extension Broker {
         }
     }
 
-    func aclDryRun(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func aclDryRun(_ s: ClientSession, _ a: CommandArgs) {
         guard let user = acl.user(a[2].string) else {
             replyError(s, "ERR User '\(a[2].string)' not found")
             return
         }
-        let cmd = Array(a.dropFirst(3))
+        let cmd = CommandArgs(a.dropFirst(3))
         guard var spec = commands.lookup(cmd[0]) else {
             replyError(s, "ERR Command '\(cmd[0].string)' not found")
             return
@@ -419,7 +419,7 @@ extension Broker {
     }
 
     /// Redis's reply to a subcommand given the wrong arguments (names as the client typed them).
-    static func subcommandSyntaxError(_ a: [ByteBuffer]) -> String {
+    static func subcommandSyntaxError(_ a: CommandArgs) -> String {
         "ERR unknown subcommand or wrong number of arguments for '\(String(a[1].string.prefix(128)))'. Try \(a[0].string.uppercased()) HELP."
     }
 
@@ -488,7 +488,7 @@ extension Broker {
 extension CommandSpec {
     /// Positions and needed permissions of the command's key arguments (none when the
     /// arguments do not fit its key specs, as Redis's key extraction).
-    func keyPositions(_ args: [ByteBuffer]) -> [(Int, KeyPermission)] {
+    func keyPositions(_ args: CommandArgs) -> [(Int, KeyPermission)] {
         var out: [(Int, KeyPermission)] = []
         for ks in keySpecs {
             guard let positions = ks.positions(in: args) else { return [] }

@@ -403,7 +403,7 @@ public final class Broker {
 
     /// Runs one command for `session`, writing its reply into the session's output.
     /// Returns false when the command must wait (CLIENT PAUSE); the caller retries later.
-    func execute(_ session: ClientSession, _ args: [ByteBuffer]) -> Bool {
+    func execute(_ session: ClientSession, _ args: CommandArgs) -> Bool {
         guard !args.isEmpty else { return true }
         session.lastInteractionMs = turnTimeMs
         guard var spec = commands.lookup(args[0]) else {
@@ -459,7 +459,7 @@ public final class Broker {
                 reject(session, spec, "ERR Command not allowed inside a transaction")
                 return true
             }
-            session.multiQueue.append(args.map(\.detached))
+            session.multiQueue.append(args.detached)
             session.out.simpleString("QUEUED" as StaticString)
             return true
         }
@@ -472,7 +472,7 @@ public final class Broker {
     }
 
     /// Runs a command that passed all checks, with statistics and slowlog.
-    func call(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer]) {
+    func call(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs) {
         session.lastCommand = spec
         let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
@@ -508,7 +508,7 @@ public final class Broker {
     }
 
     /// Arguments SLOWLOG shows as `(redacted)`: passwords and ACL rules, as Redis hides them.
-    static func redactedArguments(_ spec: CommandSpec, _ args: [ByteBuffer]) -> Set<Int> {
+    static func redactedArguments(_ spec: CommandSpec, _ args: CommandArgs) -> Set<Int> {
         switch spec.fullName {
         case "auth": return Set(1..<args.count)
         case "acl|setuser": return Set(2..<args.count)
@@ -524,7 +524,7 @@ public final class Broker {
         }
     }
 
-    func addSlowlog(_ session: ClientSession, _ spec: CommandSpec, _ args: [ByteBuffer], _ durationUs: Int) {
+    func addSlowlog(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs, _ durationUs: Int) {
         // As Redis: at most 32 arguments, each cut to 128 bytes.
         let redacted = Self.redactedArguments(spec, args)
         var kept: [ByteBuffer] = []
@@ -553,7 +553,7 @@ public final class Broker {
         while slowlog.count > config.slowlogMaxLen { slowlog.removeLast() }
     }
 
-    private func rejectUnknown(_ session: ClientSession, _ args: [ByteBuffer]) {
+    private func rejectUnknown(_ session: ClientSession, _ args: CommandArgs) {
         var argText = ""
         var i = 1
         while i < args.count && argText.utf8.count < 128 {

@@ -25,7 +25,7 @@ public final class ClientSession {
 
     // Transactions.
     var inMulti = false
-    var multiQueue: [[ByteBuffer]] = []
+    var multiQueue: [CommandArgs] = []
     var multiError: String?  // first queue-time error, "previous errors" abort
     var watchedKeys: [(db: Int, key: Key)] = []
     var watchDirty = false

@@ -1,9 +1,10 @@
 import NIOCore
+import RunnelRESP
 import Prometheus
 
 /// What a command handler receives: the broker, the calling session and the arguments
 /// (argument 0 is the command name; for subcommands argument 1 is the subcommand).
-typealias CommandHandler = (Broker, ClientSession, [ByteBuffer]) -> Void
+typealias CommandHandler = (Broker, ClientSession, CommandArgs) -> Void
 
 /// Static description of a command: what COMMAND INFO/DOCS report and how dispatch treats it.
 final class CommandSpec {

@@ -79,7 +79,7 @@ extension Broker {
         name.readableBytesView.allSatisfy { $0 >= 0x21 && $0 <= 0x7E }
     }
 
-    func hello(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func hello(_ s: ClientSession, _ a: CommandArgs) {
         var version = s.resp
         var i = 1
         if a.count >= 2 {
@@ -343,7 +343,7 @@ extension Broker {
             + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=-1 resp=\(c.resp.rawValue)"
     }
 
-    func clientKill(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func clientKill(_ s: ClientSession, _ a: CommandArgs) {
         if a.count == 3 {
             // Old form: CLIENT KILL addr:port
             let addr = a[2].string

@@ -13,7 +13,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
     private var inbound: ByteBuffer?
     private var parser: RESPCommandParser
     /// A parsed command waiting for CLIENT PAUSE to end.
-    private var postponed: [ByteBuffer]?
+    private var postponed: CommandArgs?
     private var closing = false
 
     public init(broker: Broker) {
@@ -109,7 +109,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
             afterCommand(session)
         }
         while !closing && !session.closeAfterReply && !session.killed && !session.suspended, inbound != nil {
-            var args: [ByteBuffer]?
+            var args: CommandArgs?
             do {
                 parser.maxBulkLength = broker.config.protoMaxBulkLen
                 parser.unauthenticated = broker.authRequired(session)
@@ -125,7 +125,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
             if command.isEmpty { continue }
             let mark = session.out.buffer.writerIndex
             guard broker.execute(session, command) else {
-                postponed = command.map(\.detached)
+                postponed = command.detached
                 return waitForUnpause()
             }
             parser.recycle(&command)

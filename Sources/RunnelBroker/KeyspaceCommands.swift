@@ -90,14 +90,14 @@ extension Broker {
         }
     }
 
-    func flushMode(_ s: ClientSession, _ a: [ByteBuffer]) -> Bool {
+    func flushMode(_ s: ClientSession, _ a: CommandArgs) -> Bool {
         if a.count == 1 { return true }
         if a.count == 2 && (a[1].equalsIgnoringCase("async") || a[1].equalsIgnoringCase("sync")) { return true }
         replyError(s, "ERR syntax error")
         return false
     }
 
-    func deleteKeys(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func deleteKeys(_ s: ClientSession, _ a: CommandArgs) {
         var removed = 0
         for key in a.dropFirst() where deleteKey(s.db, key) {
             notifyKeyspaceEvent(.generic, "del", key, s.db)
@@ -106,7 +106,7 @@ extension Broker {
         s.out.integer(removed)
     }
 
-    func rename(_ s: ClientSession, _ a: [ByteBuffer], onlyIfNew: Bool) {
+    func rename(_ s: ClientSession, _ a: CommandArgs, onlyIfNew: Bool) {
         let now = Clock.nowMs()
         guard let value = lookup(s.db, a[1], now: now) else {
             replyError(s, "ERR no such key")
@@ -135,7 +135,7 @@ extension Broker {
         if onlyIfNew { s.out.integer(1) } else { s.out.ok() }
     }
 
-    func expire(_ s: ClientSession, _ a: [ByteBuffer], name: String, unitMs: Int64, absolute: Bool) {
+    func expire(_ s: ClientSession, _ a: CommandArgs, name: String, unitMs: Int64, absolute: Bool) {
         guard let amount = RESPInteger.parse(a[2]) else {
             replyError(s, "ERR value is not an integer or out of range")
             return
@@ -197,7 +197,7 @@ extension Broker {
 
     /// SCAN over a stable order: keys sorted by a 63-bit hash of their bytes, so a key that
     /// exists for the whole iteration is returned at least once whatever else changes.
-    func scan(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func scan(_ s: ClientSession, _ a: CommandArgs) {
         guard let cursor = Self.parseCursor(a[1]) else {
             replyError(s, "ERR invalid cursor")
             return

@@ -365,12 +365,12 @@ extension Broker {
             for n in names { s.out.bulk(n) }
         }
         r.sub("command", "getkeys", -4, flags, cats, "Extract keys given a full Redis command", since: "2.8.13") { b, s, a in
-            guard let keys = b.commandKeys(s, Array(a.dropFirst(2))) else { return }
+            guard let keys = b.commandKeys(s, CommandArgs(a.dropFirst(2))) else { return }
             s.out.arrayHeader(keys.count)
             for k in keys { s.out.bulk(k.0) }
         }
         r.sub("command", "getkeysandflags", -4, flags, cats, "Extract keys and access flags given a full Redis command", since: "7.0.0") { b, s, a in
-            guard let keys = b.commandKeys(s, Array(a.dropFirst(2))) else { return }
+            guard let keys = b.commandKeys(s, CommandArgs(a.dropFirst(2))) else { return }
             s.out.arrayHeader(keys.count)
             for (k, write) in keys {
                 s.out.arrayHeader(2)
@@ -406,7 +406,7 @@ extension Broker {
     }
 
     /// Keys of a full command line by its (first, last, step) key positions; nil after an error reply.
-    func commandKeys(_ s: ClientSession, _ cmd: [ByteBuffer]) -> [(ByteBuffer, Bool)]? {
+    func commandKeys(_ s: ClientSession, _ cmd: CommandArgs) -> [(ByteBuffer, Bool)]? {
         guard var spec = commands.lookup(cmd[0]) else {
             replyError(s, "ERR Invalid command specified")
             return nil

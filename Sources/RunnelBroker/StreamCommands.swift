@@ -102,7 +102,7 @@ extension Broker {
     }
 
     /// Strict stream IDs (no `-`/`+`) from arguments, or nil after replying with Redis's error.
-    func strictIDs(_ s: ClientSession, _ args: ArraySlice<ByteBuffer>) -> [StreamID]? {
+    func strictIDs(_ s: ClientSession, _ args: Slice<CommandArgs>) -> [StreamID]? {
         var ids: [StreamID] = []
         ids.reserveCapacity(args.count)
         for arg in args {
@@ -133,7 +133,7 @@ extension Broker {
     }
 
     /// `[KEEPREF | DELREF | ACKED] IDS numids id…` in any order (XDELEX, XACKDEL).
-    func parseIDsBlock(_ s: ClientSession, _ a: [ByteBuffer], from start: Int) -> (Stream.DeletionPolicy, [StreamID])? {
+    func parseIDsBlock(_ s: ClientSession, _ a: CommandArgs, from start: Int) -> (Stream.DeletionPolicy, [StreamID])? {
         var policy: Stream.DeletionPolicy?
         var ids: [StreamID]?
         var i = start
@@ -188,7 +188,7 @@ extension Broker {
     }
 
     /// XADD/XTRIM options, parsed as Redis's `streamParseAddOrTrimArgsOrReply`.
-    func parseTrimArgs(_ s: ClientSession, _ a: [ByteBuffer], xadd: Bool) -> TrimArgs? {
+    func parseTrimArgs(_ s: ClientSession, _ a: CommandArgs, xadd: Bool) -> TrimArgs? {
         var t = TrimArgs()
         var limitGiven = false
         var i = 2
@@ -284,7 +284,7 @@ extension Broker {
         return t
     }
 
-    func xadd(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xadd(_ s: ClientSession, _ a: CommandArgs) {
         guard let t = parseTrimArgs(s, a, xadd: true) else { return }
         let fieldCount = a.count - t.next
         if fieldCount < 2 || fieldCount % 2 == 1 {
@@ -317,11 +317,11 @@ extension Broker {
         // Swapped out and back, so the scratch list's storage is moved, never retained.
         var values = FieldList()
         swap(&values, &xaddScratch)
-        // Index loops: iterating `a[t.next...]` copies (retains and releases) every argument.
+        // Read in place: `a[i]` would make (retain and release) a slice per argument.
         let first = t.next
         values.assign(
-            count: a.count - first, length: { a[first + $0].readableBytes },
-            copy: { i, destination in a[first + i].withUnsafeReadableBytes { destination.copyMemory(from: $0) } })
+            count: a.count - first, length: { a.length(first + $0) },
+            copy: { i, destination in a.withUnsafeBytes(first + i) { destination.copyMemory(from: $0) } })
         let id: StreamID
         do {
             id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
@@ -346,7 +346,7 @@ extension Broker {
         signalStreamReady(s.db, key)
     }
 
-    func xrange(_ s: ClientSession, _ a: [ByteBuffer], reverse: Bool) {
+    func xrange(_ s: ClientSession, _ a: CommandArgs, reverse: Bool) {
         let startArg = reverse ? a[3] : a[2]
         let endArg = reverse ? a[2] : a[3]
         guard let start = intervalBound(s, startArg, isStart: true), let end = intervalBound(s, endArg, isStart: false)
@@ -436,7 +436,7 @@ extension Broker {
         for fv in e.fieldsAndValues { s.out.bulk(slice: fv[...]) }
     }
 
-    func xsetid(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xsetid(_ s: ClientSession, _ a: CommandArgs) {
         guard let (id, _) = StreamIDArg.parse(a[2], strict: true, missingSeq: 0) else {
             replyError(s, Self.invalidStreamID)
             return

@@ -66,7 +66,7 @@ extension Broker {
         replyError(s, "NOGROUP No such consumer group '\(group.string)' for key name '\(key.string)'")
     }
 
-    func xgroup(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xgroup(_ s: ClientSession, _ a: CommandArgs) {
         let sub = a[1].lowercasedString
         var mkstream = false
         var entriesRead: Int64? = nil
@@ -177,7 +177,7 @@ extension Broker {
         }
     }
 
-    func xpending(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xpending(_ s: ClientSession, _ a: CommandArgs) {
         if a.count != 3 && (a.count < 6 || a.count > 9) {
             replyError(s, "ERR syntax error")
             return
@@ -265,7 +265,7 @@ extension Broker {
         }
     }
 
-    func xclaim(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xclaim(_ s: ClientSession, _ a: CommandArgs) {
         let groupName = Array(a[2].readableBytesView)
         guard let box = stream(s.db, a[1]), box.stream.groups[groupName] != nil else {
             replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
@@ -370,7 +370,7 @@ extension Broker {
         }
     }
 
-    func xautoclaim(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xautoclaim(_ s: ClientSession, _ a: CommandArgs) {
         guard let minIdleRaw = RESPInteger.parse(a[4]) else {
             replyError(s, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
             return

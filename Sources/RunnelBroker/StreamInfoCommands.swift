@@ -83,7 +83,7 @@ extension Broker {
         s.out.integer(stream.radixTreeNodeCount)
     }
 
-    func xinfoStream(_ s: ClientSession, _ a: [ByteBuffer]) {
+    func xinfoStream(_ s: ClientSession, _ a: CommandArgs) {
         var full = false
         var count = 10
         if a.count > 3 {

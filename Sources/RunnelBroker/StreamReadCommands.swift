@@ -41,7 +41,7 @@ extension Broker {
         }
     }
 
-    func xread(_ s: ClientSession, _ a: [ByteBuffer], group isGroup: Bool) {
+    func xread(_ s: ClientSession, _ a: CommandArgs, group isGroup: Bool) {
         var timeoutMs: Int?
         var count = 0
         var streamsAt = 0

@@ -13,33 +13,41 @@ public enum InlineSplitter {
     /// Splits into `args` (cleared first, its storage reused); false on unbalanced quotes.
     public static func split(_ line: ByteBuffer, into args: inout [ByteBuffer]) -> Bool {
         args.removeAll(keepingCapacity: true)
+        var spans: [CommandArgs.Span] = []
         // Fast path: no quotes means plain whitespace splitting into zero-copy slices.
-        let quoted = line.withUnsafeReadableBytes { raw -> Bool in
-            var start = -1
-            var i = 0
-            let n = raw.count
-            while i <= n {
-                if i < n {
-                    let c = raw[i]
-                    if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") { return true }
-                    if !isSpaceByte(c) {
-                        if start < 0 { start = i }
-                        i += 1
-                        continue
-                    }
-                }
-                if start >= 0 {
-                    args.append(line.getSlice(at: line.readerIndex + start, length: i - start)!)
-                    start = -1
-                }
-                i += 1
-            }
-            return false
+        if line.withUnsafeReadableBytes({ plainSpans($0, into: &spans) }) {
+            for s in spans { args.append(line.getSlice(at: line.readerIndex + s.offset, length: s.length)!) }
+            return true
         }
-        if !quoted { return true }
-        args.removeAll(keepingCapacity: true)
         guard let slow = splitQuoted(line) else { return false }
         args.append(contentsOf: slow)
+        return true
+    }
+
+    /// Where the whitespace-separated words of `raw` lie (`spans` is cleared first, its storage
+    /// reused). False, with `spans` incomplete, when the line has a quote: the caller then
+    /// takes the general path.
+    public static func plainSpans(_ raw: UnsafeRawBufferPointer, into spans: inout [CommandArgs.Span]) -> Bool {
+        spans.removeAll(keepingCapacity: true)
+        var start = -1
+        var i = 0
+        let n = raw.count
+        while i <= n {
+            if i < n {
+                let c = raw[i]
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") { return false }
+                if !isSpaceByte(c) {
+                    if start < 0 { start = i }
+                    i += 1
+                    continue
+                }
+            }
+            if start >= 0 {
+                spans.append(CommandArgs.Span(offset: start, length: i - start))
+                start = -1
+            }
+            i += 1
+        }
         return true
     }
 

@@ -9,10 +9,10 @@ import Darwin
 /// Incremental parser for client requests: RESP multibulk (`*N\r\n$len\r\n…`) and inline
 /// commands (`PING\r\n`), with redis-server 7.0's framing rules and error texts.
 ///
-/// The parser never copies argument bytes: a finished command is a list of `ByteBuffer`
-/// slices of the caller's buffer. While a multibulk command is incomplete it remembers only
-/// offsets relative to the reader index (not slices), so appending more input to the buffer
-/// never triggers a copy-on-write of everything received so far.
+/// The parser never copies argument bytes: a finished command is the caller's buffer plus
+/// the offsets of its arguments (`CommandArgs`). While a multibulk command is incomplete it
+/// holds only those offsets, not the buffer, so appending more input to the buffer never
+/// triggers a copy-on-write of everything received so far.
 public struct RESPCommandParser: Sendable {
     /// Longest inline request or length line, as Redis's `PROTO_INLINE_MAX_SIZE`.
     public static let inlineMaxSize = 64 * 1024
@@ -24,10 +24,12 @@ public struct RESPCommandParser: Sendable {
 
     // In-progress multibulk command: how many arguments remain, and where the parsed ones are.
     private var expectedArgs: Int = 0
-    private var argRanges: [(offset: Int, length: Int)] = []  // first `argCount` entries are valid
+    /// Spans of the in-progress command: the first `argCount` are parsed.
+    private var argRanges: [CommandArgs.Span] = []
     private var argCount = 0
     private var scanned: Int = 0  // bytes past readerIndex already consumed by the in-progress command
-    private var scratch: [ByteBuffer] = []
+    /// A finished command's span table, handed back by `recycle` for the next command.
+    private var spare: [CommandArgs.Span] = []
 
     public init(maxBulkLength: Int = 512 * 1024 * 1024) {
         self.maxBulkLength = maxBulkLength
@@ -39,9 +41,9 @@ public struct RESPCommandParser: Sendable {
     /// Parses the next command from `buffer`.
     ///
     /// Returns `nil` when more bytes are needed (the buffer's reader index is left where the
-    /// command starts). Returns an empty array for an empty request (`*0`, `*-1`, a blank
+    /// command starts). Returns an empty command for an empty request (`*0`, `*-1`, a blank
     /// inline line), which a server ignores. On success the reader index moves past the command.
-    public mutating func next(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
+    public mutating func next(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> CommandArgs? {
         if expectedArgs == 0 {
             guard let first = buffer.firstByte else { return nil }
             if first != UInt8(ascii: "*") {
@@ -57,62 +59,75 @@ public struct RESPCommandParser: Sendable {
             }
             if count <= 0 {
                 buffer.moveReaderIndex(forwardBy: lineEnd + 2)
-                return []
+                return CommandArgs()
             }
             if unauthenticated && count > 10 { throw .unauthenticatedMultibulk }
             expectedArgs = count
             scanned = lineEnd + 2
             argCount = 0
+            if !argRanges.isEmpty { argRanges.removeAll(keepingCapacity: true) }
         }
-        // Scan the bulk headers over the raw bytes in one pass.
+        // Scan the bulk headers over the raw bytes in one pass, writing spans into the table
+        // through a pointer (an `append` per argument costs a uniqueness check each).
         enum Step { case complete, needMore, failed(RESPProtocolError) }
+        let want = expectedArgs
+        let maxBulk = maxBulkLength
+        let limited = unauthenticated
+        var done = argCount
+        var pos = scanned
         let step: Step = buffer.withUnsafeReadableBytes { raw -> Step in
             let count = raw.count
             guard let base = raw.baseAddress else { return .needMore }
-            while argCount < expectedArgs {
-                guard scanned < count else { return .needMore }
-                let marker = raw[scanned]
-                if marker != UInt8(ascii: "$") { return .failed(.expectedDollar(got: marker)) }
-                // Fast path: short decimal length followed by CRLF.
-                var i = scanned + 1
-                var length = 0
-                var digits = 0
-                while i < count, case let d = raw[i] &- UInt8(ascii: "0"), d <= 9, digits < 18 {
-                    length = length * 10 + Int(d)
-                    digits += 1
-                    i += 1
-                }
-                let lineEnd: Int
-                if i + 1 < count && raw[i] == 0x0D && digits > 0 && !(digits > 1 && raw[scanned + 1] == UInt8(ascii: "0")) {
-                    lineEnd = i
-                } else {
-                    // General path: find the CR, then parse with string2ll rules.
-                    guard scanned + 1 < count, let hit = memchr(base + scanned + 1, 0x0D, count - scanned - 1),
-                        base.distance(to: UnsafeRawPointer(hit)) + 1 < count
-                    else {
-                        if count - scanned > Self.inlineMaxSize { return .failed(.tooBigBulkCount) }
-                        return .needMore
-                    }
-                    lineEnd = base.distance(to: UnsafeRawPointer(hit))
-                    guard let parsed = RESPInteger.parse(UnsafeRawBufferPointer(start: base + scanned + 1, count: lineEnd - scanned - 1))
-                    else { return .failed(.invalidBulkLength) }
-                    length = parsed
-                }
-                guard length >= 0, length <= maxBulkLength else { return .failed(.invalidBulkLength) }
-                if unauthenticated && length > 16384 { return .failed(.unauthenticatedBulk) }
-                let dataStart = lineEnd + 2
-                // Redis skips the two bytes after the payload without checking them.
-                guard count - dataStart >= length + 2 else { return .needMore }
-                if argCount < argRanges.count {
-                    argRanges[argCount] = (dataStart, length)
-                } else {
-                    argRanges.append((dataStart, length))
-                }
-                argCount += 1
-                scanned = dataStart + length + 2
+            // Room for every argument these bytes can hold (each takes at least 6: `$0\r\n\r\n`)
+            // and never more than the header announced, so a huge count allocates nothing.
+            let room = min(want, done + (count - pos) / 6 + 1)
+            if argRanges.count < room {
+                argRanges.append(contentsOf: repeatElement(CommandArgs.Span(offset: 0, length: 0), count: room - argRanges.count))
             }
-            return .complete
+            return argRanges.withUnsafeMutableBufferPointer { table -> Step in
+                while done < want {
+                    guard pos < count else { return .needMore }
+                    let marker = raw[pos]
+                    if marker != UInt8(ascii: "$") { return .failed(.expectedDollar(got: marker)) }
+                    // Fast path: short decimal length followed by CRLF.
+                    var i = pos + 1
+                    var length = 0
+                    var digits = 0
+                    while i < count, case let d = raw[i] &- UInt8(ascii: "0"), d <= 9, digits < 18 {
+                        length = length * 10 + Int(d)
+                        digits += 1
+                        i += 1
+                    }
+                    let lineEnd: Int
+                    if i + 1 < count && raw[i] == 0x0D && digits > 0 && !(digits > 1 && raw[pos + 1] == UInt8(ascii: "0")) {
+                        lineEnd = i
+                    } else {
+                        // General path: find the CR, then parse with string2ll rules.
+                        guard pos + 1 < count, let hit = memchr(base + pos + 1, 0x0D, count - pos - 1),
+                            base.distance(to: UnsafeRawPointer(hit)) + 1 < count
+                        else {
+                            if count - pos > Self.inlineMaxSize { return .failed(.tooBigBulkCount) }
+                            return .needMore
+                        }
+                        lineEnd = base.distance(to: UnsafeRawPointer(hit))
+                        guard let parsed = RESPInteger.parse(UnsafeRawBufferPointer(start: base + pos + 1, count: lineEnd - pos - 1))
+                        else { return .failed(.invalidBulkLength) }
+                        length = parsed
+                    }
+                    guard length >= 0, length <= maxBulk else { return .failed(.invalidBulkLength) }
+                    if limited && length > 16384 { return .failed(.unauthenticatedBulk) }
+                    let dataStart = lineEnd + 2
+                    // Redis skips the two bytes after the payload without checking them.
+                    guard count - dataStart >= length + 2 else { return .needMore }
+                    table[done] = CommandArgs.Span(offset: dataStart, length: length)
+                    done += 1
+                    pos = dataStart + length + 2
+                }
+                return .complete
+            }
         }
+        argCount = done
+        scanned = pos
         switch step {
         case .complete: break
         case .needMore: return nil
@@ -120,36 +135,30 @@ public struct RESPCommandParser: Sendable {
             reset()
             throw error
         }
-        // Reuse one array's storage across commands: the caller drops the previous command
-        // before asking for the next, so the storage is uniquely referenced again here.
-        var args = scratch
-        scratch = []
-        args.removeAll(keepingCapacity: true)
-        args.reserveCapacity(argCount)
-        let base = buffer.readerIndex
-        for i in 0..<argCount {
-            let range = argRanges[i]
-            args.append(buffer.getSlice(at: base + range.offset, length: range.length)!)
-        }
+        // The command takes the span table (exactly `argCount` long: the room never exceeds
+        // the announced count); the next one reuses the table `recycle` gave back.
+        assert(argRanges.count == argCount)
+        var spans: [CommandArgs.Span] = []
+        swap(&spans, &argRanges)
+        swap(&argRanges, &spare)
+        let args = CommandArgs(base: buffer, spans: spans)
         buffer.moveReaderIndex(forwardBy: scanned)
         reset()
         return args
     }
 
-    /// Hands a finished command's array back for reuse by the next command.
-    public mutating func recycle(_ args: inout [ByteBuffer]) {
-        if args.capacity <= 64 {
-            args.removeAll(keepingCapacity: true)
-            scratch = args
-        }
-        args = []
+    /// Hands a finished command's span table back for reuse by the next command (the caller
+    /// drops the command first, so the table is uniquely referenced and is not copied).
+    public mutating func recycle(_ args: inout CommandArgs) {
+        let spans = args.takeSpans()
+        if spans.capacity <= 1024 { spare = spans }  // do not keep a huge command's table
     }
 
     private mutating func reset() {
         expectedArgs = 0
         scanned = 0
         argCount = 0
-        if argRanges.count > 1024 { argRanges = [] }  // do not keep a huge command's table
+        if !argRanges.isEmpty { argRanges.removeAll(keepingCapacity: argRanges.capacity <= 1024) }
     }
 
     /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
@@ -171,7 +180,7 @@ public struct RESPCommandParser: Sendable {
         }
     }
 
-    private mutating func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> [ByteBuffer]? {
+    private mutating func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> CommandArgs? {
         // Offset of the first '\n' and whether a '\r' precedes it, via memchr.
         let found = buffer.withUnsafeReadableBytes { raw -> (Int, Bool)? in
             guard let base = raw.baseAddress, let hit = memchr(base, 0x0A, raw.count) else { return nil }
@@ -183,11 +192,21 @@ public struct RESPCommandParser: Sendable {
             return nil
         }
         let lineLength = hasCR ? nlOffset - 1 : nlOffset
-        let line = buffer.getSlice(at: buffer.readerIndex, length: lineLength)!
-        var args = scratch
-        scratch = []
-        guard InlineSplitter.split(line, into: &args) else {
-            throw .unbalancedQuotes
+        var spans = spare
+        spare = []
+        let plain = buffer.withUnsafeReadableBytes { raw in
+            InlineSplitter.plainSpans(UnsafeRawBufferPointer(rebasing: raw[0..<lineLength]), into: &spans)
+        }
+        let args: CommandArgs
+        if plain {
+            args = CommandArgs(base: buffer, spans: spans)
+        } else {
+            // Quotes and escapes: the arguments are new bytes, in a buffer of their own.
+            spare = spans
+            guard let parts = InlineSplitter.splitQuoted(buffer.getSlice(at: buffer.readerIndex, length: lineLength)!) else {
+                throw .unbalancedQuotes
+            }
+            args = CommandArgs(parts)
         }
         buffer.moveReaderIndex(forwardBy: nlOffset + 1)
         return args

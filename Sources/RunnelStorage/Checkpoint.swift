@@ -197,7 +197,7 @@ public enum CheckpointFile {
                 n.varint(cs.handle)
                 n.id(img.masterID)
                 n.varint(img.masterFields.count)
-                for f in img.masterFields { n.string(f) }
+                for j in 0..<img.masterFields.count { n.string(img.masterFields[j]) }
                 n.varint(img.total)
                 n.varint(img.live)
                 n.id(img.lastID)
@@ -389,8 +389,7 @@ public enum CheckpointFile {
                         }
                         let master = try body.id()
                         let fc = try body.count(limit: body.remaining)
-                        var fields: [[UInt8]] = []
-                        fields.reserveCapacity(fc)
+                        var fields = FieldList()
                         for _ in 0..<fc { fields.append(try body.string()) }
                         let total = try body.count()
                         let live = try body.count()

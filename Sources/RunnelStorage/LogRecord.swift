@@ -66,7 +66,7 @@ enum RecordType {
 struct RegionState {
     struct PerStream {
         var base = StreamID.zero
-        var fieldNames: [[UInt8]] = []
+        var fieldNames = FieldList()
     }
     var streams: [UInt64: PerStream] = [:]
     var baseTime: Int64 = 0
@@ -199,7 +199,7 @@ struct RecordEncoding {
                 for j in 0..<pairs { Varint.putString(string(2 * j + 1), p, &i) }
             }
             if !same {
-                st.fieldNames = (0..<pairs).map { Array(fields[2 * $0]) }
+                st.fieldNames = fields.names
             }
         }
         st.base = id
@@ -418,8 +418,7 @@ struct RecordDecoding {
         if type & 2 != 0 {
             guard st.fieldNames.count == pairs else { throw ByteSource.Truncated() }
         } else {
-            var names: [[UInt8]] = []
-            names.reserveCapacity(pairs)
+            var names = FieldList()
             for _ in 0..<pairs { names.append(try s.string()) }
             st.fieldNames = names
         }

@@ -86,17 +86,32 @@ public struct FieldList: Sendable, Equatable {
         return storage[start..<ends[i]]
     }
 
-    /// Whether the field names (the strings at even positions) are exactly `names`.
+    /// Whether the field names (the strings at even positions) are exactly the strings of
+    /// `names` (a list of names only, as `names` gives). Two flat buffers are compared, so no
+    /// name is copied out (retained) on the way.
     @inlinable
-    public func hasNames(_ names: [[UInt8]]) -> Bool {
+    public func hasNames(_ names: FieldList) -> Bool {
         guard names.count == count / 2 else { return false }
         return storage.withUnsafeBytes { src in
-            for (j, name) in names.enumerated()
-            where !name.withUnsafeBytes({ RawBytes.equal(UnsafeRawBufferPointer(rebasing: src[range(2 * j)]), $0) }) {
-                return false
+            names.storage.withUnsafeBytes { nb in
+                for j in 0..<names.count
+                where !RawBytes.equal(
+                    UnsafeRawBufferPointer(rebasing: src[range(2 * j)]), UnsafeRawBufferPointer(rebasing: nb[names.range(j)]))
+                {
+                    return false
+                }
+                return true
             }
-            return true
         }
+    }
+
+    /// The field names (the strings at even positions), as a list of their own.
+    public var names: FieldList {
+        var out = FieldList(capacity: storage.count, count: count / 2)
+        storage.withUnsafeBytes { src in
+            for j in 0..<count / 2 { out.append(raw: UnsafeRawBufferPointer(rebasing: src[range(2 * j)])) }
+        }
+        return out
     }
 
     /// Where string `i` lies in `storage`.
@@ -126,7 +141,8 @@ public struct StreamNode: Sendable {
     /// fresh never-reused number once stamped (`Stream.stampNodes`). Equal non-zero stamps
     /// mean unchanged content. Every method that changes what the node stores resets it.
     public private(set) var version: UInt64 = 0
-    private(set) var masterFields: [[UInt8]]
+    /// The master entry's field names (a list of names only).
+    private(set) var masterFields: FieldList
     private(set) var data: [UInt8] = []
     /// Entries stored, live and deleted.
     public private(set) var total = 0
@@ -143,21 +159,14 @@ public struct StreamNode: Sendable {
         lpFixedBytes + ListpackSize.integer(Int64(live)) + ListpackSize.integer(Int64(deleted))
     }
     /// Bytes of memory this node's storage uses (for INFO/benchmarks).
-    public var storageBytes: Int { data.capacity + masterFields.reduce(0) { $0 + $1.count + 32 } + 96 }
+    public var storageBytes: Int { data.capacity + masterFields.totalLength + 32 * masterFields.count + 96 }
 
     init(first id: StreamID, fields fv: FieldList) {
         masterID = id
         lastID = id
-        var fields: [[UInt8]] = []
-        fields.reserveCapacity(fv.count / 2)
-        var i = 0
-        while i < fv.count {
-            fields.append(Array(fv[i]))
-            i += 2
-        }
-        masterFields = fields
-        lpFixedBytes = ListpackSize.empty + ListpackSize.integer(Int64(fields.count)) + ListpackSize.integer(0)
-        for f in fields { lpFixedBytes += ListpackSize.string(f) }
+        masterFields = fv.names
+        lpFixedBytes = ListpackSize.empty + ListpackSize.integer(Int64(masterFields.count)) + ListpackSize.integer(0)
+        for j in 0..<masterFields.count { lpFixedBytes += ListpackSize.string(masterFields[j]) }
         append(id, fv)
     }
 
@@ -165,7 +174,8 @@ public struct StreamNode: Sendable {
     /// checkpoint copies node bytes instead of re-appending every entry.
     public struct Image: Sendable, Equatable {
         public var masterID: StreamID
-        public var masterFields: [[UInt8]]
+        /// The master entry's field names (a list of names only).
+        public var masterFields: FieldList
         /// Entry encoding documented on `StreamNode` (and in docs/FORMAT.md).
         public var data: [UInt8]
         public var total: Int
@@ -174,7 +184,7 @@ public struct StreamNode: Sendable {
         public var listpackFixedBytes: Int
 
         public init(
-            masterID: StreamID, masterFields: [[UInt8]], data: [UInt8], total: Int, live: Int, lastID: StreamID,
+            masterID: StreamID, masterFields: FieldList, data: [UInt8], total: Int, live: Int, lastID: StreamID,
             listpackFixedBytes: Int
         ) {
             self.masterID = masterID
@@ -355,7 +365,7 @@ public struct StreamNode: Sendable {
         out.reserveCapacity(count * 2)
         if same {
             for j in 0..<count {
-                out.append(masterFields[j])
+                out.append(Array(masterFields[j]))
                 out.append(r.bytes())
             }
         } else {

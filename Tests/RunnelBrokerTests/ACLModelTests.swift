@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import RunnelRESP
 import Testing
 
 @testable import RunnelBroker
@@ -10,7 +11,7 @@ struct ACLModelTests {
         Broker(config: ServerConfig(), eventLoop: EmbeddedEventLoop())
     }
 
-    static func args(_ words: String...) -> [ByteBuffer] { words.map { ByteBuffer(string: $0) } }
+    static func args(_ words: String...) -> CommandArgs { CommandArgs(strings: words) }
 
     @Test("Runnel's commands have the ACL categories redis-server 7.0 gives them")
     func categoriesMatchCatalog() {
@@ -30,7 +31,7 @@ struct ACLModelTests {
     func keySpecs() {
         let b = Self.broker()
         func keys(_ words: String...) -> [Int] {
-            let a = words.map { ByteBuffer(string: $0) }
+            let a = CommandArgs(strings: words)
             var spec = b.commands.lookup(a[0])!
             if !spec.subcommands.isEmpty { spec = spec.subcommand(a[1])! }
             return spec.keyPositions(a).map(\.0)
@@ -95,7 +96,7 @@ struct ACLModelTests {
             try u.apply(Array(r.utf8), b.acl.universe, allChannelsByDefault: false)
         }
         func check(_ words: String...) -> ACLDenial? {
-            let a = words.map { ByteBuffer(string: $0) }
+            let a = CommandArgs(strings: words)
             var spec = b.commands.lookup(a[0])!
             if !spec.subcommands.isEmpty { spec = spec.subcommand(a[1])! }
             return u.check(spec, a)?.0

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+import RunnelRESP
 import Testing
 
 @testable import RunnelBroker
@@ -54,7 +55,7 @@ struct ConfigTests {
         let broker = Broker(config: config, eventLoop: EmbeddedEventLoop())
         try broker.loadUsersAtStartup(aclFile: nil)
         func allowed(_ user: String, _ words: String...) -> Bool {
-            let args = words.map { ByteBuffer(string: $0) }
+            let args = CommandArgs(strings: words)
             var spec = broker.commands.lookup(args[0])!
             if !spec.subcommands.isEmpty { spec = spec.subcommand(args[1])! }
             return broker.acl.user(user)!.check(spec, args) == nil

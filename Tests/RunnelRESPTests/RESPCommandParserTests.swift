@@ -103,6 +103,36 @@ struct RESPCommandParserTests {
         #expect(throws: RESPProtocolError("Protocol error: unauthenticated bulk length")) { try parser2.next(&b2) }
     }
 
+    @Test("a command's arguments read in place, survive recycling of the next, and detach")
+    func commandArgs() throws {
+        var parser = RESPCommandParser()
+        var buffer = ByteBuffer(string: "*4\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$0\r\n\r\n*2\r\n$4\r\nECHO\r\n$3\r\nabc\r\n  PING  x  \r\nECHO \"a b\"\n")
+        var first = try #require(try parser.next(&buffer))
+        #expect(first.count == 4)
+        #expect((0..<4).map { first.length($0) } == [4, 1, 1, 0])
+        #expect(first.withUnsafeBytes(0) { Array($0) } == Array("XADD".utf8))
+        #expect(first.isOnly(2, UInt8(ascii: "*")) && !first.isOnly(1, UInt8(ascii: "*")) && !first.isOnly(3, UInt8(ascii: "*")))
+        let kept = first.detached
+        #expect(kept == first)
+        #expect(kept == CommandArgs(strings: ["XADD", "s", "*", ""]))
+        parser.recycle(&first)
+        #expect(first.isEmpty)
+        // The next command reuses the recycled span table; the detached copy is unaffected.
+        var second = try #require(try parser.next(&buffer))
+        #expect(second.map { String(buffer: $0) } == ["ECHO", "abc"])
+        #expect(kept.map { String(buffer: $0) } == ["XADD", "s", "*", ""])
+        parser.recycle(&second)
+        // Inline without quotes: spans into the input; with quotes: bytes of its own.
+        let plain = try #require(try parser.next(&buffer))
+        #expect(plain.map { String(buffer: $0) } == ["PING", "x"])
+        #expect(plain.withUnsafeBytes(1) { Array($0) } == [UInt8(ascii: "x")])
+        let quoted = try #require(try parser.next(&buffer))
+        #expect(quoted.map { String(buffer: $0) } == ["ECHO", "a b"])
+        #expect(quoted.length(1) == 3)
+        #expect(buffer.readableBytes == 0)
+        #expect(try parser.next(&buffer) == nil)
+    }
+
     @Test("inline splitting follows sdssplitargs")
     func inlineSplit() {
         func split(_ s: String) -> [String]? { InlineSplitter.split(ByteBuffer(string: s))?.map { String(buffer: $0) } }
