@@ -22,18 +22,23 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
 
     /// The bytes the spans point into (reader index at the command's first byte).
     @usableFromInline var base: ByteBuffer
+    /// The first `count` entries are the arguments' spans (the parser's table may be longer).
     @usableFromInline var spans: [Span]
+    @usableFromInline var argumentCount: Int
 
     public init() {
         base = ByteBuffer()
         spans = []
+        argumentCount = 0
     }
 
-    /// Arguments lying in `base`, at `spans` relative to its reader index.
+    /// Arguments lying in `base`, at the first `count` of `spans` (relative to its reader index).
     @inlinable
-    public init(base: ByteBuffer, spans: [Span]) {
+    public init(base: ByteBuffer, spans: [Span], count: Int) {
+        precondition(count <= spans.count)
         self.base = base
         self.spans = spans
+        self.argumentCount = count
     }
 
     /// A command of its own: the arguments' bytes are copied into one new buffer.
@@ -52,7 +57,7 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
             spans.append(Span(offset: buffer.writerIndex, length: a.readableBytes))
             buffer.writeImmutableBuffer(a)
         }
-        self.init(base: buffer, spans: spans)
+        self.init(base: buffer, spans: spans, count: count)
     }
 
     /// The arguments as strings, copied (tests, configuration).
@@ -61,25 +66,31 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
     }
 
     @inlinable public var startIndex: Int { 0 }
-    @inlinable public var endIndex: Int { spans.count }
-    @inlinable public var count: Int { spans.count }
-    @inlinable public var isEmpty: Bool { spans.isEmpty }
+    @inlinable public var endIndex: Int { argumentCount }
+    @inlinable public var count: Int { argumentCount }
+    @inlinable public var isEmpty: Bool { count == 0 }
 
     /// Argument `i` as a slice of the base buffer (retains the buffer).
     @inlinable
     public subscript(i: Int) -> ByteBuffer {
-        let s = spans[i]
+        let s = span(i)
         return base.getSlice(at: base.readerIndex + s.offset, length: s.length)!
+    }
+
+    @inlinable @inline(__always)
+    func span(_ i: Int) -> Span {
+        precondition(i >= 0 && i < count, "argument index out of range")
+        return spans[i]
     }
 
     /// Length of argument `i` in bytes.
     @inlinable
-    public func length(_ i: Int) -> Int { spans[i].length }
+    public func length(_ i: Int) -> Int { span(i).length }
 
     /// Calls `body` with argument `i`'s bytes, without retaining the buffer.
     @inlinable
     public func withUnsafeBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        let s = spans[i]
+        let s = span(i)
         return try base.withUnsafeReadableBytes { raw in
             try body(UnsafeRawBufferPointer(rebasing: raw[s.offset..<(s.offset + s.length)]))
         }
@@ -88,7 +99,7 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
     /// Whether argument `i` is exactly the one byte `c` (`$`, `>`, `*`, …).
     @inlinable
     public func isOnly(_ i: Int, _ c: UInt8) -> Bool {
-        let s = spans[i]
+        let s = span(i)
         return s.length == 1 && base.getInteger(at: base.readerIndex + s.offset, as: UInt8.self) == c
     }
 
@@ -96,12 +107,12 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
     /// buffer moves on (MULTI's queue, a command postponed by CLIENT PAUSE).
     public var detached: CommandArgs { CommandArgs(self) }
 
-    /// Gives the span table back (emptied) so the parser can reuse its storage.
+    /// Gives the span table back so the parser can reuse it (its entries are overwritten).
     @inlinable
     mutating func takeSpans() -> [Span] {
         var out: [Span] = []
         swap(&out, &spans)
-        if !out.isEmpty { out.removeAll(keepingCapacity: true) }
+        argumentCount = 0
         return out
     }
 }

@@ -24,7 +24,8 @@ public struct RESPCommandParser: Sendable {
 
     // In-progress multibulk command: how many arguments remain, and where the parsed ones are.
     private var expectedArgs: Int = 0
-    /// Spans of the in-progress command: the first `argCount` are parsed.
+    /// Spans of the in-progress command: the first `argCount` are parsed; entries past them
+    /// are left from earlier commands and overwritten.
     private var argRanges: [CommandArgs.Span] = []
     private var argCount = 0
     private var scanned: Int = 0  // bytes past readerIndex already consumed by the in-progress command
@@ -65,7 +66,6 @@ public struct RESPCommandParser: Sendable {
             expectedArgs = count
             scanned = lineEnd + 2
             argCount = 0
-            if !argRanges.isEmpty { argRanges.removeAll(keepingCapacity: true) }
         }
         // Scan the bulk headers over the raw bytes in one pass, writing spans into the table
         // through a pointer (an `append` per argument costs a uniqueness check each).
@@ -135,13 +135,11 @@ public struct RESPCommandParser: Sendable {
             reset()
             throw error
         }
-        // The command takes the span table (exactly `argCount` long: the room never exceeds
-        // the announced count); the next one reuses the table `recycle` gave back.
-        assert(argRanges.count == argCount)
+        // The command takes the span table; the next one reuses the table `recycle` gave back.
         var spans: [CommandArgs.Span] = []
         swap(&spans, &argRanges)
         swap(&argRanges, &spare)
-        let args = CommandArgs(base: buffer, spans: spans)
+        let args = CommandArgs(base: buffer, spans: spans, count: argCount)
         buffer.moveReaderIndex(forwardBy: scanned)
         reset()
         return args
@@ -151,14 +149,14 @@ public struct RESPCommandParser: Sendable {
     /// drops the command first, so the table is uniquely referenced and is not copied).
     public mutating func recycle(_ args: inout CommandArgs) {
         let spans = args.takeSpans()
-        if spans.capacity <= 1024 { spare = spans }  // do not keep a huge command's table
+        if spans.count <= 1024 { spare = spans }  // do not keep a huge command's table
     }
 
     private mutating func reset() {
         expectedArgs = 0
         scanned = 0
         argCount = 0
-        if !argRanges.isEmpty { argRanges.removeAll(keepingCapacity: argRanges.capacity <= 1024) }
+        if argRanges.count > 1024 { argRanges = [] }
     }
 
     /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
@@ -199,7 +197,7 @@ public struct RESPCommandParser: Sendable {
         }
         let args: CommandArgs
         if plain {
-            args = CommandArgs(base: buffer, spans: spans)
+            args = CommandArgs(base: buffer, spans: spans, count: spans.count)
         } else {
             // Quotes and escapes: the arguments are new bytes, in a buffer of their own.
             spare = spans

@@ -27,9 +27,18 @@ public enum RawBytes {
         }
     }
 
-    /// Byte equality of two raw buffers (memcmp).
+    /// Byte equality of two raw buffers: short ones (field names) compared in a loop, which
+    /// costs less than the call to memcmp, longer ones with memcmp.
     @inlinable
     public static func equal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+        let n = a.count
+        guard n == b.count else { return false }
+        if n <= 16 {
+            for i in 0..<n where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
+        return memcmp(a.baseAddress!, b.baseAddress!, n) == 0
     }
 }

@@ -52,6 +52,25 @@ struct StreamModelTests {
         #expect(s.entry(id(2, 8)) == nil)
     }
 
+    @Test("field-name comparison: short names byte by byte, long ones with memcmp, lengths and counts first")
+    func fieldNames() {
+        let long = String(repeating: "n", count: 40)
+        let list = FieldList([Array("sku".utf8), Array("1".utf8), Array(long.utf8), Array("v".utf8)])
+        #expect(list.names == FieldList([Array("sku".utf8), Array(long.utf8)]))
+        #expect(list.hasNames(FieldList([Array("sku".utf8), Array(long.utf8)])))
+        #expect(!list.hasNames(FieldList([Array("skv".utf8), Array(long.utf8)])))
+        #expect(!list.hasNames(FieldList([Array("sku".utf8), Array((long.dropLast() + "m").utf8)])))
+        #expect(!list.hasNames(FieldList([Array("sk".utf8), Array(long.utf8)])))
+        #expect(!list.hasNames(FieldList([Array("sku".utf8)])))
+        #expect(FieldList([[], []]).hasNames(FieldList([[]])))
+        // Entries whose names match the master entry's are stored without names and read back whole.
+        var s = Stream()
+        for i in 1...3 {
+            try? s.append(.explicit(id(UInt64(i))), fieldsAndValues: [Array("sku".utf8), Array("\(i)".utf8), Array(long.utf8), []], nowMs: 0)
+        }
+        #expect(s.allEntries.map { $0.fieldsAndValues[2] } == Array(repeating: Array(long.utf8), count: 3))
+    }
+
     @Test("nodes split at stream-node-max-entries")
     func splitByEntries() {
         let s = filled(250)
