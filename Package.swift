@@ -46,11 +46,13 @@ let package = Package(
         .target(name: "RunnelStreams", swiftSettings: hotPathSettings),
         // zlib (deflate/inflate, crc32) from the system.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // System calls Swift's Glibc module does not declare (they need _GNU_SOURCE): thread names.
+        .target(name: "CRunnelSystem"),
         // The durable log: segments, CRC-framed deflate frames, index, checkpoints, recovery.
         .target(
             name: "RunnelStorage",
             dependencies: [
-                "RunnelStreams", "CZlib",
+                "RunnelStreams", "CZlib", "CRunnelSystem",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

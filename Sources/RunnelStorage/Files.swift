@@ -1,3 +1,5 @@
+import CRunnelSystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -190,9 +192,9 @@ final class Signal: @unchecked Sendable {
     }
 }
 
-/// Starts a detached thread running `body`.
+/// Starts a detached thread named `name` (as top and perf show it) running `body`.
 func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    if let tid = spawnThread(body) { pthread_detach(tid) }
+    if let tid = spawnThread(name: name, body) { pthread_detach(tid) }
 }
 
 /// A thread whose end can be waited for (so that nothing it owns outlives its caller).
@@ -207,19 +209,24 @@ struct JoinableThread {
 
 /// Starts a thread running `body`; `join()` the result.
 func startJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) -> JoinableThread {
-    JoinableThread(tid: spawnThread(body))
+    JoinableThread(tid: spawnThread(name: name, body))
 }
 
 /// Runs `body` on a new thread; if no thread can be made, runs it inline and returns nil.
-private func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+private func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
     final class Box: @unchecked Sendable {
+        let name: String
         let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
     }
-    let box = Unmanaged.passRetained(Box(body))
+    let box = Unmanaged.passRetained(Box(name, body))
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
+        _ = runnel_name_current_thread(b.name)
         b.body()
         return nil
     }, box.toOpaque())

@@ -378,6 +378,27 @@ struct RecoveryTests {
         }
     }
 
+    @Test("the writer's threads carry their names (as top, ps -L and perf show them)")
+    func threadNames() throws {
+        let h = try LogHarness(tempDir("runnel-names"))
+        defer { h.writer.stop() }
+        var names = Set<String>()
+        // The threads name themselves when they start: look for up to 5 s.
+        for _ in 0..<500 {
+            names = Set(((try? Files.list("/proc/self/task")) ?? []).map { tid in
+                // procfs files report size 0: read until end of file.
+                let fd = open("/proc/self/task/\(tid)/comm", O_RDONLY)
+                defer { if fd >= 0 { close(fd) } }
+                var buf = [UInt8](repeating: 0, count: 64)
+                let n = fd < 0 ? 0 : max(0, read(fd, &buf, buf.count))
+                return String(decoding: buf[..<n].filter { $0 != 0x0A }, as: UTF8.self)
+            })
+            if names.isSuperset(of: ["runnel-writer", "runnel-sync"]) { break }
+            usleep(10_000)
+        }
+        #expect(names.isSuperset(of: ["runnel-writer", "runnel-sync"]), "threads: \(names.sorted())")
+    }
+
     @Test("the directory lock refuses a second owner")
     func lock() throws {
         let dir = DataDirectory(tempDir("runnel-lock"))
