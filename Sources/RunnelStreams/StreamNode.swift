@@ -107,7 +107,9 @@ public struct FieldList: Sendable, Equatable {
 
     /// The field names (the strings at even positions), as a list of their own.
     public var names: FieldList {
-        var out = FieldList(capacity: storage.count, count: count / 2)
+        var bytes = 0
+        for j in 0..<count / 2 { bytes += range(2 * j).count }
+        var out = FieldList(capacity: bytes, count: count / 2)
         storage.withUnsafeBytes { src in
             for j in 0..<count / 2 { out.append(raw: UnsafeRawBufferPointer(rebasing: src[range(2 * j)])) }
         }
