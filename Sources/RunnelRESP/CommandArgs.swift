@@ -3,7 +3,7 @@ import NIOCore
 /// One command's arguments: byte ranges of the buffer they were parsed from.
 ///
 /// A parsed command holds the input buffer once (one reference count) and a table of spans,
-/// instead of one `ByteBuffer` slice per argument (a retain and a release each, twelve pairs
+/// instead of one `ByteBuffer` slice per argument (a retain and a release each, thirteen pairs
 /// for a five-field XADD). `self[i]` still gives argument `i` as a `ByteBuffer` slice; hot
 /// paths that only read an argument's bytes use `length(_:)` and `withUnsafeBytes(_:_:)`,
 /// which touch no reference count.
@@ -120,11 +120,5 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
 extension CommandArgs: Equatable {
     public static func == (lhs: CommandArgs, rhs: CommandArgs) -> Bool {
         lhs.count == rhs.count && lhs.indices.allSatisfy { lhs[$0] == rhs[$0] }
-    }
-}
-
-extension CommandArgs: ExpressibleByArrayLiteral {
-    public init(arrayLiteral elements: ByteBuffer...) {
-        self.init(elements)
     }
 }

@@ -6,28 +6,18 @@ import NIOCore
 /// the end of the line. Returns nil for unbalanced quotes.
 public enum InlineSplitter {
     public static func split(_ line: ByteBuffer) -> [ByteBuffer]? {
-        var args: [ByteBuffer] = []
-        return split(line, into: &args) ? args : nil
-    }
-
-    /// Splits into `args` (cleared first, its storage reused); false on unbalanced quotes.
-    public static func split(_ line: ByteBuffer, into args: inout [ByteBuffer]) -> Bool {
-        args.removeAll(keepingCapacity: true)
         var spans: [CommandArgs.Span] = []
         // Fast path: no quotes means plain whitespace splitting into zero-copy slices.
         if line.withUnsafeReadableBytes({ plainSpans($0, into: &spans) }) {
-            for s in spans { args.append(line.getSlice(at: line.readerIndex + s.offset, length: s.length)!) }
-            return true
+            return spans.map { line.getSlice(at: line.readerIndex + $0.offset, length: $0.length)! }
         }
-        guard let slow = splitQuoted(line) else { return false }
-        args.append(contentsOf: slow)
-        return true
+        return splitQuoted(line)
     }
 
     /// Where the whitespace-separated words of `raw` lie (`spans` is cleared first, its storage
     /// reused). False, with `spans` incomplete, when the line has a quote: the caller then
     /// takes the general path.
-    public static func plainSpans(_ raw: UnsafeRawBufferPointer, into spans: inout [CommandArgs.Span]) -> Bool {
+    static func plainSpans(_ raw: UnsafeRawBufferPointer, into spans: inout [CommandArgs.Span]) -> Bool {
         spans.removeAll(keepingCapacity: true)
         var start = -1
         var i = 0
