@@ -61,7 +61,7 @@ public struct ServerConfig: Sendable {
         // Runnel's storage engine (docs/DESIGN.md, "Storage").
         Directive(name: "segment-max-bytes", kind: .memory(min: 64 * 1024, max: 1 << 40), mutable: false, defaultValue: "67108864"),
         Directive(name: "checkpoint-min-bytes", kind: .memory(min: 64 * 1024, max: 1 << 40), mutable: true, defaultValue: "33554432"),
-        Directive(name: "checkpoint-compression-level", kind: .integer(min: 1, max: 9), mutable: true, defaultValue: "1"),
+        Directive(name: "checkpoint-compression-level", kind: .integer(min: 0, max: 9), mutable: true, defaultValue: "1"),
         Directive(name: "checkpoint-interval", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "300"),
         Directive(name: "log-compression-level", kind: .integer(min: 1, max: 9), mutable: false, defaultValue: "1"),
         Directive(name: "log-commit-spin-us", kind: .integer(min: 0, max: 100_000), mutable: true, defaultValue: "100"),

@@ -91,6 +91,19 @@ struct ConfigTests {
         #expect(c.databases == 16)
     }
 
+    @Test("checkpoint-compression-level: 1 by default, 0 (stored) to 9 accepted, nothing else")
+    func checkpointLevel() throws {
+        var c = ServerConfig()
+        #expect(c.checkpointCompressionLevel == 1)
+        try c.set("checkpoint-compression-level", "0")
+        #expect(c.checkpointCompressionLevel == 0)
+        try c.set("checkpoint-compression-level", "9")
+        #expect(c.checkpointCompressionLevel == 9)
+        #expect(throws: ServerConfig.SetError.self) { try c.set("checkpoint-compression-level", "10") }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("checkpoint-compression-level", "-1") }
+        #expect(c.checkpointCompressionLevel == 9)
+    }
+
     @Test("memory units")
     func memory() {
         #expect(ServerConfig.parseMemory("1kb") == 1024)

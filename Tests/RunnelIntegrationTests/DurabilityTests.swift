@@ -235,6 +235,13 @@ struct DurabilityTests {
         server = try ServerProcess.runnel(dataDir: dir)
         c = try TestConnection(port: server.port)
         #expect(try snapshot(c) == withTail, "checkpoint + tail")
+        // A checkpoint of stored (uncompressed) frames loads to the same state.
+        #expect(try c.command("CONFIG", "SET", "checkpoint-compression-level", "0") == .simple("OK"))
+        try Self.checkpoint(c)
+        server.kill9()
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        #expect(try snapshot(c) == withTail, "stored checkpoint")
         server.stop()
     }
 

@@ -99,6 +99,30 @@ struct CheckpointReuseTests {
         #expect(fourth == second)
     }
 
+    @Test("level 0 (stored) after level 1: old groups keep their compressed frames, new ones are stored, all decode")
+    func storedAfterCompressed() throws {
+        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var streams: [UInt64: Stream] = [1: Stream()]
+        fill(&streams[1]!, from: 0, count: 20_000)
+        var counter: UInt64 = 0
+        let reuse = CheckpointReuse()
+        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
+        let path = dir + "/one.ckpt"
+        FileManager.default.createFile(atPath: path, contents: Data(first))
+        reuse.commit(path: path)
+        fill(&streams[1]!, from: 20_000, count: 20_000)
+        let second = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 0, reuse: reuse)
+        try assertDecodes(second, to: streams)
+        #expect(reuse.lastCopiedBytes > first.count * 9 / 10, "the first half is copied as compressed")
+        let allStored = CheckpointFile.encode(makeState(streams), level: 0)
+        let allCompressed = CheckpointFile.encode(makeState(streams), level: 1)
+        #expect(allCompressed.count < second.count && second.count < allStored.count,
+                "\(allCompressed.count) < \(second.count) < \(allStored.count)")
+        #expect(allStored.count > 2 * allCompressed.count, "stored frames are the raw bytes")
+    }
+
     @Test("node stamps: kept while a node is unchanged, reset by every change, never reused")
     func nodeStamps() throws {
         var s = Stream()
