@@ -65,6 +65,7 @@ public struct ServerConfig: Sendable {
         Directive(name: "checkpoint-interval", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "300"),
         Directive(name: "log-compression-level", kind: .integer(min: 1, max: 9), mutable: false, defaultValue: "1"),
         Directive(name: "log-commit-spin-us", kind: .integer(min: 0, max: 100_000), mutable: true, defaultValue: "100"),
+        Directive(name: "log-commit-delay-us", kind: .integer(min: 0, max: 100_000), mutable: true, defaultValue: "50"),
         Directive(name: "repair", kind: .bool, mutable: false, defaultValue: "no"),
         Directive(name: "snapshot-retain", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "5"),
         Directive(name: "stream-node-max-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "100"),
@@ -149,6 +150,7 @@ public struct ServerConfig: Sendable {
     public private(set) var checkpointIntervalSeconds = 300
     public private(set) var logCompressionLevel = 1
     public private(set) var logCommitSpinUs = 100
+    public private(set) var logCommitDelayUs = 50
     public private(set) var repair = false
     public private(set) var snapshotRetain = 5
     public private(set) var streamNodeMaxEntries = 100
@@ -308,6 +310,7 @@ public struct ServerConfig: Sendable {
         case "checkpoint-interval": checkpointIntervalSeconds = Int(canonical)!
         case "log-compression-level": logCompressionLevel = Int(canonical)!
         case "log-commit-spin-us": logCommitSpinUs = Int(canonical)!
+        case "log-commit-delay-us": logCommitDelayUs = Int(canonical)!
         case "repair": repair = canonical == "yes"
         case "snapshot-retain": snapshotRetain = Int(canonical)!
         case "stream-node-max-entries": streamNodeMaxEntries = Int(canonical)!

@@ -43,6 +43,11 @@ final class Persistence: KeyspaceLog {
     var policy: FsyncPolicy
     /// Sessions whose output waits for the log.
     private var waiting: [Int: ClientSession] = [:]
+    /// Clients whose held replies the last durable advance sent: about how many commits the
+    /// log writer can expect next (it gathers them when that is two or more).
+    private var lastReleased = 0
+    /// Clients that started waiting since the last durable advance.
+    private var arrivals = 0
     private var checkpointRunning = false
     /// The last node content stamp given out (`Stream.stampNodes`); only grows.
     private var nodeVersions: UInt64 = 0
@@ -111,6 +116,7 @@ final class Persistence: KeyspaceLog {
             onCheckpoint: { o in loop.execute { bound.value.checkpointFinished(o) } },
             onSnapshot: { o in loop.execute { bound.value.snapshotFinished(o) } })
         writer.commitSpinUs = config.logCommitSpinUs
+        writer.commitDelayUs = config.logCommitDelayUs
     }
 
     // MARK: - KeyspaceLog
@@ -181,7 +187,7 @@ final class Persistence: KeyspaceLog {
     func submit() {
         guard encoder.hasPending else { return }
         // Segments roll on the writer thread, at the first restart point past the limit.
-        writer.submit(encoder.take())
+        writer.submit(encoder.take(), waiters: arrivals, expected: lastReleased)
     }
 
     var writeError: StorageError? { progress.error }
@@ -204,13 +210,15 @@ final class Persistence: KeyspaceLog {
         let sessions = waiting
         waiting.removeAll(keepingCapacity: true)
         for (_, s) in sessions where broker.clients[s.id] === s {
-            broker.flush(s)
+            broker.flush(s)  // holds the session again if a later reply still waits
         }
+        lastReleased = sessions.count - waiting.count
+        arrivals = 0
     }
 
     /// Output of `session` must wait: remember to flush it when the log advances.
     func hold(_ session: ClientSession) {
-        waiting[session.id] = session
+        if waiting.updateValue(session, forKey: session.id) == nil { arrivals += 1 }
     }
 
     func forget(_ session: ClientSession) {

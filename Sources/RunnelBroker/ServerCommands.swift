@@ -233,6 +233,7 @@ extension Broker {
             p.setPolicy(policy)
         }
         persistence?.writer.commitSpinUs = updated.logCommitSpinUs
+        persistence?.writer.commitDelayUs = updated.logCommitDelayUs
         if config.hz != oldHz && cronTask != nil {
             stopCron()
             startCron()

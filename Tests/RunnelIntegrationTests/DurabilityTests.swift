@@ -171,7 +171,69 @@ struct DurabilityTests {
         #expect(runway >= 512 * 1024, "preallocated runway: \(runway)")
         #expect(try c.command("CONFIG", "SET", "log-commit-spin-us", "0").text == "OK")
         #expect(try c.command("CONFIG", "GET", "log-commit-spin-us").elements?.last?.text == "0")
+        #expect(try c.command("CONFIG", "GET", "log-commit-delay-us").elements?.last?.text == "50")
+        #expect(try c.command("CONFIG", "SET", "log-commit-delay-us", "0").text == "OK")
         #expect(try c.command("XADD", "orders", "*", "event", "after").text != nil)
+        server.stop()
+    }
+
+    /// Entries acknowledged to writer threads.
+    final class Collected: @unchecked Sendable {
+        let lock = NSLock()
+        var entries: [String: String] = [:]
+    }
+
+    @Test("concurrent unpipelined writers under always (commits gathered into shared syncs): kill -9 loses nothing acknowledged")
+    func concurrentWritersKill() throws {
+        let dir = ServerProcess.makeTempDir("runnel-gather")
+        var server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always"])
+        var acknowledged: [String: String] = [:]
+        let writers = 8
+        for round in 0..<6 {
+            let got = Collected()
+            let deadline = Date().addingTimeInterval(round == 5 ? 0.4 : 3)
+            let threads = (0..<writers).map { w in
+                Thread { [port = server.port] in
+                    guard let c = try? TestConnection(port: port) else { return }
+                    var i = 0
+                    while Date() < deadline {
+                        let payload = "r\(round)-w\(w)-\(i)"
+                        guard let reply = try? c.command("XADD", "gathered", "*", "p", payload), let id = reply.text,
+                            case .bulk = reply
+                        else { return }
+                        got.lock.withLock { got.entries[id] = payload }
+                        i += 1
+                    }
+                }
+            }
+            threads.forEach { $0.start() }
+            if round < 5 {
+                usleep(UInt32(60_000 + round * 25_000))
+                server.signal(SIGKILL)
+                _ = server.waitForExit(timeoutMs: 10_000)
+            } else {
+                usleep(600_000)
+            }
+            while threads.contains(where: { !$0.isFinished }) { usleep(5_000) }
+            acknowledged.merge(got.lock.withLock { got.entries }) { a, _ in a }
+            if round < 5 {
+                server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always"])
+            }
+            let c = try TestConnection(port: server.port)
+            var present: [String: String] = [:]
+            for e in try c.command("XRANGE", "gathered", "-", "+").elements ?? [] {
+                if let id = e.elements?.first?.text, let value = e.elements?.last?.elements?.last?.text { present[id] = value }
+            }
+            let lost = acknowledged.filter { present[$0.key] != $0.value }
+            #expect(lost.isEmpty, "round \(round): \(lost.count) acknowledged entries lost or changed, e.g. \(lost.first.map { "\($0)" } ?? "")")
+            if round == 5 {
+                // No kill: the writers shared syncs.
+                let perSync = try c.command("INFO", "persistence").text?.split(separator: "\r\n")
+                    .first { $0.hasPrefix("log_records_per_fsync:") }.flatMap { Double($0.split(separator: ":")[1]) } ?? 0
+                #expect(perSync > 1.5, "records per fsync with \(writers) writers: \(perSync)")
+            }
+        }
+        #expect(acknowledged.count > 100, "the writers made progress: \(acknowledged.count)")
         server.stop()
     }
 

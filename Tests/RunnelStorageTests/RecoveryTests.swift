@@ -117,6 +117,51 @@ struct RecoveryTests {
         h.waitCheckpoints(n)
     }
 
+    @Test("always: commits of several non-pipelining clients are gathered into one sync, a lone client's never waits")
+    func commitGathering() throws {
+        let path = tempDir("runnel-gather")
+        let h = try LogHarness(path)
+        defer { h.writer.stop() }
+        h.writer.commitDelayUs = 3_000_000  // long enough that a delay cannot be mistaken for a slow disk
+        func synced() -> UInt64 { h.done.withLock { h.lastProgress.synced } }
+        func waitSynced(_ offset: UInt64, seconds: Double) -> Bool {
+            let until = Files.monotonicNs() + UInt64(seconds * 1e9)
+            while synced() < offset {
+                if Files.monotonicNs() > until { return false }
+                usleep(1000)
+            }
+            return true
+        }
+        func append(_ i: Int) {
+            h.encoder.encode(.append(handle: 1, id: StreamID(ms: UInt64(1000 + i), seq: 0), fields: FieldList([Array("k".utf8), Array("v\(i)".utf8)]), newNode: i == 0))
+        }
+        h.encoder.encode(.streamNew(handle: 1, db: 0, key: Array("s".utf8)))
+        // A lone client (the last sync released one): synced at once.
+        append(0)
+        h.writer.submit(h.encoder.take(), waiters: 1, expected: 1)
+        #expect(waitSynced(h.encoder.encodedBytes, seconds: 1), "a lone client's commit is not delayed")
+        // Three clients were released; one is back: the writer waits for the others...
+        append(1)
+        h.writer.submit(h.encoder.take(), waiters: 1, expected: 3)
+        let first = h.encoder.encodedBytes
+        usleep(200_000)
+        #expect(synced() < first, "gathering: one of three expected commits")
+        // ... and writes as soon as they are in: one sync for all three.
+        append(2)
+        append(3)
+        h.writer.submit(h.encoder.take(), waiters: 3, expected: 3)
+        #expect(waitSynced(h.encoder.encodedBytes, seconds: 1), "the expected commits arrived")
+        // Pipelining clients (many records each) are not delayed.
+        for i in 4..<40 { append(i) }
+        h.writer.submit(h.encoder.take(), waiters: 2, expected: 3)
+        #expect(waitSynced(h.encoder.encodedBytes, seconds: 1), "36 records from two clients")
+        // The delay is bounded.
+        h.writer.commitDelayUs = 50_000
+        append(40)
+        h.writer.submit(h.encoder.take(), waiters: 1, expected: 3)
+        #expect(waitSynced(h.encoder.encodedBytes, seconds: 2), "at most commitDelayUs")
+    }
+
     @Test("records written across segment rolls and restart points recover to the same state")
     func roundTrip() throws {
         let path = tempDir("runnel-rt")
