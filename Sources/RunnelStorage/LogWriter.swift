@@ -364,10 +364,9 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Under `always`, when the last sync released two or more clients, fewer than that wait
     /// now, and they do not pipeline: looks for up to `delayUs` for their next commits before
-    /// writing, so that one
-    /// fdatasync covers them all and fewer syncs (and reply bursts) take turns on the loop
-    /// (PostgreSQL's `commit_delay` / `commit_siblings`, but ending as soon as the expected
-    /// commits are in). A lone client is never delayed.
+    /// writing, so that one fdatasync covers them all and fewer syncs (and reply bursts) take
+    /// turns on the loop (PostgreSQL's `commit_delay` / `commit_siblings`, but ending as soon
+    /// as the expected commits are in). A lone client is never delayed.
     private func gatherCommit(delayUs: Int) {
         let until = Files.monotonicNs() + UInt64(delayUs) * 1000
         while Files.monotonicNs() < until {
@@ -387,8 +386,8 @@ public final class LogWriter: @unchecked Sendable {
     /// load waiting costs more throughput than the saved syncs give back.
     static let gatherRecordsPerClient = 4
 
-    /// How long the writer waits to gather more commits under `always` when two or more
-    /// clients wait for durability (µs; 0: never waits).
+    /// The longest the writer waits to gather commits under `always` (`gatherCommit`; µs; 0:
+    /// never waits).
     public var commitDelayUs: Int {
         get { signal.withLock { _commitDelayUs } }
         set { signal.withLock { _commitDelayUs = max(0, newValue) } }
