@@ -32,6 +32,25 @@ struct CheckpointReuseTests {
         }
     }
 
+    fileprivate func makeDir() throws -> String {
+        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Fills stream 1 with 20,000 entries, writes a level 1 checkpoint of it to `dir` and
+    /// makes it `reuse`'s previous file. Returns the file's bytes.
+    fileprivate func firstCheckpoint(
+        _ streams: inout [UInt64: Stream], _ counter: inout UInt64, _ reuse: CheckpointReuse, dir: String
+    ) throws -> [UInt8] {
+        fill(&streams[1]!, from: 0, count: 20_000)
+        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
+        let path = dir + "/one.ckpt"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(first)))
+        reuse.commit(path: path)
+        return first
+    }
+
     fileprivate func assertDecodes(_ bytes: [UInt8], to streams: [UInt64: Stream]) throws {
         let back = try CheckpointFile.decode(bytes, file: "ckpt")
         #expect(back.streams.count == streams.count)
@@ -101,17 +120,12 @@ struct CheckpointReuseTests {
 
     @Test("level 0 (stored) after level 1: old groups keep their compressed frames, new ones are stored, all decode")
     func storedAfterCompressed() throws {
-        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var streams: [UInt64: Stream] = [1: Stream()]
-        fill(&streams[1]!, from: 0, count: 20_000)
         var counter: UInt64 = 0
         let reuse = CheckpointReuse()
-        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
-        let path = dir + "/one.ckpt"
-        FileManager.default.createFile(atPath: path, contents: Data(first))
-        reuse.commit(path: path)
+        let first = try firstCheckpoint(&streams, &counter, reuse, dir: dir)
         fill(&streams[1]!, from: 20_000, count: 20_000)
         let second = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 0, reuse: reuse)
         try assertDecodes(second, to: streams)
@@ -149,17 +163,12 @@ struct CheckpointReuseTests {
 
     @Test("an unstamped change in a group means compressing it again")
     func unstampedNotReused() throws {
-        let dir = NSTemporaryDirectory() + "runnel-reuse-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var streams: [UInt64: Stream] = [1: Stream()]
-        fill(&streams[1]!, from: 0, count: 20_000)
         var counter: UInt64 = 0
         let reuse = CheckpointReuse()
-        let first = CheckpointFile.encode(makeState(&streams, counter: &counter), level: 1, reuse: reuse)
-        let path = dir + "/one.ckpt"
-        FileManager.default.createFile(atPath: path, contents: Data(first))
-        reuse.commit(path: path)
+        _ = try firstCheckpoint(&streams, &counter, reuse, dir: dir)
         // Deleting one entry in every node, without stamping: nothing may be copied.
         for i in stride(from: 0, to: 20_000, by: 50) {
             #expect(streams[1]!.delete([StreamID(ms: 1_700_000_000_000 + UInt64(i), seq: 0)]) == 1)
