@@ -350,16 +350,9 @@ public final class LogWriter: @unchecked Sendable {
 
     /// Under `always`, before sleeping: the next commit usually arrives within tens of µs of
     /// the last report (the loop writes the replies, the clients answer), about what waking a
-    /// thread from a futex costs on a VM. So look for it for up to `commitSpinUs`, yielding the
-    /// core to any other runnable thread between looks (`sched_yield`).
+    /// thread from a futex costs on a VM. So look for it for up to `commitSpinUs`.
     private func awaitNextCommit() {
-        let spin = signal.withLock { _commitSpinUs }
-        guard spin > 0 else { return }
-        let until = Files.monotonicNs() + UInt64(spin) * 1000
-        while Files.monotonicNs() < until {
-            if signal.withLock({ !queue.isEmpty || stopping }) { return }
-            sched_yield()
-        }
+        spin(us: signal.withLock { _commitSpinUs }) { !queue.isEmpty || stopping }
     }
 
     /// Under `always`, when the last sync released two or more clients, fewer than that wait
@@ -368,9 +361,16 @@ public final class LogWriter: @unchecked Sendable {
     /// turns on the loop (PostgreSQL's `commit_delay` / `commit_siblings`, but ending as soon
     /// as the expected commits are in). A lone client is never delayed.
     private func gatherCommit(delayUs: Int) {
-        let until = Files.monotonicNs() + UInt64(delayUs) * 1000
+        spin(us: delayUs) { stopping || queuedWaiters >= queuedExpected }
+    }
+
+    /// Looks at `done` (under the lock) until it holds or `us` µs have passed, yielding the
+    /// core to any other runnable thread between looks (`sched_yield`).
+    private func spin(us: Int, until done: () -> Bool) {
+        guard us > 0 else { return }
+        let until = Files.monotonicNs() + UInt64(us) * 1000
         while Files.monotonicNs() < until {
-            if signal.withLock({ stopping || queuedWaiters >= queuedExpected }) { return }
+            if signal.withLock(done) { return }
             sched_yield()
         }
     }
