@@ -29,7 +29,15 @@ public final class LogEncoder {
     public var regionLimit = 64 * 1024
     private var current = ByteSink(capacity: 4096)
     private var currentRecords = 0
-    private var currentSpans: [UInt64: IndexSpan] = [:]
+    /// Appends per stream in the current chunk, held by reference so the stream used last is
+    /// found again without hashing.
+    private final class SpanSlot {
+        var span: IndexSpan
+        init(_ span: IndexSpan) { self.span = span }
+    }
+    private var currentSpans: [UInt64: SpanSlot] = [:]
+    private var lastSpanHandle: UInt64 = 0
+    private var lastSpan: SpanSlot?
     private var region = RegionState()
     private var regionBytes = 0
     private var nextRestart = true
@@ -89,8 +97,17 @@ public final class LogEncoder {
 
     @inline(__always)
     private func noteSpan(_ h: UInt64, _ id: StreamID) {
-        // One lookup, mutated in place.
-        Self.extend(&currentSpans[h, default: IndexSpan(first: id, last: id, count: 0)], to: id)
+        if let slot = lastSpan, lastSpanHandle == h { return Self.extend(&slot.span, to: id) }
+        let slot: SpanSlot
+        if let found = currentSpans[h] {
+            slot = found
+        } else {
+            slot = SpanSlot(IndexSpan(first: id, last: id, count: 0))
+            currentSpans[h] = slot
+        }
+        lastSpanHandle = h
+        lastSpan = slot
+        Self.extend(&slot.span, to: id)
     }
 
     @inline(__always)
@@ -103,10 +120,11 @@ public final class LogEncoder {
         guard current.count > 0 else { return }
         chunks.append(
             Chunk(bytes: current.bytes, restart: nextRestart, endOffset: encodedBytes,
-                  records: currentRecords, spans: currentSpans))
+                  records: currentRecords, spans: currentSpans.mapValues(\.span)))
         current = ByteSink(capacity: 4096)
         currentRecords = 0
         currentSpans = [:]
+        lastSpan = nil
         nextRestart = false
     }
 
