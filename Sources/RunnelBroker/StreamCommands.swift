@@ -366,12 +366,14 @@ extension Broker {
                 return
             }
         }
-        if count == 0 {
-            s.out.nullArray()
-            return
-        }
+        // Redis looks the key up before it looks at COUNT: a missing key is an empty array
+        // whatever the count, COUNT 0 (or negative) on a stream a null array.
         guard let box = stream(s.db, a[1]) else {
             s.out.emptyArray()
+            return
+        }
+        if count == 0 {
+            s.out.nullArray()
             return
         }
         writeEntries(s, box.stream, from: start, to: end, limit: count < 0 ? .max : count, reverse: reverse)

@@ -42,7 +42,8 @@ let streamCases: [DiffCase] = [
                         "XRANGE s - (+", "XRANGE s (18446744073709551615-18446744073709551615 +", "XRANGE s - (0-0",
                         "XRANGE s 3 1", "XRANGE nokey - +", "XREVRANGE s + -", "XREVRANGE s + - COUNT 1",
                         "XREVRANGE s 2 1", "XREVRANGE s (3-5 -", "XREVRANGE s + (1-2", "XREVRANGE s - +",
-                        "XRANGE s 1-1 1-1", "XRANGE s 2-0 2-0"]),
+                        "XRANGE s 1-1 1-1", "XRANGE s 2-0 2-0", "XRANGE nokey - + COUNT 0", "XRANGE nokey - + COUNT -1",
+                        "XREVRANGE nokey + - COUNT 0", "XRANGE s 3 1 COUNT 0", "XREVRANGE s + - COUNT 0"]),
     // XDEL and tombstones
     DiffCase("xdel", ["XDEL nokey 1-1", "XADD s 1-1 a 1", "XADD s 2-1 a 2", "XADD s 3-1 a 3", "XDEL s 2-1 9-9",
                       "XDEL s 2-1", "XDEL s x", "XDEL s - ", "XRANGE s - +", "XLEN s", "XDEL s 1-1 3-1", "XLEN s",

@@ -36,7 +36,7 @@ public struct StreamScriptGenerator: Sendable {
         let key = pick(keys)
         let group = pick(groups)
         let consumer = pick(consumers)
-        switch int(100) {
+        switch int(122) {
         case 0..<30:
             let ms = (nextMs[key] ?? 1) + int(3)
             nextMs[key] = ms + 1
@@ -71,7 +71,33 @@ public struct StreamScriptGenerator: Sendable {
         case 94..<95: return "XINFO STREAM \(key)"
         case 95..<97: return "XREAD COUNT \(1 + int(3)) STREAMS \(key) \(someID(key))"
         case 97..<98: return "XSETID \(key) \((nextMs[key] ?? 1) + 5)-0"
-        default: return "~XPENDING \(key) \(group) - + \(int(10)) \(consumer)"
+        case 98..<100: return "~XPENDING \(key) \(group) - + \(int(10)) \(consumer)"
+        // Less frequent forms: whole entries from claims, bounded trims, exclusive ranges,
+        // key-level changes, and the shapes of replies that carry times.
+        case 100..<102: return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(someID(key))"
+        case 102..<104: return "XAUTOCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) COUNT \(1 + int(4))"
+        case 104..<106:
+            let ms = (nextMs[key] ?? 1) + int(3)
+            nextMs[key] = ms + 1
+            let trim = chance(50) ? "MAXLEN ~ \(int(30)) LIMIT \(int(150)) " : ""
+            return "XADD \(key) NOMKSTREAM \(trim)\(ms)-\(int(3)) type order qty \(int(5))"
+        case 106..<107: return "XTRIM \(key) MINID ~ \(someID(key)) LIMIT \(int(200))"
+        case 107..<109:
+            let count = chance(50) ? " COUNT \(int(4))" : ""
+            return chance(50) ? "XRANGE \(key) (\(someID(key)) +\(count)" : "XREVRANGE \(key) (\(someID(key)) -\(count)"
+        case 109..<110: return chance(50) ? "DEL \(key)" : "RENAME \(key) \(pick(keys))"
+        case 110..<112:
+            let entriesRead = chance(50) ? " ENTRIESREAD \(int(12))" : ""
+            return "XGROUP CREATE \(key) \(group) \(someID(key))\(entriesRead)"
+        case 112..<113: return "XGROUP SETID \(key) \(group) \(someID(key)) ENTRIESREAD \(int(12))"
+        case 113..<115: return "XREADGROUP GROUP \(group) \(consumer) COUNT \(int(4)) STREAMS \(key) \(someID(key))"
+        case 115..<116: return "~XINFO STREAM \(key) FULL\(chance(50) ? " COUNT \(int(4))" : "")"
+        case 116..<117: return "~XPENDING \(key) \(group) IDLE 0 - + \(1 + int(9))"
+        case 117..<118:
+            let top = nextMs[key] ?? 1
+            return "XSETID \(key) \(top + 5)-0 ENTRIESADDED \(int(60)) MAXDELETEDID \(int(top + 2))-0"
+        case 118..<120: return "XREAD COUNT \(1 + int(3)) STREAMS s1 s2 s3 \(someID("s1")) \(someID("s2")) \(someID("s3"))"
+        default: return "XLEN \(key)"
         }
     }
 }
