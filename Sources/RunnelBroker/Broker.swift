@@ -649,12 +649,35 @@ public final class Broker {
 
     /// Looks a key up, expiring it first if its time has passed. The clock is read only
     /// for a key that has an expiry.
-    func lookup(_ db: Int, _ key: Key, now: Int64? = nil) -> StoredValue? {
+    /// The live value at `key` (expiring it first when due). `touch` records the access for
+    /// OBJECT IDLETIME; commands Redis looks keys up for without touching them (EXISTS, TYPE,
+    /// TTL, OBJECT, KEYS, SCAN) pass false.
+    func lookup(_ db: Int, _ key: Key, now: Int64? = nil, touch: Bool = true) -> StoredValue? {
         if let at = dbs[db].expireTime(key), at <= now ?? Clock.nowMs() {
             expireKey(db, key)
             return nil
         }
-        return dbs[db].rawValue(key)
+        let value = dbs[db].rawValue(key)
+        if touch, case .stream(let box)? = value {
+            box.accessMs = turnTimeMs
+            if config.lfuPolicy {
+                box.lfuTouch(nowMs: turnTimeMs, logFactor: config.lfuLogFactor, decayMinutes: config.lfuDecayTime)
+            }
+        }
+        return value
+    }
+
+    /// A 32-bit integer argument, with Redis's errors (`getIntFromObjectOrReply`).
+    func int32Argument(_ s: ClientSession, _ arg: ByteBuffer) -> Int? {
+        guard let n = RESPInteger.parse(arg) else {
+            replyError(s, "ERR value is not an integer or out of range")
+            return nil
+        }
+        guard n >= Int(Int32.min) && n <= Int(Int32.max) else {
+            replyError(s, "ERR value is out of range, value must between -2147483648 and 2147483647")
+            return nil
+        }
+        return n
     }
 
     /// Removes an expired key and announces it.

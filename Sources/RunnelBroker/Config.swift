@@ -81,6 +81,8 @@ public struct ServerConfig: Sendable {
                   kind: .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                  "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
                   mutable: true, defaultValue: "noeviction"),
+        Directive(name: "lfu-log-factor", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10"),
+        Directive(name: "lfu-decay-time", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "1"),
         Directive(name: "io-threads", kind: .integer(min: 1, max: 128), mutable: false, defaultValue: "1"),
         Directive(name: "lazyfree-lazy-user-del", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "lazyfree-lazy-user-flush", kind: .bool, mutable: true, defaultValue: "no"),
@@ -137,6 +139,11 @@ public struct ServerConfig: Sendable {
     /// Limit on stream data (entries and group state) in bytes; 0 = none. Past it, commands that
     /// can add data get Redis's OOM error; reads, acks and deletes go on.
     public private(set) var maxmemory = 0
+    /// `maxmemory-policy` is one of the LFU policies: keys keep Redis's logarithmic access
+    /// counter (OBJECT FREQ) instead of an access time (OBJECT IDLETIME). Runnel never evicts.
+    public private(set) var lfuPolicy = false
+    public private(set) var lfuLogFactor = 10
+    public private(set) var lfuDecayTime = 1
     /// LATENCY records commands at least this many milliseconds long; 0 = off.
     public private(set) var latencyMonitorThreshold = 0
     /// Per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats).
@@ -302,6 +309,9 @@ public struct ServerConfig: Sendable {
         case "acllog-max-len": acllogMaxLen = Int(canonical)!
         case "acl-pubsub-default": aclPubsubDefault = canonical
         case "maxmemory": maxmemory = Int(canonical)!
+        case "maxmemory-policy": lfuPolicy = canonical.hasSuffix("-lfu")
+        case "lfu-log-factor": lfuLogFactor = Int(canonical)!
+        case "lfu-decay-time": lfuDecayTime = Int(canonical)!
         case "appendfsync": appendfsync = canonical
         case "appendonly": appendonly = canonical == "yes"
         case "segment-max-bytes": segmentMaxBytes = Int(canonical)!

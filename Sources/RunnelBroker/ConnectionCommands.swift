@@ -42,10 +42,7 @@ extension Broker {
             s.out.simpleString("RESET" as StaticString)
         }
         r.add("select", 2, ["loading", "stale", "fast"], ["@fast", "@connection"], "connection", "Change the selected database for the current connection") { b, s, a in
-            guard let index = RESPInteger.parse(a[1]) else {
-                b.replyError(s, "ERR value is not an integer or out of range")
-                return
-            }
+            guard let index = b.int32Argument(s, a[1]) else { return }
             guard index >= 0 && index < b.dbs.count else {
                 b.replyError(s, "ERR DB index is out of range")
                 return

@@ -57,9 +57,41 @@ public final class StreamBox {
     public var stream: Stream
     /// The stream's number in the log (0 until the storage engine binds it).
     public var handle: UInt64 = 0
+    /// When a command last read or wrote the key (Unix ms of its turn), for OBJECT IDLETIME.
+    public var accessMs: Int64
+    /// Under an LFU `maxmemory-policy`: Redis's logarithmic access counter (OBJECT FREQ) and
+    /// the minute (mod 2^16) it was last decayed.
+    var lfuCounter: UInt8 = StreamBox.lfuInitial
+    var lfuMinutes: UInt16
+    static let lfuInitial: UInt8 = 5
+
     public init(_ stream: Stream = Stream(), journaled: Bool = false) {
         self.stream = stream
+        accessMs = Clock.nowMs()
+        lfuMinutes = UInt16(truncatingIfNeeded: accessMs / 60_000)
         if journaled { self.stream.journal = RecordingJournal() }
+    }
+}
+
+extension StreamBox {
+    /// The counter after the decay due since it was last touched: one step per `decayMinutes`.
+    func lfuDecayed(nowMs: Int64, decayMinutes: Int) -> UInt8 {
+        guard decayMinutes > 0 else { return lfuCounter }
+        let now = UInt16(truncatingIfNeeded: nowMs / 60_000)
+        let elapsed = Int(now &- lfuMinutes)  // the clock wraps at 2^16 minutes, as Redis's
+        let periods = elapsed / decayMinutes
+        return periods >= Int(lfuCounter) ? 0 : lfuCounter - UInt8(periods)
+    }
+
+    /// An access: decay, then a logarithmic increment (likelier the smaller the counter is).
+    func lfuTouch(nowMs: Int64, logFactor: Int, decayMinutes: Int) {
+        var counter = lfuDecayed(nowMs: nowMs, decayMinutes: decayMinutes)
+        if counter < 255 {
+            let base = Double(max(0, Int(counter) - Int(Self.lfuInitial)))
+            if Double.random(in: 0..<1) < 1.0 / (base * Double(logFactor) + 1) { counter += 1 }
+        }
+        lfuCounter = counter
+        lfuMinutes = UInt16(truncatingIfNeeded: nowMs / 60_000)
     }
 }
 
@@ -73,6 +105,10 @@ protocol KeyspaceLog: AnyObject {
     func expireChanged(_ box: StreamBox, at: Int64)
     /// Every key of `db` was removed.
     func flushed(db: Int, boxes: [StreamBox])
+    /// COPY: `box`, a new stream holding a copy of `source`, was stored under `key`.
+    func copied(db: Int, key: Key, box: StreamBox, from source: StreamBox)
+    /// SWAPDB: the keys of databases `a` and `b` traded places.
+    func swapped(_ a: Int, _ b: Int)
 }
 
 /// One logical database (SELECT 0…databases-1).
@@ -121,6 +157,39 @@ public struct Database {
         if let log, case .stream(let box) = value { log.bound(db: index, key: to, box: box) }
         if let expiry { expires[to.detached] = expiry }
     }
+
+    /// MOVE, first half: takes a value and its expiry out without logging a deletion (`put`
+    /// logs where it went).
+    mutating func take(_ key: Key) -> (StoredValue, Int64?)? {
+        guard let value = values.removeValue(forKey: key) else { return nil }
+        return (value, expires.removeValue(forKey: key))
+    }
+
+    /// MOVE, second half: stores a value taken from another database under a key that does
+    /// not exist here; one log record (the stream's new database and key).
+    mutating func put(_ key: Key, _ value: StoredValue, expireAt: Int64?) {
+        values[key.detached] = value
+        if let expireAt { expires[key.detached] = expireAt }
+        if let log, case .stream(let box) = value { log.bound(db: index, key: key, box: box) }
+    }
+
+    /// COPY: stores `box`, a copy of `source`, under a key that does not exist here.
+    mutating func putCopy(_ key: Key, _ box: StreamBox, of source: StreamBox, expireAt: Int64?) {
+        values[key.detached] = .stream(box)
+        if let log { log.copied(db: index, key: key, box: box, from: source) }
+        if let expireAt { setExpire(key, at: expireAt) }
+    }
+
+    /// SWAPDB: trades the keys (and expiries) of two databases; each keeps its number.
+    static func swapContents(_ a: inout Database, _ b: inout Database) {
+        swap(&a.values, &b.values)
+        swap(&a.expires, &b.expires)
+        if let log = a.log { log.swapped(a.index, b.index) }
+    }
+
+    /// A key chosen at random (nil when the database is empty). O(keys): Swift's dictionary
+    /// has no random access; keyspaces of a stream broker are small.
+    func randomKey() -> Key? { values.keys.randomElement() }
 
     func expireTime(_ key: Key) -> Int64? { expires.isEmpty ? nil : expires[key] }
 

@@ -11,10 +11,10 @@ extension Broker {
         }
         r.add("exists", -2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Determine if a key exists", keys: (1, -1, 1)) { b, s, a in
             let now = Clock.nowMs()
-            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now) != nil ? 1 : 0) })
+            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now, touch: false) != nil ? 1 : 0) })
         }
         r.add("type", 2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Determine the type stored at key", keys: (1, 1, 1)) { b, s, a in
-            s.out.simpleString(b.lookup(s.db, a[1])?.typeName ?? "none")
+            s.out.simpleString(b.lookup(s.db, a[1], touch: false)?.typeName ?? "none")
         }
         r.add("keys", 2, ["readonly"], ["@keyspace", "@read", "@slow", "@dangerous"], "generic", "Find all keys matching the given pattern", complexity: "O(N)") { b, s, a in
             let now = Clock.nowMs()
@@ -22,7 +22,7 @@ extension Broker {
             var found: [Key] = []
             for key in Array(b.dbs[s.db].keys) {
                 if !all && !Glob.matches(pattern: a[1].readableBytesView, key.readableBytesView) { continue }
-                if b.lookup(s.db, key, now: now) != nil { found.append(key) }
+                if b.lookup(s.db, key, now: now, touch: false) != nil { found.append(key) }
             }
             s.out.arrayHeader(found.count)
             for k in found { s.out.bulk(k) }
@@ -49,7 +49,7 @@ extension Broker {
                                              ("expiretime", false, true, "7.0.0"), ("pexpiretime", true, true, "7.0.0")] {
             r.add(name, 2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Get the time to live for a key", since, keys: (1, 1, 1)) { b, s, a in
                 let now = Clock.nowMs()
-                guard b.lookup(s.db, a[1], now: now) != nil else {
+                guard b.lookup(s.db, a[1], now: now, touch: false) != nil else {
                     s.out.integer(-2)
                     return
                 }
@@ -74,6 +74,48 @@ extension Broker {
             b.notifyKeyspaceEvent(.generic, "persist", a[1], s.db)
             s.out.integer(1)
         }
+        r.add("move", 3, ["write", "fast"], ["@keyspace", "@write", "@fast"], "generic", "Move a key to another database", keys: (1, 1, 1)) { b, s, a in
+            b.move(s, a)
+        }
+        r.add("swapdb", 3, ["write", "fast"], ["@keyspace", "@write", "@fast", "@dangerous"], "server", "Swaps two Redis databases", "4.0.0") { b, s, a in
+            b.swapDB(s, a)
+        }
+        r.add("copy", -3, ["write"], ["@keyspace", "@write", "@slow"], "generic", "Copy a key", "6.2.0", keys: (1, 2, 1), complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.") { b, s, a in
+            b.copy(s, a)
+        }
+        r.add("randomkey", 1, ["readonly"], ["@keyspace", "@read", "@slow"], "generic", "Return a random key from the keyspace") { b, s, _ in
+            b.randomKey(s)
+        }
+        r.add("touch", -2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", keys: (1, -1, 1), complexity: "O(N) where N is the number of keys that will be touched.") { b, s, a in
+            let now = Clock.nowMs()
+            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now) != nil ? 1 : 0) })
+        }
+        r.container("object", group: "generic", summary: "A container for object introspection commands", since: "2.2.3")
+        for (name, summary) in [("encoding", "Inspect the internal encoding of a Redis object"),
+                                ("freq", "Get the logarithmic access frequency counter of a Redis object"),
+                                ("idletime", "Get the time since a Redis object was last accessed"),
+                                ("refcount", "Get the number of references to the value of the key")] {
+            r.sub("object", name, 3, ["readonly"], ["@keyspace", "@read", "@slow"], summary, since: "2.2.3", keys: (2, 2, 1)) { b, s, a in
+                b.object(s, a, name)
+            }
+        }
+        r.help("object", [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ])
         r.add("flushdb", -1, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "server", "Remove all keys from the current database") { b, s, a in
             guard b.flushMode(s, a) else { return }
             b.touchAllWatched(db: s.db)
@@ -133,6 +175,168 @@ extension Broker {
         notifyKeyspaceEvent(.generic, "rename_from", a[1], s.db)
         notifyKeyspaceEvent(.generic, "rename_to", a[2], s.db)
         if onlyIfNew { s.out.integer(1) } else { s.out.ok() }
+    }
+
+    /// MOVE key db: the stream (with its expiry, groups and handle) changes database.
+    func move(_ s: ClientSession, _ a: CommandArgs) {
+        guard let target = int32Argument(s, a[2]) else { return }
+        guard target >= 0 && target < dbs.count else {
+            replyError(s, "ERR DB index is out of range")
+            return
+        }
+        guard target != s.db else {
+            replyError(s, "ERR source and destination objects are the same")
+            return
+        }
+        let key = a[1]
+        let now = Clock.nowMs()
+        guard lookup(s.db, key, now: now) != nil, lookup(target, key, now: now, touch: false) == nil,
+            let (value, expiry) = dbs[s.db].take(key)
+        else {
+            s.out.integer(0)
+            return
+        }
+        dbs[target].put(key, value, expireAt: expiry)
+        touchWatched(s.db, key)
+        touchWatched(target, key)
+        signalKeyDeleted(s.db, key)
+        signalStreamReady(target, key)
+        notifyKeyspaceEvent(.generic, "move_from", key, s.db)
+        notifyKeyspaceEvent(.generic, "move_to", key, target)
+        s.out.integer(1)
+    }
+
+    /// SWAPDB a b: connections stay on their database number and see the other's keys.
+    func swapDB(_ s: ClientSession, _ a: CommandArgs) {
+        guard let first = RESPInteger.parse(a[1]), Int32(exactly: first) != nil else {
+            replyError(s, "ERR invalid first DB index")
+            return
+        }
+        guard let second = RESPInteger.parse(a[2]), Int32(exactly: second) != nil else {
+            replyError(s, "ERR invalid second DB index")
+            return
+        }
+        guard first >= 0 && first < dbs.count && second >= 0 && second < dbs.count else {
+            replyError(s, "ERR DB index is out of range")
+            return
+        }
+        if first != second {
+            // Blocked readers and WATCHes stay with their database number, as in Redis: a
+            // watched key that exists on either side is touched; a blocked key that now
+            // exists is served, a group reader whose key went away is told so.
+            let before = [first: Set(dbs[first].keys), second: Set(dbs[second].keys)]
+            var (x, y) = (dbs[first], dbs[second])
+            Database.swapContents(&x, &y)
+            (dbs[first], dbs[second]) = (x, y)
+            for db in [first, second] {
+                let other = db == first ? second : first
+                for (key, ids) in watchers[db] ?? [:] where dbs[db].rawValue(key) != nil || dbs[other].rawValue(key) != nil {
+                    for id in ids { clients[id]?.watchDirty = true }
+                }
+                for key in (blockedReaders[db] ?? [:]).keys {
+                    if dbs[db].rawValue(key) != nil {
+                        signalStreamReady(db, key)
+                    } else if before[db]?.contains(key) == true {
+                        signalKeyDeleted(db, key)
+                    }
+                }
+            }
+        }
+        s.out.ok()
+    }
+
+    /// COPY source destination [DB n] [REPLACE]: a deep copy (entries, groups, consumers,
+    /// pending entries) that shares node storage with the source until either changes.
+    func copy(_ s: ClientSession, _ a: CommandArgs) {
+        var target = s.db
+        var replace = false
+        var j = 3
+        while j < a.count {
+            if a[j].equalsIgnoringCase("replace") {
+                replace = true
+            } else if a[j].equalsIgnoringCase("db") && j + 1 < a.count {
+                guard let n = RESPInteger.parse(a[j + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                guard n >= 0 && n < dbs.count else {
+                    replyError(s, "ERR DB index is out of range")
+                    return
+                }
+                target = n
+                j += 1
+            } else {
+                replyError(s, "ERR syntax error")
+                return
+            }
+            j += 1
+        }
+        let (key, newKey) = (a[1], a[2])
+        if target == s.db && key == newKey {
+            replyError(s, "ERR source and destination objects are the same")
+            return
+        }
+        let now = Clock.nowMs()
+        guard case .stream(let source)? = lookup(s.db, key, now: now) else {
+            s.out.integer(0)
+            return
+        }
+        if lookup(target, newKey, now: now) != nil {
+            guard replace else {
+                s.out.integer(0)
+                return
+            }
+            dbs[target].remove(newKey)
+            signalKeyDeleted(target, newKey)
+        }
+        var stream = source.stream
+        stream.journal = nil
+        let box = StreamBox(stream)
+        dbs[target].putCopy(newKey, box, of: source, expireAt: dbs[s.db].expireTime(key))
+        touchWatched(target, newKey)
+        signalStreamReady(target, newKey)
+        notifyKeyspaceEvent(.generic, "copy_to", newKey, target)
+        s.out.integer(1)
+    }
+
+    /// RANDOMKEY: a live key (expired ones found on the way are removed, as Redis does).
+    func randomKey(_ s: ClientSession) {
+        let now = Clock.nowMs()
+        for _ in 0..<100 {
+            guard let key = dbs[s.db].randomKey() else { break }
+            if lookup(s.db, key, now: now, touch: false) != nil {
+                s.out.bulk(key)
+                return
+            }
+        }
+        s.out.null()
+    }
+
+    /// OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key.
+    func object(_ s: ClientSession, _ a: CommandArgs, _ sub: String) {
+        guard case .stream(let box)? = lookup(s.db, a[2], touch: false) else {
+            s.out.null()
+            return
+        }
+        let lfu = config.lfuPolicy
+        switch sub {
+        case "encoding":
+            s.out.bulk("stream" as StaticString)
+        case "refcount":
+            s.out.integer(1)
+        case "freq":
+            guard lfu else {
+                replyError(s, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                return
+            }
+            s.out.integer(Int(box.lfuDecayed(nowMs: turnTimeMs, decayMinutes: config.lfuDecayTime)))
+        default:
+            guard !lfu else {
+                replyError(s, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+                return
+            }
+            s.out.integer(Int(max(0, turnTimeMs - box.accessMs) / 1000))
+        }
     }
 
     func expire(_ s: ClientSession, _ a: CommandArgs, name: String, unitMs: Int64, absolute: Bool) {
@@ -250,7 +454,7 @@ extension Broker {
         }
         let result = batch.filter { key in
             if let pattern, !Glob.matches(pattern: pattern.readableBytesView, key.readableBytesView) { return false }
-            guard let value = lookup(s.db, key, now: now) else { return false }
+            guard let value = lookup(s.db, key, now: now, touch: false) else { return false }
             if let type, value.typeName != type { return false }
             return true
         }

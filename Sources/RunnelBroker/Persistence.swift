@@ -145,6 +145,18 @@ final class Persistence: KeyspaceLog {
         encoder.encode(.keyExpire(handle: box.handle, atMs: at))
     }
 
+    func copied(db: Int, key: Key, box: StreamBox, from source: StreamBox) {
+        // Every stream in the keyspace has a handle while the log is on (`bound` gives one).
+        box.handle = nextHandle
+        nextHandle += 1
+        encoder.encode(.keyCopy(from: source.handle, handle: box.handle, db: db, key: Array(key.readableBytesView)))
+        box.stream.journal = StoreJournal(handle: box.handle, encoder: encoder)
+    }
+
+    func swapped(_ a: Int, _ b: Int) {
+        encoder.encode(.swapDB(a, b))
+    }
+
     func flushed(db: Int, boxes: [StreamBox]) {
         guard !boxes.isEmpty else { return }
         encoder.encode(.flush(db: db))

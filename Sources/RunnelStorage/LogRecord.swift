@@ -15,6 +15,11 @@ public enum LogRecord: Sendable, Equatable {
     case keyExpire(handle: UInt64, atMs: Int64)
     /// FLUSHDB of `db`, or FLUSHALL when nil.
     case flush(db: Int?)
+    /// COPY: a new stream `handle` bound to `key` in `db`, holding a copy of stream `from` as
+    /// it is at this point (entries, metadata, groups, consumers, pending entries).
+    case keyCopy(from: UInt64, handle: UInt64, db: Int, key: [UInt8])
+    /// SWAPDB: the keys of the two databases trade places.
+    case swapDB(Int, Int)
     /// An entry appended (kept apart from `stream` so the hot path avoids per-field arrays).
     case append(handle: UInt64, id: StreamID, fields: FieldList, newNode: Bool)
     /// Any other change of a stream.
@@ -23,9 +28,9 @@ public enum LogRecord: Sendable, Equatable {
     public var handle: UInt64? {
         switch self {
         case .streamNew(let h, _, _), .keyDelete(let h), .keyRename(let h, _, _), .keyExpire(let h, _),
-            .append(let h, _, _, _), .stream(let h, _):
+            .keyCopy(_, let h, _, _), .append(let h, _, _, _), .stream(let h, _):
             return h
-        case .flush:
+        case .flush, .swapDB:
             return nil
         }
     }
@@ -39,6 +44,8 @@ enum RecordType {
     static let keyExpire: UInt8 = 0x04
     static let flushDB: UInt8 = 0x05
     static let flushAll: UInt8 = 0x06
+    static let keyCopy: UInt8 = 0x07
+    static let swapDB: UInt8 = 0x08
     /// 0x10…0x13: append; bit 0 new node, bit 1 same field names as the previous append of
     /// this stream in the region.
     static let append: UInt8 = 0x10
@@ -180,6 +187,17 @@ struct RecordEncoding {
             } else {
                 body.byte(RecordType.flushAll)
             }
+        case .keyCopy(let from, let h, let db, let key):
+            body.byte(RecordType.keyCopy)
+            body.varint(h)
+            body.varint(from)
+            body.varint(db)
+            body.string(key)
+            region.forget(h)
+        case .swapDB(let a, let b):
+            body.byte(RecordType.swapDB)
+            body.varint(a)
+            body.varint(b)
         case .append(let h, let id, let fields, let newNode):
             encodeAppend(handle: h, id: id, fields: fields, newNode: newNode, into: &out, region: &region)
             return
@@ -495,6 +513,12 @@ struct RecordDecoding {
             return .flush(db: try s.count())
         case RecordType.flushAll:
             return .flush(db: nil)
+        case RecordType.keyCopy:
+            let h = try s.varint()
+            region.forget(h)
+            return .keyCopy(from: try s.varint(), handle: h, db: try s.count(), key: try s.string())
+        case RecordType.swapDB:
+            return .swapDB(try s.count(), try s.count())
         case RecordType.append...(RecordType.append | 3):
             // The replay path's decoder, then one field list for this record alone.
             s.position -= 1

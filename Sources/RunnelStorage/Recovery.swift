@@ -102,6 +102,26 @@ public enum Recovery {
                 slot.value.expireAt = at
             case .flush(let db):
                 for (h, slot) in slots where db == nil || slot.value.db == db { remove(h) }
+            case .keyCopy(let from, let h, let db, let key):
+                guard let source = slots[from], from != h else { return false }
+                remove(h)
+                bind(h, db: db, key: key)
+                // A value copy: the two streams share node storage until either changes it.
+                var copy = source.value
+                copy.handle = h
+                copy.db = db
+                copy.key = key
+                copy.expireAt = 0
+                slots[h] = Slot(copy)
+                nextHandle = max(nextHandle, h + 1)
+            case .swapDB(let a, let b):
+                guard a != b else { return true }
+                for slot in slots.values {
+                    if slot.value.db == a { slot.value.db = b } else if slot.value.db == b { slot.value.db = a }
+                }
+                let keysA = keys[a]
+                keys[a] = keys[b]
+                keys[b] = keysA
             case .append(let h, let id, let fields, let newNode):
                 guard let slot = slots[h] else { return false }
                 if !shallow { slot.value.stream.replayAppend(id, fields, newNode: newNode) }

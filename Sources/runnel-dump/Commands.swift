@@ -166,6 +166,10 @@ func describe(_ v: Recovery.VisitedRecord, json asJSON: Bool) -> String {
         type = "key-rename"; add("handle", "\(h)", "\(h)"); add("db", "\(db)", "\(db)"); add("key", render(key), json(key))
     case .keyExpire(let h, let at): type = "key-expire"; add("handle", "\(h)", "\(h)"); add("at-ms", "\(at)", "\(at)")
     case .flush(let db): type = db == nil ? "flush-all" : "flush-db"; if let db { add("db", "\(db)", "\(db)") }
+    case .keyCopy(let from, let h, let db, let key):
+        type = "key-copy"; add("handle", "\(h)", "\(h)"); add("from", "\(from)", "\(from)"); add("db", "\(db)", "\(db)")
+        add("key", render(key), json(key))
+    case .swapDB(let a, let b): type = "swap-db"; add("db", "\(a)", "\(a)"); add("with", "\(b)", "\(b)")
     case .append(_, let id, let f, let newNode):
         type = "append"; add("id", id.description)
         if newNode { add("new-node", "yes", "true") }
