@@ -80,7 +80,7 @@ extension Broker {
         r.add("swapdb", 3, ["write", "fast"], ["@keyspace", "@write", "@fast", "@dangerous"], "server", "Swaps two Redis databases", "4.0.0") { b, s, a in
             b.swapDB(s, a)
         }
-        r.add("copy", -3, ["write"], ["@keyspace", "@write", "@slow"], "generic", "Copy a key", "6.2.0", keys: (1, 2, 1), complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.") { b, s, a in
+        r.add("copy", -3, ["write", "denyoom"], ["@keyspace", "@write", "@slow"], "generic", "Copy a key", "6.2.0", keys: (1, 2, 1), complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.") { b, s, a in
             b.copy(s, a)
         }
         r.add("randomkey", 1, ["readonly"], ["@keyspace", "@read", "@slow"], "generic", "Return a random key from the keyspace") { b, s, _ in

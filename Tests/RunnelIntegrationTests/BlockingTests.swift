@@ -48,6 +48,42 @@ struct BlockingTests {
         }
     }
 
+    @Test("blocked reads follow SWAPDB and COPY … DB as in redis-server")
+    func blockedAcrossDatabases() throws {
+        func run(_ server: ServerProcess) throws -> [RESPValue] {
+            let admin = try TestConnection(port: server.port)
+            for cmd: [String] in [["FLUSHALL"], ["XADD", "k", "1-1", "a", "1"], ["XGROUP", "CREATE", "k", "g", "$"],
+                                  ["SELECT", "1"], ["XADD", "j", "5-1", "z", "9"], ["SELECT", "0"]] {
+                _ = try admin.command(cmd)
+            }
+            let r1 = try TestConnection(port: server.port)
+            r1.send(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "10000", "STREAMS", "k", ">"])
+            let r2 = try TestConnection(port: server.port)
+            r2.send(["XREAD", "BLOCK", "10000", "STREAMS", "j", "$"])
+            let r3 = try TestConnection(port: server.port)
+            _ = try r3.command("SELECT", "2")
+            r3.send(["XREAD", "BLOCK", "10000", "STREAMS", "m", "0"])
+            let deadline = monotonicMs() + 10_000
+            while monotonicMs() < deadline, try admin.command("INFO", "clients").text?.contains("blocked_clients:3\r\n") != true {
+                usleep(10_000)
+            }
+            // db 0 loses k (the group reader is told) and gains j (the plain reader is served).
+            var replies = [try admin.command("SWAPDB", "0", "1")]
+            replies += try r1.read(1, timeoutMs: 10_000) + r2.read(1, timeoutMs: 10_000)
+            // A copy into db 2 serves the reader blocked there.
+            replies.append(try admin.command("COPY", "j", "m", "DB", "2"))
+            replies += try r3.read(1, timeoutMs: 10_000)
+            return replies
+        }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        #expect(expected.count == 5)
+        #expect(try run(runnel) == expected)
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()
