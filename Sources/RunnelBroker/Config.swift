@@ -11,6 +11,8 @@ public struct ServerConfig: Sendable {
         case choice([String])
         case string
         case special
+        /// An integer of a directive Runnel keeps but does not act on; memory units allowed.
+        case number
     }
 
     struct Directive: Sendable {
@@ -88,6 +90,135 @@ public struct ServerConfig: Sendable {
         Directive(name: "lazyfree-lazy-user-flush", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "busy-reply-threshold", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "5000",
                   aliases: ["lua-time-limit"]),
+        // The rest of redis-server 7.0's directives, with its defaults, so that a redis.conf
+        // written for Redis loads unchanged and CONFIG GET/SET answer for them. They tune
+        // what Runnel does not have (other data types, RDB, replication, cluster,
+        // defragmentation, process management) and change nothing, except that Runnel refuses
+        // to start as a replica or a cluster node.
+        Directive(name: "active-defrag-cycle-max", kind: .number, mutable: true, defaultValue: "25"),
+        Directive(name: "active-defrag-cycle-min", kind: .number, mutable: true, defaultValue: "1"),
+        Directive(name: "active-defrag-ignore-bytes", kind: .number, mutable: true, defaultValue: "104857600"),
+        Directive(name: "active-defrag-max-scan-fields", kind: .number, mutable: true, defaultValue: "1000"),
+        Directive(name: "active-defrag-threshold-lower", kind: .number, mutable: true, defaultValue: "10"),
+        Directive(name: "active-defrag-threshold-upper", kind: .number, mutable: true, defaultValue: "100"),
+        Directive(name: "active-expire-effort", kind: .number, mutable: true, defaultValue: "1"),
+        Directive(name: "activedefrag", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "activerehashing", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "always-show-logo", kind: .bool, mutable: false, defaultValue: "no"),
+        Directive(name: "aof-disable-auto-gc", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "aof-rewrite-incremental-fsync", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "aof-timestamp-enabled", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "aof-use-rdb-preamble", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "aof_rewrite_cpulist", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "auto-aof-rewrite-min-size", kind: .number, mutable: true, defaultValue: "67108864"),
+        Directive(name: "auto-aof-rewrite-percentage", kind: .number, mutable: true, defaultValue: "100"),
+        Directive(name: "bgsave_cpulist", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "bind-source-addr", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "bio_cpulist", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "cluster-allow-pubsubshard-when-down", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "cluster-allow-reads-when-down", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "cluster-allow-replica-migration", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "cluster-announce-bus-port", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-announce-hostname", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "cluster-announce-ip", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "cluster-announce-port", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-announce-tls-port", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-config-file", kind: .string, mutable: false, defaultValue: "nodes.conf"),
+        Directive(name: "cluster-enabled", kind: .bool, mutable: false, defaultValue: "no"),
+        Directive(name: "cluster-link-sendbuf-limit", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-migration-barrier", kind: .number, mutable: true, defaultValue: "1"),
+        Directive(name: "cluster-node-timeout", kind: .number, mutable: true, defaultValue: "15000"),
+        Directive(name: "cluster-port", kind: .number, mutable: false, defaultValue: "0"),
+        Directive(name: "cluster-preferred-endpoint-type", kind: .choice(["ip", "hostname", "unknown-endpoint"]), mutable: true, defaultValue: "ip"),
+        Directive(name: "cluster-replica-no-failover", kind: .bool, mutable: true, defaultValue: "no", aliases: ["cluster-slave-no-failover"]),
+        Directive(name: "cluster-replica-validity-factor", kind: .number, mutable: true, defaultValue: "10", aliases: ["cluster-slave-validity-factor"]),
+        Directive(name: "cluster-require-full-coverage", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "crash-log-enabled", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "crash-memcheck-enabled", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "disable-thp", kind: .bool, mutable: false, defaultValue: "yes"),
+        Directive(name: "dynamic-hz", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "enable-debug-command", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
+        Directive(name: "enable-module-command", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
+        Directive(name: "enable-protected-configs", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
+        Directive(name: "hash-max-listpack-entries", kind: .number, mutable: true, defaultValue: "512", aliases: ["hash-max-ziplist-entries"]),
+        Directive(name: "hash-max-listpack-value", kind: .number, mutable: true, defaultValue: "64", aliases: ["hash-max-ziplist-value"]),
+        Directive(name: "hll-sparse-max-bytes", kind: .number, mutable: true, defaultValue: "3000"),
+        Directive(name: "ignore-warnings", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "io-threads-do-reads", kind: .bool, mutable: false, defaultValue: "no"),
+        Directive(name: "jemalloc-bg-thread", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "lazyfree-lazy-eviction", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "lazyfree-lazy-expire", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "lazyfree-lazy-server-del", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "list-compress-depth", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "list-max-listpack-size", kind: .number, mutable: true, defaultValue: "-2", aliases: ["list-max-ziplist-size"]),
+        Directive(name: "masterauth", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "masteruser", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "maxmemory-clients", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "maxmemory-eviction-tenacity", kind: .number, mutable: true, defaultValue: "10"),
+        Directive(name: "maxmemory-samples", kind: .number, mutable: true, defaultValue: "5"),
+        Directive(name: "min-replicas-max-lag", kind: .number, mutable: true, defaultValue: "10", aliases: ["min-slaves-max-lag"]),
+        Directive(name: "min-replicas-to-write", kind: .number, mutable: true, defaultValue: "0", aliases: ["min-slaves-to-write"]),
+        Directive(name: "no-appendfsync-on-rewrite", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "oom-score-adj", kind: .choice(["no", "yes", "relative", "absolute"]), mutable: true, defaultValue: "no"),
+        Directive(name: "oom-score-adj-values", kind: .string, mutable: true, defaultValue: "0 200 800"),
+        Directive(name: "proc-title-template", kind: .string, mutable: true, defaultValue: "{title} {listen-addr} {server-mode}"),
+        Directive(name: "propagation-error-behavior", kind: .choice(["ignore", "panic", "panic-on-replicas"]), mutable: true, defaultValue: "ignore"),
+        Directive(name: "rdb-del-sync-files", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "rdb-save-incremental-fsync", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "rdbchecksum", kind: .bool, mutable: false, defaultValue: "yes"),
+        Directive(name: "rdbcompression", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "repl-backlog-size", kind: .number, mutable: true, defaultValue: "1048576"),
+        Directive(name: "repl-backlog-ttl", kind: .number, mutable: true, defaultValue: "3600"),
+        Directive(name: "repl-disable-tcp-nodelay", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "repl-diskless-load", kind: .choice(["disabled", "on-empty-db", "swapdb"]), mutable: true, defaultValue: "disabled"),
+        Directive(name: "repl-diskless-sync", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "repl-diskless-sync-delay", kind: .number, mutable: true, defaultValue: "5"),
+        Directive(name: "repl-diskless-sync-max-replicas", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "repl-ping-replica-period", kind: .number, mutable: true, defaultValue: "10", aliases: ["repl-ping-slave-period"]),
+        Directive(name: "repl-timeout", kind: .number, mutable: true, defaultValue: "60"),
+        Directive(name: "replica-announce-ip", kind: .string, mutable: true, defaultValue: "", aliases: ["slave-announce-ip"]),
+        Directive(name: "replica-announce-port", kind: .number, mutable: true, defaultValue: "0", aliases: ["slave-announce-port"]),
+        Directive(name: "replica-announced", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "replica-ignore-disk-write-errors", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "replica-ignore-maxmemory", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-ignore-maxmemory"]),
+        Directive(name: "replica-lazy-flush", kind: .bool, mutable: true, defaultValue: "no", aliases: ["slave-lazy-flush"]),
+        Directive(name: "replica-priority", kind: .number, mutable: true, defaultValue: "100", aliases: ["slave-priority"]),
+        Directive(name: "replica-read-only", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-read-only"]),
+        Directive(name: "replica-serve-stale-data", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-serve-stale-data"]),
+        Directive(name: "replicaof", kind: .string, mutable: true, defaultValue: "", aliases: ["slaveof"]),
+        Directive(name: "sanitize-dump-payload", kind: .choice(["no", "yes", "clients"]), mutable: true, defaultValue: "no"),
+        Directive(name: "server_cpulist", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "set-max-intset-entries", kind: .number, mutable: true, defaultValue: "512"),
+        Directive(name: "set-proc-title", kind: .bool, mutable: false, defaultValue: "yes"),
+        Directive(name: "shutdown-on-sigint", kind: .string, mutable: true, defaultValue: "default"),
+        Directive(name: "shutdown-on-sigterm", kind: .string, mutable: true, defaultValue: "default"),
+        Directive(name: "shutdown-timeout", kind: .number, mutable: true, defaultValue: "10"),
+        Directive(name: "socket-mark-id", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "stop-writes-on-bgsave-error", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "supervised", kind: .choice(["upstart", "systemd", "auto", "no"]), mutable: false, defaultValue: "no"),
+        Directive(name: "syslog-enabled", kind: .bool, mutable: false, defaultValue: "no"),
+        Directive(name: "syslog-facility", kind: .choice(["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), mutable: false, defaultValue: "local0"),
+        Directive(name: "syslog-ident", kind: .string, mutable: false, defaultValue: "redis"),
+        Directive(name: "tls-ca-cert-dir", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-ciphers", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-ciphersuites", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-client-cert-file", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-client-key-file", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-client-key-file-pass", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-cluster", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "tls-dh-params-file", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-key-file-pass", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-prefer-server-ciphers", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "tls-protocols", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "tls-replication", kind: .bool, mutable: true, defaultValue: "no"),
+        Directive(name: "tls-session-cache-size", kind: .number, mutable: true, defaultValue: "20480"),
+        Directive(name: "tls-session-cache-timeout", kind: .number, mutable: true, defaultValue: "300"),
+        Directive(name: "tls-session-caching", kind: .bool, mutable: true, defaultValue: "yes"),
+        Directive(name: "tracking-table-max-keys", kind: .number, mutable: true, defaultValue: "1000000"),
+        Directive(name: "unixsocket", kind: .string, mutable: false, defaultValue: ""),
+        Directive(name: "unixsocketperm", kind: .number, mutable: false, defaultValue: "0"),
+        Directive(name: "zset-max-listpack-entries", kind: .number, mutable: true, defaultValue: "128", aliases: ["zset-max-ziplist-entries"]),
+        Directive(name: "zset-max-listpack-value", kind: .number, mutable: true, defaultValue: "64", aliases: ["zset-max-ziplist-value"]),
     ]
 
     static let directiveIndex: [String: Int] = {
@@ -187,8 +318,11 @@ public struct ServerConfig: Sendable {
         if !pattern.contains(where: { "*?[\\".contains($0) }), let i = Self.directiveIndex[pattern.lowercased()] {
             return [(pattern.lowercased(), values[i])]
         }
-        for (i, d) in Self.directives.enumerated() where Glob.matches(pattern: p, d.name.utf8, caseInsensitive: true) {
-            out.append((d.name, values[i]))
+        for (i, d) in Self.directives.enumerated() {
+            // Aliases are names of their own to a pattern, as in Redis (`slave-*`, `*ziplist*`).
+            for name in [d.name] + d.aliases where Glob.matches(pattern: p, name.utf8, caseInsensitive: true) {
+                out.append((name, values[i]))
+            }
         }
         return out
     }
@@ -230,7 +364,8 @@ public struct ServerConfig: Sendable {
         case .integer(let min, let max):
             guard let v = Int(text) else { throw Invalid(reason: "argument couldn't be parsed into an integer") }
             guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
-            canonical = String(v)
+            // Redis takes any hz but keeps (and reports) it within 1…500.
+            canonical = String(d.name == "hz" ? Swift.max(1, Swift.min(500, v)) : v)
         case .memory(let min, let max):
             guard let v = Self.parseMemory(text) else { throw Invalid(reason: "argument must be a memory value") }
             guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
@@ -241,6 +376,9 @@ public struct ServerConfig: Sendable {
             case "no": canonical = "no"
             default: throw Invalid(reason: "argument must be 'yes' or 'no'")
             }
+            if d.name == "cluster-enabled" && canonical == "yes" {
+                throw Invalid(reason: "Runnel does not support cluster mode")
+            }
         case .choice(let options):
             guard options.contains(text.lowercased()) else {
                 throw Invalid(reason: "argument(s) must be one of the following: " + options.joined(separator: ", "))
@@ -248,6 +386,14 @@ public struct ServerConfig: Sendable {
             canonical = text.lowercased()
         case .string:
             canonical = text
+            if (d.name == "replicaof") && !text.isEmpty {
+                throw Invalid(reason: "Runnel does not support replication")
+            }
+        case .number:
+            guard let v = Int(text) ?? Self.parseMemory(text) else {
+                throw Invalid(reason: "argument couldn't be parsed into an integer")
+            }
+            canonical = String(v)
         case .special:
             switch d.name {
             case "client-output-buffer-limit":
@@ -301,7 +447,7 @@ public struct ServerConfig: Sendable {
         case "latency-tracking": latencyTracking = canonical == "yes"
         case "latency-tracking-info-percentiles":
             latencyTrackingPercentiles = canonical.split(separator: " ").compactMap { Double($0) }
-        case "hz": hz = Swift.max(1, Swift.min(500, Int(canonical)!))
+        case "hz": hz = Int(canonical)!
         case "loglevel": loglevel = canonical
         case "requirepass": requirepass = canonical
         case "protected-mode": protectedMode = canonical == "yes"

@@ -142,7 +142,7 @@ func appendJSON(_ bytes: ArraySlice<UInt8>, into out: inout [UInt8]) {
 
 func keyOfRecord(_ r: LogRecord) -> (Int, [UInt8])? {
     switch r {
-    case .streamNew(_, let db, let key), .keyRename(_, let db, let key): return (db, key)
+    case .streamNew(_, let db, let key), .keyRename(_, let db, let key), .keyCopy(_, _, let db, let key): return (db, key)
     default: return nil
     }
 }

@@ -104,6 +104,26 @@ struct ConfigTests {
         #expect(c.checkpointCompressionLevel == 9)
     }
 
+    @Test("Redis directives Runnel does not act on are kept; replication and cluster mode are refused")
+    func inertDirectives() throws {
+        var c = ServerConfig()
+        #expect(c.value(of: "activedefrag") == "no")
+        try c.set("auto-aof-rewrite-min-size", "64mb")
+        #expect(c.value(of: "auto-aof-rewrite-min-size") == "67108864")
+        try c.set("list-max-listpack-size", "-2")
+        try c.set("slave-read-only", "no")
+        #expect(c.value(of: "replica-read-only") == "no")
+        #expect(c.matching("slave-read-*").map(\.0) == ["slave-read-only"])
+        #expect(throws: ServerConfig.SetError.self) { try c.set("set-max-intset-entries", "many") }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("repl-diskless-load", "sometimes") }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("always-show-logo", "yes") }  // immutable
+        try c.set("replicaof", "")
+        #expect(throws: ServerConfig.SetError.self) { try c.set("replicaof", "10.0.0.1 6379") }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("slaveof", "10.0.0.1 6379") }
+        try c.set("cluster-enabled", "no", startup: true)
+        #expect(throws: ServerConfig.SetError.self) { try c.set("cluster-enabled", "yes", startup: true) }
+    }
+
     @Test("memory units")
     func memory() {
         #expect(ServerConfig.parseMemory("1kb") == 1024)

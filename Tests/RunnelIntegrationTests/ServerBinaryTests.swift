@@ -89,6 +89,39 @@ struct ServerBinaryTests {
         #expect(rewritten.contains("hz 30"))
     }
 
+    @Test("every directive redis-server 7.0 has, at its value, loads from a config file and reads back the same")
+    func everyRedisDirective() throws {
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let r = try TestConnection(port: redis.port)
+        let flat = try r.command("CONFIG", "GET", "*").elements?.compactMap(\.text) ?? []
+        var redisValues: [String: String] = [:]
+        for i in stride(from: 0, to: flat.count - 1, by: 2) { redisValues[flat[i]] = flat[i + 1] }
+        #expect(redisValues.count > 150)
+        // Where the server is placed and started is the test's, not Redis's.
+        let placement: Set = ["port", "bind", "dir", "daemonize", "pidfile", "logfile", "save", "appendonly"]
+        func quoted(_ v: String) -> String { "\"" + v.replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let lines = redisValues.sorted { $0.key < $1.key }.filter { !placement.contains($0.key) }.map { "\($0.key) \(quoted($0.value))" }
+        let dir = ServerProcess.makeTempDir("runnel-allconf")
+        let path = dir + "/redis.conf"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let server = try ServerProcess.runnel(leadingArgs: [path])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("PING") == .simple("PONG"))
+        var differ: [String] = []
+        for (name, value) in redisValues where !placement.contains(name) {
+            let got = try c.command("CONFIG", "GET", name).elements?.compactMap(\.text) ?? []
+            if got != [name, value] { differ.append("\(name): redis \(quoted(value)), runnel \(got)") }
+        }
+        #expect(differ.isEmpty, "\(differ.count) directives read back differently: \(differ.sorted().joined(separator: "; "))")
+        // CONFIG SET of one Runnel keeps without acting on, and the aliases, as Redis.
+        for conn in [r, c] {
+            #expect(try conn.command("CONFIG", "SET", "hash-max-ziplist-entries", "100") == .simple("OK"))
+            #expect(try conn.command("CONFIG", "GET", "hash-max-listpack-entries").elements?.last?.text == "100")
+        }
+    }
+
     @Test("an unknown directive refuses to start, naming the line")
     func badConfig() throws {
         let dir = ServerProcess.makeTempDir("runnel-badconf")

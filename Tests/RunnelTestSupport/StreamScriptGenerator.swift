@@ -21,6 +21,9 @@ public struct StreamScriptGenerator: Sendable {
     let groups = ["g1", "g2"]
     let consumers = ["alice", "bob", "carol"]
 
+    /// Commands left before the EXEC of an open MULTI (0: none open).
+    var multiLeft = 0
+
     public init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     mutating func pick<T>(_ a: [T]) -> T { a[Int(rng.next() % UInt64(a.count))] }
@@ -32,11 +35,31 @@ public struct StreamScriptGenerator: Sendable {
         return "\(int(top + 2))-\(int(3))"
     }
 
+    /// Whether the open MULTI queued a command whose reply carries times (compared by shape).
+    var multiMasked = false
+
     public mutating func command() -> String {
+        if multiLeft > 0 {
+            multiLeft -= 1
+            if multiLeft == 0 {
+                defer { multiMasked = false }
+                return chance(90) ? (multiMasked ? "~EXEC" : "EXEC") : "DISCARD"
+            }
+            let queued = single()
+            if queued.hasPrefix("~") { multiMasked = true }
+            return queued
+        } else if chance(2) {
+            multiLeft = 2 + Int(int(4))
+            return "MULTI"
+        }
+        return single()
+    }
+
+    mutating func single() -> String {
         let key = pick(keys)
         let group = pick(groups)
         let consumer = pick(consumers)
-        switch int(122) {
+        switch int(128) {
         case 0..<30:
             let ms = (nextMs[key] ?? 1) + int(3)
             nextMs[key] = ms + 1
@@ -97,6 +120,13 @@ public struct StreamScriptGenerator: Sendable {
             let top = nextMs[key] ?? 1
             return "XSETID \(key) \(top + 5)-0 ENTRIESADDED \(int(60)) MAXDELETEDID \(int(top + 2))-0"
         case 118..<120: return "XREAD COUNT \(1 + int(3)) STREAMS s1 s2 s3 \(someID("s1")) \(someID("s2")) \(someID("s3"))"
+        case 120..<122: return "COPY \(key) \(pick(keys))\(chance(50) ? " REPLACE" : "")\(chance(20) ? " DB 1" : "")"
+        case 122..<123: return chance(50) ? "MOVE \(key) 1" : "SWAPDB 0 1"
+        // Blocking reads: served at once when entries are there, else a 1 ms timeout (inside
+        // MULTI they never block).
+        case 123..<125:
+            return "XREADGROUP GROUP \(group) \(consumer) COUNT 2 BLOCK 1 STREAMS \(key) >"
+        case 125..<126: return "XREAD COUNT 2 BLOCK 1 STREAMS \(key) \(someID(key))"
         default: return "XLEN \(key)"
         }
     }
