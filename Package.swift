@@ -46,7 +46,8 @@ let package = Package(
         .target(name: "RunnelStreams", swiftSettings: hotPathSettings),
         // zlib (deflate/inflate, crc32) from the system.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // System calls Swift's Glibc module does not declare (they need _GNU_SOURCE): thread names.
+        // System calls Swift's Glibc module does not declare (they need _GNU_SOURCE): thread
+        // names, malloc_trim.
         .target(name: "CRunnelSystem"),
         // The durable log: segments, CRC-framed deflate frames, index, checkpoints, recovery.
         .target(
@@ -62,7 +63,7 @@ let package = Package(
         .target(
             name: "RunnelBroker",
             dependencies: [
-                "RunnelRESP", "RunnelStreams", "RunnelStorage",
+                "RunnelRESP", "RunnelStreams", "RunnelStorage", "CRunnelSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

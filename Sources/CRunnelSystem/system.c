@@ -5,6 +5,17 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+int runnel_release_free_memory(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 
 int runnel_name_current_thread(const char *name) {
 #if defined(__linux__)

@@ -92,6 +92,10 @@ public final class Broker {
     var watchers: [Int: [Key: Set<Int>]] = [:]
     /// Sessions with replies or messages waiting to be flushed at the end of this turn.
     var pendingFlush: [ClientSession] = []
+    /// Clients in MONITOR mode, in the order they asked.
+    var monitors: [ClientSession] = []
+    /// Resident size when the server was set up (MEMORY STATS `startup.allocated`).
+    let startupResidentBytes = Broker.residentBytes()
     /// The list being flushed (see `flushPending`).
     private var flushing: [ClientSession] = []
     private var flushTaskScheduled = false
@@ -272,6 +276,7 @@ public final class Broker {
         if let waiter = blockedSessions[session.id] { unblock(waiter) }
         unwatchAll(session)
         pubsub.removeAll(session)
+        stopMonitor(session)
         persistence?.forget(session)
         pausedWaiters.removeValue(forKey: session.id)
     }
@@ -480,6 +485,7 @@ public final class Broker {
         let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
         let replyStart = session.out.buffer.writerIndex
         spec.handler?(self, session, args)
+        if !monitors.isEmpty && !spec.flags.contains("admin") { feedMonitors(session, spec, args) }
         if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
             holdReply(session, from: replyStart, until: persistence.encoder.encodedBytes)
         }

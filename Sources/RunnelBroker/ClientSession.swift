@@ -47,6 +47,8 @@ public final class ClientSession {
     var closeAfterReply = false
     /// Set when the connection should be closed as soon as possible (CLIENT KILL, limits).
     var killed = false
+    /// In MONITOR mode: every command the server runs is copied here.
+    var isMonitor = false
     /// Time the pubsub output buffer first exceeded the soft limit, if it still does.
     var softLimitSinceMs: Int64?
 
@@ -84,6 +86,7 @@ public final class ClientSession {
     /// Flags as CLIENT LIST shows them.
     var flagString: String {
         var f = ""
+        if isMonitor { f += "O" }
         if isSubscribed { f += "P" }
         if inMulti { f += "x" }
         if closeAfterReply { f += "c" }

@@ -197,6 +197,7 @@ extension Broker {
         Self.registerPubSubCommands(&r)
         Self.registerStreamCommands(&r)
         Self.registerACLCommands(&r)
+        Self.registerIntrospectionCommands(&r)
         commands = r.table
         setUpACL()
     }

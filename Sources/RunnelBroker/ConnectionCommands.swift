@@ -32,6 +32,7 @@ extension Broker {
             b.discardTransaction(s)
             b.unwatchAll(s)
             b.pubsub.removeAll(s)
+            b.stopMonitor(s)
             s.db = 0
             s.resp = .resp2
             s.out.version = .resp2

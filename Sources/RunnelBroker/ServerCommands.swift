@@ -67,7 +67,7 @@ extension Broker {
             p.snapshot(now: Clock.nowMs())
             s.out.simpleString("Background saving started" as StaticString)
         }
-        r.add("bgrewriteaof", 1, ["noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
+        r.add("bgrewriteaof", 1, ["admin", "noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
             guard let p = b.persistence else {
                 s.out.simpleString("Background append only file rewriting started" as StaticString)
                 return

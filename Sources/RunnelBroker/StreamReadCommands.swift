@@ -8,6 +8,9 @@ final class BlockedRead {
     let db: Int
     var request: Broker.ReadRequest
     var timeout: Scheduled<Void>?
+    /// What the client gets when the timeout ends the wait (or CLIENT UNBLOCK … TIMEOUT).
+    enum TimeoutReply { case nullArray, integer(Int) }
+    var timeoutReply = TimeoutReply.nullArray
     /// XREADGROUP CLAIM: fires when a pending entry becomes idle enough to claim.
     var claimTimer: Scheduled<Void>?
 
@@ -270,8 +273,9 @@ extension Broker {
 
     // MARK: - Blocking
 
-    func block(_ s: ClientSession, _ request: ReadRequest, timeoutMs: Int) {
+    func block(_ s: ClientSession, _ request: ReadRequest, timeoutMs: Int, timeoutReply: BlockedRead.TimeoutReply = .nullArray) {
         let waiter = BlockedRead(session: s, db: s.db, request: request)
+        waiter.timeoutReply = timeoutReply
         for key in request.keys {
             blockedReaders[s.db, default: [:]][key, default: []].append(waiter)
         }
@@ -285,7 +289,7 @@ extension Broker {
                 let (b, waiter) = bound.value
                 guard b.blockedSessions[waiter.session.id] === waiter else { return }
                 b.unblock(waiter)
-                waiter.session.out.nullArray()
+                b.writeTimeoutReply(waiter)
                 b.resume(waiter.session)
             }
         }
@@ -419,9 +423,16 @@ extension Broker {
         if error {
             replyError(waiter.session, "UNBLOCKED client unblocked via CLIENT UNBLOCK")
         } else {
-            waiter.session.out.nullArray()
+            writeTimeoutReply(waiter)
         }
         resume(waiter.session)
         return true
+    }
+
+    func writeTimeoutReply(_ waiter: BlockedRead) {
+        switch waiter.timeoutReply {
+        case .nullArray: waiter.session.out.nullArray()
+        case .integer(let n): waiter.session.out.integer(n)
+        }
     }
 }

@@ -84,6 +84,36 @@ struct BlockingTests {
         #expect(try run(runnel) == expected)
     }
 
+    @Test("WAIT for replicas blocks until its timeout or CLIENT UNBLOCK, as on a redis-server with no replicas")
+    func waitForReplicas() throws {
+        func run(_ server: ServerProcess) throws -> [RESPValue] {
+            let a = try TestConnection(port: server.port)
+            let c = try TestConnection(port: server.port)
+            guard case .integer(let id) = try a.command("CLIENT", "ID") else { return [] }
+            var out: [RESPValue] = []
+            for mode in ["TIMEOUT", "ERROR"] {
+                a.send(encodeCommand(["WAIT", "1", "0"]) + encodeCommand(["PING"]))
+                let deadline = monotonicMs() + 10_000
+                while monotonicMs() < deadline, try c.command("INFO", "clients").text?.contains("blocked_clients:1\r\n") != true {
+                    usleep(5_000)
+                }
+                out.append(try c.command("CLIENT", "UNBLOCK", "\(id)", mode))
+                out += try a.read(2, timeoutMs: 10_000)
+            }
+            let start = monotonicMs()
+            out.append(try a.command("WAIT", "2", "100"))
+            out.append(.integer(monotonicMs() - start >= 90 ? 1 : 0))
+            return out
+        }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        #expect(expected.count == 8 && expected.last == .integer(1))
+        #expect(try run(runnel) == expected)
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()

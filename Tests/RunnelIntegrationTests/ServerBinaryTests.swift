@@ -122,6 +122,45 @@ struct ServerBinaryTests {
         }
     }
 
+    @Test("MONITOR shows the commands redis-server's shows, quoted and redacted alike")
+    func monitor() throws {
+        func run(_ server: ServerProcess) throws -> [String] {
+            let m = try TestConnection(port: server.port)
+            #expect(try m.command("MONITOR") == .simple("OK"))
+            let c = try TestConnection(port: server.port)
+            let blocked = try TestConnection(port: server.port)
+            blocked.send(["XREAD", "BLOCK", "100", "STREAMS", "bk", "$"])
+            usleep(50_000)
+            let script: [[String]] = [
+                ["PING"], ["auth", "nouser", "secret"], ["HELLO", "2"], ["xadd", "s", "*", "f", "a\"b\n\\c\u{01}é"],
+                ["MULTI"], ["XLEN", "s"], ["EXEC"], ["CONFIG", "GET", "hz"], ["CLIENT", "SETNAME", "x"], ["FOO"], ["XLEN"],
+                ["SELECT", "1"], ["XADD", "bk", "*", "a", "1"], ["SELECT", "0"], ["SLOWLOG", "LEN"], ["ECHO", "done"],
+            ]
+            for cmd in script { _ = try c.command(cmd) }
+            // Lines without their time stamp and client address: `[db] "arg" …`.
+            var lines: [String] = []
+            let deadline = monotonicMs() + 10_000
+            while !lines.contains(where: { $0.hasSuffix("\"ECHO\" \"done\"") }) && monotonicMs() < deadline {
+                let raw = m.readUntilQuiet(firstMs: 1000, quietMs: 100)
+                for line in String(decoding: raw, as: UTF8.self).components(separatedBy: "\r\n") where line.hasPrefix("+") {
+                    guard let open = line.firstIndex(of: "["), let space = line[open...].firstIndex(of: " "),
+                        let close = line[open...].firstIndex(of: "]")
+                    else { continue }
+                    lines.append(String(line[open..<space]) + "]" + line[line.index(after: close)...])
+                }
+            }
+            return lines
+        }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        #expect(expected.count >= 12, "\(expected)")
+        #expect(expected.contains("[0] \"auth\" \"(redacted)\" \"(redacted)\""))
+        #expect(try run(runnel) == expected)
+    }
+
     @Test("an unknown directive refuses to start, naming the line")
     func badConfig() throws {
         let dir = ServerProcess.makeTempDir("runnel-badconf")
