@@ -34,6 +34,54 @@ extension Broker {
                 b.replyError(s, "ERR This instance has cluster support disabled")
             }
         }
+        // Replication: Runnel is always a primary with no replicas.
+        for name in ["replicaof", "slaveof"] {
+            r.add(name, 3, ["admin", "noscript", "stale", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Make the server a replica of another instance, or promote it as master", "5.0.0") { b, s, a in
+                if a[1].equalsIgnoringCase("no") && a[2].equalsIgnoringCase("one") {
+                    s.out.ok()
+                } else if let port = RESPInteger.parse(a[2]), port >= 0, port <= 65535 {
+                    b.replyError(s, "ERR Runnel does not support replication")
+                } else {
+                    b.replyError(s, "ERR Invalid master port")
+                }
+            }
+        }
+        for (name, arity) in [("sync", 1), ("psync", -3)] {
+            r.add(name, arity, ["admin", "noscript", "no_async_loading", "no_multi"], ["@admin", "@slow", "@dangerous"], "server", "Internal command used for replication", "1.0.0") { b, s, _ in
+                b.replyError(s, "ERR Runnel does not support replication")
+            }
+        }
+        r.add("failover", -1, ["admin", "noscript", "stale"], ["@admin", "@slow", "@dangerous"], "server", "Start a coordinated failover between this server and one of its replicas.", "6.2.0") { b, s, a in
+            if a.count == 2 && a[1].equalsIgnoringCase("abort") {
+                b.replyError(s, "ERR No failover in progress.")
+            } else {
+                b.replyError(s, Self.failoverArgumentError(a) ?? "ERR FAILOVER requires connected replicas.")
+            }
+        }
+        r.add("lolwut", -1, ["readonly", "fast"], ["@read", "@fast"], "server", "Display some computer art and the Redis version", "5.0.0") { b, s, a in
+            var j = 1
+            while j < a.count {
+                if a[j].equalsIgnoringCase("version") && j + 1 < a.count {
+                    guard RESPInteger.parse(a[j + 1]) != nil else {
+                        b.replyError(s, "ERR value is not an integer or out of range")
+                        return
+                    }
+                    j += 1
+                }
+                j += 1
+            }
+            // Redis 7's own LOLWUT (no art of its own) prints the version line.
+            s.out.verbatim("Redis ver. \(Self.compatibleRedisVersion)\n")
+        }
+        r.add("debug", -2, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous"], "server", "A container for debugging commands") { b, s, _ in
+            // enable-debug-command is "no" unless set in the configuration, as in Redis 7.
+            if b.config.value(of: "enable-debug-command") == "no"
+                || (b.config.value(of: "enable-debug-command") == "local" && !Self.isLoopback(s.remoteAddress)) {
+                b.replyError(s, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
+            } else {
+                b.replyError(s, "ERR Runnel has no DEBUG subcommands")
+            }
+        }
         r.container("memory", group: "server", summary: "A container for memory diagnostics commands", since: "4.0.0")
         r.sub("memory", "usage", -3, ["readonly"], ["@read", "@slow"], "Estimate the memory usage of a key", since: "4.0.0", keys: (2, 2, 1)) { b, s, a in
             b.memoryUsage(s, a)
@@ -83,6 +131,30 @@ extension Broker {
         ("replicate", 3), ("reset", -2), ("saveconfig", 2), ("set-config-epoch", 3), ("setslot", -4), ("shards", 2),
         ("slaves", 3), ("slots", 2),
     ]
+
+    /// FAILOVER [TO host port [FORCE]] [TIMEOUT ms]: Redis's error for a malformed one, if any.
+    static func failoverArgumentError(_ a: CommandArgs) -> String? {
+        var j = 1
+        while j < a.count {
+            if a[j].equalsIgnoringCase("to") && j + 2 < a.count {
+                guard RESPInteger.parse(a[j + 2]) != nil else { return "ERR value is not an integer or out of range" }
+                j += 3
+            } else if a[j].equalsIgnoringCase("timeout") && j + 1 < a.count {
+                guard let t = RESPInteger.parse(a[j + 1]) else { return "ERR value is not an integer or out of range" }
+                guard t > 0 else { return "ERR FAILOVER timeout must be greater than 0" }
+                j += 2
+            } else if a[j].equalsIgnoringCase("force") {
+                j += 1
+            } else {
+                return "ERR syntax error"
+            }
+        }
+        return nil
+    }
+
+    static func isLoopback(_ address: String) -> Bool {
+        address.hasPrefix("127.") || address.hasPrefix("::1") || address.hasPrefix("[::1]")
+    }
 
     // MARK: - MONITOR
 
