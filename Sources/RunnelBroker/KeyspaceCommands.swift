@@ -1,5 +1,6 @@
 import NIOCore
 import RunnelRESP
+import RunnelStreams
 
 extension Broker {
     static func registerKeyspaceCommands(_ r: inout CommandRegistrar) {
@@ -82,6 +83,17 @@ extension Broker {
         }
         r.add("copy", -3, ["write", "denyoom"], ["@keyspace", "@write", "@slow"], "generic", "Copy a key", "6.2.0", keys: (1, 2, 1), complexity: "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.") { b, s, a in
             b.copy(s, a)
+        }
+        r.add("dump", 2, ["readonly"], ["@keyspace", "@read", "@slow"], "generic", "Return a serialized version of the value stored at the specified key.", "2.6.0", keys: (1, 1, 1), complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).") { b, s, a in
+            guard case .stream(let box)? = b.lookup(s.db, a[1]) else {
+                s.out.null()
+                return
+            }
+            let payload = box.stream.redisDumpPayload()
+            s.out.bulk(slice: payload[...])
+        }
+        r.add("restore", -4, ["write", "denyoom"], ["@keyspace", "@write", "@slow", "@dangerous"], "generic", "Create a key using the provided serialized value, previously obtained using DUMP.", "2.6.0", keys: (1, 1, 1), complexity: "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).") { b, s, a in
+            b.restore(s, a)
         }
         r.add("randomkey", 1, ["readonly"], ["@keyspace", "@read", "@slow"], "generic", "Return a random key from the keyspace") { b, s, _ in
             b.randomKey(s)
@@ -297,6 +309,105 @@ extension Broker {
         signalStreamReady(target, newKey)
         notifyKeyspaceEvent(.generic, "copy_to", newKey, target)
         s.out.integer(1)
+    }
+
+    /// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], for stream payloads
+    /// (Redis's DUMP format; `RedisDump`). The stream is built by replaying the payload's
+    /// records into an empty stream, and the same records are logged after its creation.
+    func restore(_ s: ClientSession, _ a: CommandArgs) {
+        var replace = false, absolute = false
+        var idle: Int?
+        var freq: Int?
+        var j = 4
+        while j < a.count {
+            let more = a.count - j - 1
+            if a[j].equalsIgnoringCase("replace") {
+                replace = true
+            } else if a[j].equalsIgnoringCase("absttl") {
+                absolute = true
+            } else if a[j].equalsIgnoringCase("idletime") && more >= 1 && freq == nil {
+                guard let v = RESPInteger.parse(a[j + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                guard v >= 0 else {
+                    replyError(s, "ERR Invalid IDLETIME value, must be >= 0")
+                    return
+                }
+                idle = v
+                j += 1
+            } else if a[j].equalsIgnoringCase("freq") && more >= 1 && idle == nil {
+                guard let v = RESPInteger.parse(a[j + 1]) else {
+                    replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
+                guard v >= 0 && v <= 255 else {
+                    replyError(s, "ERR Invalid FREQ value, must be >= 0 and <= 255")
+                    return
+                }
+                freq = v
+                j += 1
+            } else {
+                replyError(s, "ERR syntax error")
+                return
+            }
+            j += 1
+        }
+        let key = a[1]
+        let now = Clock.nowMs()
+        if !replace && lookup(s.db, key, now: now, touch: false) != nil {
+            replyError(s, "BUSYKEY Target key name already exists.")
+            return
+        }
+        guard var ttl = RESPInteger.parse(a[2]).map(Int64.init) else {
+            replyError(s, "ERR value is not an integer or out of range")
+            return
+        }
+        guard ttl >= 0 else {
+            replyError(s, "ERR Invalid TTL value, must be >= 0")
+            return
+        }
+        let records: [StreamRecord]
+        do {
+            records = try Stream.records(fromRedisDump: Array(a[3].readableBytesView))
+        } catch .versionOrChecksum {
+            replyError(s, "ERR DUMP payload version or checksum are wrong")
+            return
+        } catch .notAStream {
+            replyError(s, "ERR Bad data format: Runnel stores streams only")
+            return
+        } catch {
+            replyError(s, "ERR Bad data format")
+            return
+        }
+        var stream = Stream()
+        for r in records { stream.apply(r) }
+        let existed = replace && lookup(s.db, key, now: now, touch: false) != nil
+        if existed {
+            dbs[s.db].remove(key)
+            signalKeyDeleted(s.db, key)
+        }
+        if ttl > 0 && !absolute { ttl += now }
+        if ttl > 0 && ttl <= now {
+            // Already expired: nothing is created (an existing key was still replaced).
+            if existed {
+                touchWatched(s.db, key)
+                notifyKeyspaceEvent(.generic, "del", key, s.db)
+            }
+            s.out.ok()
+            return
+        }
+        let box = StreamBox(stream)
+        dbs[s.db].set(key, .stream(box))
+        // The log gets the same records after the stream's creation record.
+        if let journal = box.stream.journal { for r in records { journal.record(r) } }
+        if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
+        if let idle { box.accessMs = turnTimeMs - Int64(idle) * 1000 }
+        if let freq { box.lfuCounter = UInt8(freq) }
+        touchWatched(s.db, key)
+        signalStreamReady(s.db, key)
+        notifyKeyspaceEvent(.generic, "restore", key, s.db)
+        s.out.ok()
     }
 
     /// RANDOMKEY: a live key (expired ones found on the way are removed, as Redis does).
