@@ -198,6 +198,7 @@ extension Broker {
         Self.registerStreamCommands(&r)
         Self.registerACLCommands(&r)
         Self.registerIntrospectionCommands(&r)
+        Self.registerMigrateCommand(&r)
         commands = r.table
         setUpACL()
     }

@@ -63,6 +63,50 @@ struct DumpRestoreTests {
     }
 }
 
+extension DumpRestoreTests {
+    @Test("MIGRATE moves streams to redis-server and to another Runnel: KEYS, COPY, REPLACE, TTL, errors")
+    func migrate() throws {
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let source = try ServerProcess.runnel()
+        defer { source.stop() }
+        let target = try ServerProcess.runnel()
+        defer { target.stop() }
+        let s = try TestConnection(port: source.port)
+        let r = try TestConnection(port: redis.port)
+        let t = try TestConnection(port: target.port)
+        for cmd in Self.script { _ = try s.command(cmd) }
+        _ = try s.command("PEXPIRE", "plain", "100000")
+        let before = try Self.state(s, "orders")
+        let host = "127.0.0.1"
+        // To redis-server: a copy first (the source keeps it), then a move.
+        #expect(try s.command("MIGRATE", host, "\(redis.port)", "orders", "0", "5000", "COPY") == .simple("OK"))
+        #expect(try s.command("EXISTS", "orders") == .integer(1))
+        #expect(try s.command("MIGRATE", host, "\(redis.port)", "orders", "0", "5000")
+                == .error("ERR Target instance replied with error: BUSYKEY Target key name already exists."))
+        #expect(try s.command("MIGRATE", host, "\(redis.port)", "orders", "0", "5000", "REPLACE") == .simple("OK"))
+        #expect(try s.command("EXISTS", "orders") == .integer(0))
+        #expect(try Self.state(r, "orders") == before)
+        // To another Runnel, several keys into db 3, the TTL carried over.
+        #expect(try s.command("MIGRATE", host, "\(target.port)", "", "3", "5000", "KEYS", "plain", "nokey") == .simple("OK"))
+        _ = try t.command("SELECT", "3")
+        #expect(try t.command("XRANGE", "plain", "-", "+").elements?.count == 1)
+        if case .integer(let ttl) = try t.command("PTTL", "plain") { #expect(ttl > 90_000) } else { Issue.record("PTTL") }
+        #expect(try s.command("EXISTS", "plain") == .integer(0))
+        // Nothing to send, a refused SELECT (nothing deleted), nobody listening.
+        #expect(try s.command("MIGRATE", host, "\(target.port)", "nokey", "0", "5000") == .simple("NOKEY"))
+        _ = try s.command("XADD", "kept", "1-1", "a", "b")
+        #expect(try s.command("MIGRATE", host, "\(redis.port)", "kept", "99", "5000")
+                == .error("ERR Target instance replied with error: ERR DB index is out of range"))
+        #expect(try s.command("EXISTS", "kept") == .integer(1))
+        #expect(try s.command("MIGRATE", host, "\(ServerProcess.freePort())", "kept", "0", "500")
+                == .error("IOERR error or timeout writing to target instance"))
+        #expect(try s.command("MIGRATE", host, "1", "kept", "0", "500", "KEYS", "kept")
+                == .error("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"))
+        #expect(try s.command("PING") == .simple("PONG"))
+    }
+}
+
 extension TestConnection {
     /// A command with binary arguments.
     func command(_ args: [[UInt8]]) throws -> RESPValue {
