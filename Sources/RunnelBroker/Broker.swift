@@ -673,6 +673,22 @@ public final class Broker {
         return value
     }
 
+    /// An integer argument: Redis's "not an integer" error, or `rangeError` when `valid`
+    /// rejects the value (the reply is written; nil tells the caller to stop).
+    func integerArgument(
+        _ s: ClientSession, _ arg: ByteBuffer, rangeError: String = "", valid: (Int) -> Bool = { _ in true }
+    ) -> Int? {
+        guard let n = RESPInteger.parse(arg) else {
+            replyError(s, "ERR value is not an integer or out of range")
+            return nil
+        }
+        guard valid(n) else {
+            replyError(s, rangeError)
+            return nil
+        }
+        return n
+    }
+
     /// A 32-bit integer argument, with Redis's errors (`getIntFromObjectOrReply`).
     func int32Argument(_ s: ClientSession, _ arg: ByteBuffer) -> Int? {
         guard let n = RESPInteger.parse(arg) else {

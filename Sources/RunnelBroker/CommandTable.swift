@@ -177,9 +177,13 @@ struct CommandRegistrar {
     }
 
     /// `<CONTAINER> HELP`: lines as status replies. Categories as redis-server gives them.
+    /// The ACL categories redis-server 7.0 gives a command (`name` or `parent|sub`).
+    static func catalogCategories(_ name: String) -> [String]? {
+        redisCommandCatalog.first { $0.name == name }?.categories.split(separator: " ").map { "@" + $0 }
+    }
+
     mutating func help(_ parent: String, _ lines: [String]) {
-        let categories = redisCommandCatalog.first { $0.name == "\(parent)|help" }?.categories
-            .split(separator: " ").map { "@" + $0 } ?? ["@slow"]
+        let categories = Self.catalogCategories("\(parent)|help") ?? ["@slow"]
         sub(parent, "help", 2, ["loading", "stale"], categories, "Show helpful text about the different subcommands") { _, s, _ in
             s.out.arrayHeader(lines.count)
             for l in lines { s.out.simpleString(l) }

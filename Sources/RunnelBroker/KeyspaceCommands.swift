@@ -267,14 +267,9 @@ extension Broker {
             if a[j].equalsIgnoringCase("replace") {
                 replace = true
             } else if a[j].equalsIgnoringCase("db") && j + 1 < a.count {
-                guard let n = RESPInteger.parse(a[j + 1]) else {
-                    replyError(s, "ERR value is not an integer or out of range")
-                    return
-                }
-                guard n >= 0 && n < dbs.count else {
-                    replyError(s, "ERR DB index is out of range")
-                    return
-                }
+                let count = dbs.count
+                guard let n = integerArgument(s, a[j + 1], rangeError: "ERR DB index is out of range", valid: { $0 >= 0 && $0 < count })
+                else { return }
                 target = n
                 j += 1
             } else {
@@ -302,7 +297,8 @@ extension Broker {
             signalKeyDeleted(target, newKey)
         }
         var stream = source.stream
-        stream.journal = nil
+        // In-memory journals (tests) carry over: the copy is what the source's records built.
+        stream.journal = (source.stream.journal as? RecordingJournal).map { RecordingJournal(records: $0.records) }
         let box = StreamBox(stream)
         dbs[target].putCopy(newKey, box, of: source, expireAt: dbs[s.db].expireTime(key))
         touchWatched(target, newKey)
@@ -326,26 +322,12 @@ extension Broker {
             } else if a[j].equalsIgnoringCase("absttl") {
                 absolute = true
             } else if a[j].equalsIgnoringCase("idletime") && more >= 1 && freq == nil {
-                guard let v = RESPInteger.parse(a[j + 1]) else {
-                    replyError(s, "ERR value is not an integer or out of range")
-                    return
-                }
-                guard v >= 0 else {
-                    replyError(s, "ERR Invalid IDLETIME value, must be >= 0")
-                    return
-                }
-                idle = v
+                idle = integerArgument(s, a[j + 1], rangeError: "ERR Invalid IDLETIME value, must be >= 0") { $0 >= 0 }
+                guard idle != nil else { return }
                 j += 1
             } else if a[j].equalsIgnoringCase("freq") && more >= 1 && idle == nil {
-                guard let v = RESPInteger.parse(a[j + 1]) else {
-                    replyError(s, "ERR value is not an integer or out of range")
-                    return
-                }
-                guard v >= 0 && v <= 255 else {
-                    replyError(s, "ERR Invalid FREQ value, must be >= 0 and <= 255")
-                    return
-                }
-                freq = v
+                freq = integerArgument(s, a[j + 1], rangeError: "ERR Invalid FREQ value, must be >= 0 and <= 255") { (0...255).contains($0) }
+                guard freq != nil else { return }
                 j += 1
             } else {
                 replyError(s, "ERR syntax error")
@@ -359,14 +341,10 @@ extension Broker {
             replyError(s, "BUSYKEY Target key name already exists.")
             return
         }
-        guard var ttl = RESPInteger.parse(a[2]).map(Int64.init) else {
-            replyError(s, "ERR value is not an integer or out of range")
+        guard let ttlArg = integerArgument(s, a[2], rangeError: "ERR Invalid TTL value, must be >= 0", valid: { $0 >= 0 }) else {
             return
         }
-        guard ttl >= 0 else {
-            replyError(s, "ERR Invalid TTL value, must be >= 0")
-            return
-        }
+        var ttl = Int64(ttlArg)
         let records: [StreamRecord]
         do {
             records = try Stream.records(fromRedisDump: Array(a[3].readableBytesView))
@@ -401,6 +379,7 @@ extension Broker {
         dbs[s.db].set(key, .stream(box))
         // The log gets the same records after the stream's creation record.
         if let journal = box.stream.journal { for r in records { journal.record(r) } }
+        if journalStreams && box.stream.journal == nil { box.stream.journal = RecordingJournal(records: records) }
         if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
         if let idle { box.accessMs = turnTimeMs - Int64(idle) * 1000 }
         if let freq { box.lfuCounter = UInt8(freq) }

@@ -30,7 +30,8 @@ extension Broker {
         }
         r.container("cluster", group: "cluster", summary: "A container for cluster commands", since: "3.0.0")
         for (name, arity) in clusterSubcommands {
-            r.sub("cluster", name, arity, [], ["@slow"], "A cluster command (cluster mode is not supported)", since: "3.0.0") { b, s, _ in
+            let categories = CommandRegistrar.catalogCategories("cluster|\(name)") ?? ["@slow"]
+            r.sub("cluster", name, arity, [], categories, "A cluster command (cluster mode is not supported)", since: "3.0.0") { b, s, _ in
                 b.replyError(s, "ERR This instance has cluster support disabled")
             }
         }
@@ -260,14 +261,7 @@ extension Broker {
         var j = 3
         while j < a.count {
             if a[j].equalsIgnoringCase("samples") && j + 1 < a.count {
-                guard let n = RESPInteger.parse(a[j + 1]) else {
-                    replyError(s, "ERR value is not an integer or out of range")
-                    return
-                }
-                guard n >= 0 else {
-                    replyError(s, "ERR syntax error")
-                    return
-                }
+                guard integerArgument(s, a[j + 1], rangeError: "ERR syntax error", valid: { $0 >= 0 }) != nil else { return }
                 j += 2
             } else {
                 replyError(s, "ERR syntax error")

@@ -53,6 +53,17 @@ public enum RedisDump {
         out.append(0)  // literal run header, patched when the run ends
         var ip = 0
         var h = n >= 2 ? (UInt32(input[0]) << 8) | UInt32(input[1]) : 0
+        /// Copies one input byte into the current literal run (at most 32 long).
+        func literal() {
+            lit += 1
+            out.append(input[ip])
+            ip += 1
+            if lit == 32 {
+                out[out.count - lit - 1] = UInt8(lit - 1)
+                lit = 0
+                out.append(0)
+            }
+        }
         func endRun() {
             out[out.count - lit - 1] = UInt8(truncatingIfNeeded: lit - 1)
             if lit == 0 { out.removeLast() }
@@ -109,27 +120,11 @@ public enum RedisDump {
                 }
             } else {
                 if out.count >= limit { return nil }
-                lit += 1
-                out.append(input[ip])
-                ip += 1
-                if lit == 32 {
-                    out[out.count - lit - 1] = UInt8(lit - 1)
-                    lit = 0
-                    out.append(0)
-                }
+                literal()
             }
         }
         if out.count + 3 > limit { return nil }
-        while ip < n {
-            lit += 1
-            out.append(input[ip])
-            ip += 1
-            if lit == 32 {
-                out[out.count - lit - 1] = UInt8(lit - 1)
-                lit = 0
-                out.append(0)
-            }
-        }
+        while ip < n { literal() }
         endRun()
         return out.count <= limit ? out : nil
     }

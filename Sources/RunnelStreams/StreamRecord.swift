@@ -50,7 +50,8 @@ public protocol StreamJournal: AnyObject, Sendable {
 /// A journal that keeps the records in memory (tests, tools).
 public final class RecordingJournal: StreamJournal, @unchecked Sendable {
     public private(set) var records: [StreamRecord] = []
-    public init() {}
+    /// `records`: what built the stream so far (a copy of another stream starts with its records).
+    public init(records: [StreamRecord] = []) { self.records = records }
     public func record(_ record: StreamRecord) { records.append(record) }
     public func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
         records.append(.append(id: id, fields: fields.arrays, newNode: newNode))
