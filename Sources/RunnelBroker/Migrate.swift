@@ -102,7 +102,12 @@ extension Broker {
             }
         }
         state.value.timer = loop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { finish(.ioError("reading to")) }
-        ClientBootstrap(group: loop)
+        guard let bootstrap = ClientBootstrap(validatingGroup: loop) else {
+            // Not a socket event loop (EmbeddedChannel tests, the fuzzer): nowhere to connect from.
+            finish(.ioError("writing to"))
+            return
+        }
+        bootstrap
             .connectTimeout(.milliseconds(Int64(timeoutMs)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
