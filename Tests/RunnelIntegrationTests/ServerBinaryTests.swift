@@ -360,7 +360,7 @@ struct ServerBinaryTests {
     }
 
     static func hostileInputs() -> [[UInt8]] {
-        var rng = SplitMix(seed: 0xC0FFEE)
+        var rng = SplitMix64(seed: 0xC0FFEE)
         var inputs: [[UInt8]] = [
             Array("*1\r\n$1000000000\r\n".utf8),  // over proto-max-bulk-len
             Array("*2\r\n$4\r\nECHO\r\n$9223372036854775807\r\n".utf8),
@@ -436,15 +436,3 @@ struct ServerBinaryTests {
     }
 }
 
-/// Deterministic PRNG for reproducible random inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
