@@ -19,6 +19,18 @@ struct BlockingTests {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// Polls INFO until the server reports `count` blocked clients; false at the deadline.
+    static func waitUntilBlocked(_ c: TestConnection, _ count: Int, timeoutMs: Int, pollUs: UInt32) -> Bool {
+        let deadline = monotonicMs() + timeoutMs
+        while monotonicMs() < deadline {
+            if let info = try? c.command("INFO", "clients"), info.text?.contains("blocked_clients:\(count)\r\n") == true {
+                return true
+            }
+            usleep(pollUs)
+        }
+        return false
+    }
+
     @Test("a thousand blocked readers cost no CPU while idle, and all wake on XADD")
     func manyBlockedReaders() throws {
         let server = try ServerProcess.runnel()
@@ -27,15 +39,7 @@ struct BlockingTests {
         for r in readers { r.send(["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]) }
         let admin = try TestConnection(port: server.port)
         // Wait until every reader is registered as blocked (bounded; generous for loaded CI).
-        let deadline = monotonicMs() + 60_000
-        var blocked = false
-        while !blocked && monotonicMs() < deadline {
-            if let info = try? admin.command("INFO", "clients"), info.text?.contains("blocked_clients:1000\r\n") == true {
-                blocked = true
-            } else {
-                usleep(50_000)
-            }
-        }
+        let blocked = Self.waitUntilBlocked(admin, 1000, timeoutMs: 60_000, pollUs: 50_000)
         try #require(blocked, "not all 1000 readers blocked within 60 s")
         let before = Self.cpuSeconds(server.pid)
         usleep(2_000_000)
@@ -63,10 +67,7 @@ struct BlockingTests {
             let r3 = try TestConnection(port: server.port)
             _ = try r3.command("SELECT", "2")
             r3.send(["XREAD", "BLOCK", "10000", "STREAMS", "m", "0"])
-            let deadline = monotonicMs() + 10_000
-            while monotonicMs() < deadline, try admin.command("INFO", "clients").text?.contains("blocked_clients:3\r\n") != true {
-                usleep(10_000)
-            }
+            _ = Self.waitUntilBlocked(admin, 3, timeoutMs: 10_000, pollUs: 10_000)
             // db 0 loses k (the group reader is told) and gains j (the plain reader is served).
             var replies = [try admin.command("SWAPDB", "0", "1")]
             replies += try r1.read(1, timeoutMs: 10_000) + r2.read(1, timeoutMs: 10_000)
@@ -93,10 +94,7 @@ struct BlockingTests {
             var out: [RESPValue] = []
             for mode in ["TIMEOUT", "ERROR"] {
                 a.send(encodeCommand(["WAIT", "1", "0"]) + encodeCommand(["PING"]))
-                let deadline = monotonicMs() + 10_000
-                while monotonicMs() < deadline, try c.command("INFO", "clients").text?.contains("blocked_clients:1\r\n") != true {
-                    usleep(5_000)
-                }
+                _ = Self.waitUntilBlocked(c, 1, timeoutMs: 10_000, pollUs: 5_000)
                 out.append(try c.command("CLIENT", "UNBLOCK", "\(id)", mode))
                 out += try a.read(2, timeoutMs: 10_000)
             }
