@@ -90,6 +90,10 @@ public final class Broker {
     var nextSlowlogID = 0
     /// Keys watched by transactions: (db, key) → watching client IDs.
     var watchers: [Int: [Key: Set<Int>]] = [:]
+    /// CLIENT TRACKING's tables, and the session whose command is running (its own
+    /// invalidations wait for its reply).
+    var tracking = TrackingTables()
+    unowned(unsafe) var executingSession: ClientSession?
     /// Sessions with replies or messages waiting to be flushed at the end of this turn.
     var pendingFlush: [ClientSession] = []
     /// Clients in MONITOR mode, in the order they asked.
@@ -191,6 +195,7 @@ public final class Broker {
     func cron() {
         let now = Clock.nowMs()
         activeExpireCycle(now: now)
+        if !tracking.keys.isEmpty { trackingLimitKeys() }
         if config.maxmemory > 0 { streamDataBytes = measureStreamData() }
         if let persistence {
             persistence.submit()
@@ -277,6 +282,7 @@ public final class Broker {
         unwatchAll(session)
         pubsub.removeAll(session)
         stopMonitor(session)
+        disableTracking(session)
         persistence?.forget(session)
         pausedWaiters.removeValue(forKey: session.id)
     }
@@ -409,6 +415,16 @@ public final class Broker {
     /// Runs one command for `session`, writing its reply into the session's output.
     /// Returns false when the command must wait (CLIENT PAUSE); the caller retries later.
     func execute(_ session: ClientSession, _ args: CommandArgs) -> Bool {
+        let done = executeCommand(session, args)
+        // CLIENT CACHING applies to the next command only (to a whole transaction when given
+        // before MULTI), as Redis clears it once any command other than CLIENT is processed.
+        if session.tracking.caching && done && !session.inMulti && !args[0].equalsIgnoringCase("client") {
+            session.tracking.caching = false
+        }
+        return done
+    }
+
+    private func executeCommand(_ session: ClientSession, _ args: CommandArgs) -> Bool {
         guard !args.isEmpty else { return true }
         session.lastInteractionMs = turnTimeMs
         guard var spec = commands.lookup(args[0]) else {
@@ -484,7 +500,16 @@ public final class Broker {
         let start = lastClockNs
         let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
         let replyStart = session.out.buffer.writerIndex
+        let outermost = executingSession == nil
+        if outermost { executingSession = session }
         spec.handler?(self, session, args)
+        if session.tracking.on && spec.isReadonly && !session.tracking.bcast {
+            trackingRememberKeys(session, spec, args)
+        }
+        if outermost {
+            executingSession = nil
+            if !session.pendingInvalidations.isEmpty { flushPendingInvalidations(session) }
+        }
         if !monitors.isEmpty && !spec.flags.contains("admin") { feedMonitors(session, spec, args) }
         if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
             holdReply(session, from: replyStart, until: persistence.encoder.encodedBytes)
@@ -658,12 +683,18 @@ public final class Broker {
     /// The live value at `key` (expiring it first when due). `touch` records the access for
     /// OBJECT IDLETIME; commands Redis looks keys up for without touching them (EXISTS, TYPE,
     /// TTL, OBJECT, KEYS, SCAN) pass false.
-    func lookup(_ db: Int, _ key: Key, now: Int64? = nil, touch: Bool = true) -> StoredValue? {
+    /// `stats`: a read lookup, counted in INFO's keyspace_hits/keyspace_misses (Redis's
+    /// lookupKeyRead; its write lookups are not counted).
+    func lookup(_ db: Int, _ key: Key, now: Int64? = nil, touch: Bool = true, stats: Bool = false) -> StoredValue? {
         if let at = dbs[db].expireTime(key), at <= now ?? Clock.nowMs() {
             expireKey(db, key)
+            if stats { self.stats.keyspaceMisses += 1 }
             return nil
         }
         let value = dbs[db].rawValue(key)
+        if stats {
+            if value == nil { self.stats.keyspaceMisses += 1 } else { self.stats.keyspaceHits += 1 }
+        }
         if touch, case .stream(let box)? = value {
             box.accessMs = turnTimeMs
             if config.lfuPolicy {
@@ -742,6 +773,7 @@ public final class Broker {
 
     /// Signals that a key was modified: invalidates WATCHes on it.
     func touchWatched(_ db: Int, _ key: Key) {
+        if tracking.active { trackingInvalidate(key, by: executingSession) }
         // Checked first: a lookup in an empty dictionary still hashes the key.
         guard !watchers.isEmpty, let ids = watchers[db]?[key] else { return }
         for id in ids { clients[id]?.watchDirty = true }

@@ -49,6 +49,9 @@ public final class ClientSession {
     var killed = false
     /// In MONITOR mode: every command the server runs is copied here.
     var isMonitor = false
+    /// CLIENT TRACKING mode, and invalidations this client's running command caused for it.
+    var tracking = TrackingMode()
+    var pendingInvalidations: [Invalidation] = []
     /// Time the pubsub output buffer first exceeded the soft limit, if it still does.
     var softLimitSinceMs: Int64?
 
@@ -89,6 +92,10 @@ public final class ClientSession {
         if isMonitor { f += "O" }
         if isSubscribed { f += "P" }
         if inMulti { f += "x" }
+        if tracking.on { f += "t" }
+        if tracking.brokenRedirect { f += "R" }
+        if tracking.bcast { f += "B" }
+        if watchDirty { f += "d" }
         if closeAfterReply { f += "c" }
         return f.isEmpty ? "N" : f
     }

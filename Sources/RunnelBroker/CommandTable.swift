@@ -68,6 +68,7 @@ final class CommandSpec {
         self.complexity = complexity
         self.handler = handler
         isWrite = flags.contains("write")
+        isReadonly = flags.contains("readonly")
         denyOOM = flags.contains("denyoom")
         isFast = flags.contains("fast")
         allowedInSubscribe = ["subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe",
@@ -82,6 +83,8 @@ final class CommandSpec {
 
     // Dispatch properties, computed once so the hot path does no string work.
     let isWrite: Bool
+    /// Reads keys without changing them (the keys a tracking client reads are remembered).
+    let isReadonly: Bool
     /// Refused while stream data is over `maxmemory` (commands that can grow it).
     let denyOOM: Bool
     /// O(1)-ish commands: slow ones are latency events `fast-command`, others `command`.

@@ -33,6 +33,7 @@ extension Broker {
             b.unwatchAll(s)
             b.pubsub.removeAll(s)
             b.stopMonitor(s)
+            b.disableTracking(s)
             s.db = 0
             s.resp = .resp2
             s.out.version = .resp2
@@ -71,6 +72,7 @@ extension Broker {
             b.hello(s, a)
         }
         registerClientCommands(&r)
+        registerTrackingCommands(&r)
     }
 
     static func validClientName(_ name: ByteBuffer) -> Bool {
@@ -338,7 +340,7 @@ extension Broker {
             + "age=\(age) idle=\(idle) flags=\(c.flagString) db=\(c.db) sub=\(c.channels.count) "
             + "psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(multi) qbuf=0 qbuf-free=0 "
             + "argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=\(obl) oll=0 omem=\(c.bufferedBytes()) tot-mem=0 "
-            + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=-1 resp=\(c.resp.rawValue)"
+            + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=\(c.tracking.on ? c.tracking.redirect : -1) resp=\(c.resp.rawValue)"
     }
 
     func clientKill(_ s: ClientSession, _ a: CommandArgs) {

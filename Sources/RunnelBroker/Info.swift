@@ -71,12 +71,17 @@ extension Broker {
                 "client_recent_max_input_buffer:\(stats.clientRecentMaxInput)",
                 "client_recent_max_output_buffer:\(stats.clientRecentMaxOutput)",
                 "blocked_clients:\(blockedSessions.count)",
-                "tracking_clients:0",
+                "tracking_clients:\(tracking.clients)",
                 "clients_in_timeout_table:0",
                 "pubsub_clients:\(clients.values.filter(\.isSubscribed).count)",
             ]
         case "memory":
             let rss = Self.residentBytes()
+            var clientBuffers = 0
+            for c in clients.values { clientBuffers += c.out.buffer.capacity }
+            let aofBuffer = persistence?.encoder.pendingBytes ?? 0
+            // Redis's overhead: startup memory, client buffers, the AOF buffer; the rest is data.
+            let overhead = min(rss, startupResidentBytes + clientBuffers + aofBuffer)
             return [
                 "# Memory",
                 "used_memory:\(rss)",
@@ -85,12 +90,53 @@ extension Broker {
                 "used_memory_rss_human:\(Self.human(rss))",
                 "used_memory_peak:\(rss)",
                 "used_memory_peak_human:\(Self.human(rss))",
+                "used_memory_peak_perc:100.00%",
+                "used_memory_overhead:\(overhead)",
+                "used_memory_startup:\(startupResidentBytes)",
+                "used_memory_dataset:\(rss - overhead)",
+                "used_memory_dataset_perc:\(format2(rss > startupResidentBytes ? Double(rss - overhead) * 100 / Double(rss - startupResidentBytes) : 0))%",
+                // glibc's malloc keeps no figures like jemalloc's: the allocator rows are the RSS.
+                "allocator_allocated:\(rss)",
+                "allocator_active:\(rss)",
+                "allocator_resident:\(rss)",
                 "total_system_memory:\(Self.totalSystemMemory())",
                 "total_system_memory_human:\(Self.human(Self.totalSystemMemory()))",
+                // No scripting engine: no Lua, scripts or functions.
+                "used_memory_lua:0",
+                "used_memory_vm_eval:0",
+                "used_memory_lua_human:0B",
+                "used_memory_scripts_eval:0",
+                "number_of_cached_scripts:0",
+                "number_of_functions:0",
+                "number_of_libraries:0",
+                "used_memory_vm_functions:0",
+                "used_memory_vm_total:0",
+                "used_memory_vm_total_human:0B",
+                "used_memory_functions:0",
+                "used_memory_scripts:0",
+                "used_memory_scripts_human:0B",
                 "maxmemory:\(config.value(of: "maxmemory") ?? "0")",
                 "maxmemory_human:\(Self.human(Int(config.value(of: "maxmemory") ?? "0") ?? 0))",
                 "maxmemory_policy:\(config.value(of: "maxmemory-policy") ?? "noeviction")",
+                "allocator_frag_ratio:1.00",
+                "allocator_frag_bytes:0",
+                "allocator_rss_ratio:1.00",
+                "allocator_rss_bytes:0",
+                "rss_overhead_ratio:1.00",
+                "rss_overhead_bytes:0",
+                "mem_fragmentation_ratio:1.00",
+                "mem_fragmentation_bytes:0",
+                "mem_not_counted_for_evict:0",
+                "mem_replication_backlog:0",
+                "mem_total_replication_buffers:0",
+                "mem_clients_slaves:0",
+                "mem_clients_normal:\(clientBuffers)",
+                "mem_cluster_links:0",
+                "mem_aof_buffer:\(aofBuffer)",
                 "mem_allocator:libc",
+                "active_defrag_running:0",
+                "lazyfree_pending_objects:0",
+                "lazyfreed_objects:0",
             ]
         case "persistence":
             return persistenceInfo(now: now)
@@ -106,18 +152,48 @@ extension Broker {
                 "total_net_repl_output_bytes:0",
                 "instantaneous_input_kbps:0.00",
                 "instantaneous_output_kbps:0.00",
+                "instantaneous_input_repl_kbps:0.00",
+                "instantaneous_output_repl_kbps:0.00",
                 "rejected_connections:\(stats.rejectedConnections)",
+                // Runnel has no replicas, forks, defragmenter or I/O threads: those count 0.
+                "sync_full:0",
+                "sync_partial_ok:0",
+                "sync_partial_err:0",
                 "expired_keys:\(stats.expiredKeys)",
+                "expired_stale_perc:0.00",
+                "expired_time_cap_reached_count:0",
+                "expire_cycle_cpu_milliseconds:0",
                 "evicted_keys:0",
                 "evicted_clients:0",
+                "total_eviction_exceeded_time:0",
+                "current_eviction_exceeded_time:0",
                 "keyspace_hits:\(stats.keyspaceHits)",
                 "keyspace_misses:\(stats.keyspaceMisses)",
                 "pubsub_channels:\(pubsub.channels.count)",
                 "pubsub_patterns:\(pubsub.patterns.count)",
                 "pubsubshard_channels:\(pubsub.shardChannels.count)",
+                "latest_fork_usec:0",
+                "total_forks:0",
+                "migrate_cached_sockets:0",
+                "slave_expires_tracked_keys:0",
+                "active_defrag_hits:0",
+                "active_defrag_misses:0",
+                "active_defrag_key_hits:0",
+                "active_defrag_key_misses:0",
+                "total_active_defrag_time:0",
+                "current_active_defrag_time:0",
+                "tracking_total_keys:\(tracking.keys.count)",
+                "tracking_total_items:\(tracking.items)",
+                "tracking_total_prefixes:\(tracking.prefixes.count)",
+                "unexpected_error_replies:0",
                 "total_error_replies:\(stats.errorReplies)",
+                "dump_payload_sanitizations:0",
                 "total_reads_processed:\(stats.readsProcessed)",
                 "total_writes_processed:\(stats.writesProcessed)",
+                "io_threaded_reads_processed:0",
+                "io_threaded_writes_processed:0",
+                "reply_buffer_shrinks:0",
+                "reply_buffer_expands:0",
             ]
         case "replication":
             return [
@@ -137,6 +213,8 @@ extension Broker {
         case "cpu":
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
+            var thread = rusage()
+            getrusage(1 /* RUSAGE_THREAD */, &thread)
             func secs(_ t: timeval) -> String {
                 let micros = Int(t.tv_sec) * 1_000_000 + Int(t.tv_usec)
                 let frac = String(micros % 1_000_000)
@@ -148,6 +226,9 @@ extension Broker {
                 "used_cpu_user:\(secs(usage.ru_utime))",
                 "used_cpu_sys_children:0.000000",
                 "used_cpu_user_children:0.000000",
+                // INFO runs on the event loop: this thread is Redis's main thread.
+                "used_cpu_sys_main_thread:\(secs(thread.ru_stime))",
+                "used_cpu_user_main_thread:\(secs(thread.ru_utime))",
             ]
         case "modules":
             return ["# Modules"]
@@ -255,12 +336,16 @@ extension Broker {
     func persistenceInfo(now: Int64) -> [String] {
         guard let p = persistence else {
             return [
-                "# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0",
+                "# Persistence", "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
+                "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
+                "current_save_keys_total:0", "rdb_changes_since_last_save:0",
                 "rdb_bgsave_in_progress:0", "rdb_last_save_time:\(lastSaveTime)", "rdb_last_bgsave_status:ok",
-                "rdb_last_bgsave_time_sec:-1", "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "aof_enabled:0",
+                "rdb_last_bgsave_time_sec:-1", "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
+                "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0", "aof_enabled:0",
                 "aof_rewrite_in_progress:0", "aof_rewrite_scheduled:0", "aof_last_rewrite_time_sec:-1",
                 "aof_current_rewrite_time_sec:-1", "aof_last_bgrewrite_status:ok", "aof_rewrites:0",
-                "aof_last_write_status:ok",
+                "aof_rewrites_consecutive_failures:0", "aof_last_write_status:ok", "aof_last_cow_size:0",
+                "module_fork_in_progress:0", "module_fork_last_cow_size:0",
             ]
         }
         let w = p.writer.stats
@@ -272,6 +357,13 @@ extension Broker {
             "# Persistence",
             "loading:0",
             "async_loading:0",
+            // Checkpoints and snapshots are written by threads, not forks: no copy-on-write.
+            "current_cow_peak:0",
+            "current_cow_size:0",
+            "current_cow_size_age:0",
+            "current_fork_perc:0.00",
+            "current_save_keys_processed:0",
+            "current_save_keys_total:0",
             "rdb_changes_since_last_save:\(p.encoder.encodedRecords - p.changesAtLastSnapshot)",
             "rdb_bgsave_in_progress:\(p.snapshotRunning ? 1 : 0)",
             "rdb_last_save_time:\(lastSaveTime)",
@@ -279,6 +371,8 @@ extension Broker {
             "rdb_last_bgsave_time_sec:\(p.lastSnapshotDurationMs < 0 ? -1 : (p.lastSnapshotDurationMs + 500) / 1000)",
             "rdb_current_bgsave_time_sec:-1",
             "rdb_saves:\(p.snapshots)",
+            "rdb_last_cow_size:0",
+            "rdb_last_load_keys_expired:0",
             "rdb_last_load_keys_loaded:\(r.streams)",
             "aof_enabled:1",
             "aof_rewrite_in_progress:\(w.checkpointInProgress ? 1 : 0)",
@@ -287,10 +381,16 @@ extension Broker {
             "aof_current_rewrite_time_sec:-1",
             "aof_last_bgrewrite_status:\(w.lastCheckpointStatus)",
             "aof_rewrites:\(w.checkpoints)",
+            "aof_rewrites_consecutive_failures:0",
             "aof_last_write_status:\(w.lastError == nil ? "ok" : "err")",
+            "aof_last_cow_size:0",
+            "module_fork_in_progress:0",
+            "module_fork_last_cow_size:0",
             "aof_current_size:\(disk.total)",
             "aof_base_size:\(disk.checkpoint)",
+            "aof_pending_rewrite:0",
             "aof_buffer_length:\(p.encoder.encodedBytes - w.written)",
+            "aof_pending_bio_fsync:0",
             "aof_delayed_fsync:0",
             "aof_fsync_policy:\(p.policy.rawValue)",
             "log_fsyncs:\(w.fsyncs)",

@@ -12,10 +12,10 @@ extension Broker {
         }
         r.add("exists", -2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Determine if a key exists", keys: (1, -1, 1)) { b, s, a in
             let now = Clock.nowMs()
-            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now, touch: false) != nil ? 1 : 0) })
+            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now, touch: false, stats: true) != nil ? 1 : 0) })
         }
         r.add("type", 2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Determine the type stored at key", keys: (1, 1, 1)) { b, s, a in
-            s.out.simpleString(b.lookup(s.db, a[1], touch: false)?.typeName ?? "none")
+            s.out.simpleString(b.lookup(s.db, a[1], touch: false, stats: true)?.typeName ?? "none")
         }
         r.add("keys", 2, ["readonly"], ["@keyspace", "@read", "@slow", "@dangerous"], "generic", "Find all keys matching the given pattern", complexity: "O(N)") { b, s, a in
             let now = Clock.nowMs()
@@ -50,7 +50,7 @@ extension Broker {
                                              ("expiretime", false, true, "7.0.0"), ("pexpiretime", true, true, "7.0.0")] {
             r.add(name, 2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Get the time to live for a key", since, keys: (1, 1, 1)) { b, s, a in
                 let now = Clock.nowMs()
-                guard b.lookup(s.db, a[1], now: now, touch: false) != nil else {
+                guard b.lookup(s.db, a[1], now: now, touch: false, stats: true) != nil else {
                     s.out.integer(-2)
                     return
                 }
@@ -85,7 +85,7 @@ extension Broker {
             b.copy(s, a)
         }
         r.add("dump", 2, ["readonly"], ["@keyspace", "@read", "@slow"], "generic", "Return a serialized version of the value stored at the specified key.", "2.6.0", keys: (1, 1, 1), complexity: "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).") { b, s, a in
-            guard case .stream(let box)? = b.lookup(s.db, a[1]) else {
+            guard case .stream(let box)? = b.lookup(s.db, a[1], stats: true) else {
                 s.out.null()
                 return
             }
@@ -100,7 +100,7 @@ extension Broker {
         }
         r.add("touch", -2, ["readonly", "fast"], ["@keyspace", "@read", "@fast"], "generic", "Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", keys: (1, -1, 1), complexity: "O(N) where N is the number of keys that will be touched.") { b, s, a in
             let now = Clock.nowMs()
-            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now) != nil ? 1 : 0) })
+            s.out.integer(a.dropFirst().reduce(0) { $0 + (b.lookup(s.db, $1, now: now, stats: true) != nil ? 1 : 0) })
         }
         r.container("object", group: "generic", summary: "A container for object introspection commands", since: "2.2.3")
         for (name, summary) in [("encoding", "Inspect the internal encoding of a Redis object"),
@@ -131,6 +131,7 @@ extension Broker {
         r.add("flushdb", -1, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "server", "Remove all keys from the current database") { b, s, a in
             guard b.flushMode(s, a) else { return }
             b.touchAllWatched(db: s.db)
+            b.trackingInvalidateAll()
             b.signalAllKeysDeleted(db: s.db)
             b.dbs[s.db].removeAll()
             s.out.ok()
@@ -138,6 +139,7 @@ extension Broker {
         r.add("flushall", -1, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "server", "Remove all keys from all databases") { b, s, a in
             guard b.flushMode(s, a) else { return }
             b.touchAllWatched(db: nil)
+            b.trackingInvalidateAll()
             b.signalAllKeysDeleted(db: nil)
             for i in b.dbs.indices { b.dbs[i].removeAll() }
             s.out.ok()
@@ -284,7 +286,7 @@ extension Broker {
             return
         }
         let now = Clock.nowMs()
-        guard case .stream(let source)? = lookup(s.db, key, now: now) else {
+        guard case .stream(let source)? = lookup(s.db, key, now: now, stats: true) else {
             s.out.integer(0)
             return
         }
@@ -404,7 +406,7 @@ extension Broker {
 
     /// OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key.
     func object(_ s: ClientSession, _ a: CommandArgs, _ sub: String) {
-        guard case .stream(let box)? = lookup(s.db, a[2], touch: false) else {
+        guard case .stream(let box)? = lookup(s.db, a[2], touch: false, stats: true) else {
             s.out.null()
             return
         }

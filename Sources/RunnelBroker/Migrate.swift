@@ -61,7 +61,7 @@ extension Broker {
         if !auth.isEmpty { command([ByteBuffer(string: "AUTH")] + auth) }
         command([ByteBuffer(string: "SELECT"), ByteBuffer(string: String(db))])
         for key in keys {
-            guard case .stream(let box)? = lookup(s.db, key, now: now) else { continue }
+            guard case .stream(let box)? = lookup(s.db, key, now: now, stats: true) else { continue }
             var ttl: Int64 = 0
             if let at = dbs[s.db].expireTime(key) {
                 ttl = at - now

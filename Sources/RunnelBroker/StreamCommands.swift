@@ -11,7 +11,7 @@ extension Broker {
             b.xadd(s, a)
         }
         r.add("xlen", 2, ["readonly", "fast"], ["@read", "@stream", "@fast"], "stream", "Return the number of entries in a stream", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            s.out.integer(b.stream(s.db, a[1])?.stream.length ?? 0)
+            s.out.integer(b.readStream(s.db, a[1])?.stream.length ?? 0)
         }
         r.add("xrange", -4, ["readonly"], ["@read", "@stream", "@slow"], "stream", "Return a range of elements in a stream, with IDs matching the specified IDs interval", "5.0.0", keys: (1, 1, 1), complexity: "O(N)") { b, s, a in
             b.xrange(s, a, reverse: false)
@@ -168,6 +168,13 @@ extension Broker {
     /// The stream at `key`, expiring it first if due.
     func stream(_ db: Int, _ key: Key) -> StreamBox? {
         if case .stream(let box)? = lookup(db, key) { return box }
+        return nil
+    }
+
+    /// The same for a command that reads the stream (counted in keyspace_hits/misses where
+    /// Redis's command looks the key up for reading: XLEN, XRANGE, XREAD, XACK, XCLAIM …).
+    func readStream(_ db: Int, _ key: Key) -> StreamBox? {
+        if case .stream(let box)? = lookup(db, key, stats: true) { return box }
         return nil
     }
 
@@ -368,7 +375,7 @@ extension Broker {
         }
         // Redis looks the key up before it looks at COUNT: a missing key is an empty array
         // whatever the count, COUNT 0 (or negative) on a stream a null array.
-        guard let box = stream(s.db, a[1]) else {
+        guard let box = readStream(s.db, a[1]) else {
             s.out.emptyArray()
             return
         }

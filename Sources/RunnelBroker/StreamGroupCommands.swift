@@ -43,7 +43,7 @@ extension Broker {
         r.add("xack", -4, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
             guard let ids = b.strictIDs(s, a.dropFirst(3)) else { return }
             let name = Array(a[2].readableBytesView)
-            guard let box = b.stream(s.db, a[1]), box.stream.groups[name] != nil else {
+            guard let box = b.readStream(s.db, a[1]), box.stream.groups[name] != nil else {
                 s.out.integer(0)
                 return
             }
@@ -213,7 +213,7 @@ extension Broker {
             if at + 3 < a.count { consumerName = Array(a[at + 3].readableBytesView) }
         }
         let name = Array(a[2].readableBytesView)
-        guard let box = stream(s.db, a[1]), let group = box.stream.groups[name] else {
+        guard let box = readStream(s.db, a[1]), let group = box.stream.groups[name] else {
             replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
             return
         }
@@ -267,7 +267,7 @@ extension Broker {
 
     func xclaim(_ s: ClientSession, _ a: CommandArgs) {
         let groupName = Array(a[2].readableBytesView)
-        guard let box = stream(s.db, a[1]), box.stream.groups[groupName] != nil else {
+        guard let box = readStream(s.db, a[1]), box.stream.groups[groupName] != nil else {
             replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
             return
         }
@@ -398,7 +398,7 @@ extension Broker {
             }
         }
         let groupName = Array(a[2].readableBytesView)
-        guard let box = stream(s.db, a[1]), let group = box.stream.groups[groupName] else {
+        guard let box = readStream(s.db, a[1]), let group = box.stream.groups[groupName] else {
             replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
             return
         }

@@ -10,7 +10,7 @@ extension Broker {
             b.xinfoStream(s, a)
         }
         r.sub("xinfo", "groups", 3, ["readonly"], ["@read", "@stream", "@slow"], "List the consumer groups of a stream", since: "5.0.0", keys: (2, 2, 1)) { b, s, a in
-            guard let box = b.stream(s.db, a[2]) else {
+            guard let box = b.readStream(s.db, a[2]) else {
                 b.replyError(s, "ERR no such key")
                 return
             }
@@ -30,7 +30,7 @@ extension Broker {
             }
         }
         r.sub("xinfo", "consumers", 4, ["readonly"], ["@read", "@stream", "@slow"], "List the consumers in a consumer group", since: "5.0.0", keys: (2, 2, 1)) { b, s, a in
-            guard let box = b.stream(s.db, a[2]) else {
+            guard let box = b.readStream(s.db, a[2]) else {
                 b.replyError(s, "ERR no such key")
                 return
             }
@@ -103,7 +103,7 @@ extension Broker {
                 return
             }
         }
-        guard let box = stream(s.db, a[2]) else {
+        guard let box = readStream(s.db, a[2]) else {
             replyError(s, "ERR no such key")
             return
         }

@@ -131,7 +131,7 @@ extension Broker {
         for k in 0..<streamCount {
             let key = a[streamsAt + k]
             let idArg = a[streamsAt + streamCount + k]
-            let box = stream(s.db, key)
+            let box = readStream(s.db, key)
             if let g = request.group, box?.stream.groups[g] == nil {
                 replyError(s, "NOGROUP No such key '\(key.string)' or consumer group '\(groupName!.string)' in XREADGROUP with GROUP option")
                 return
@@ -159,7 +159,7 @@ extension Broker {
             request.keys.append(key.detached)
             request.after.append(id)
         }
-        if serveRead(s, request) { return }
+        if serveRead(s, request, countStats: true) { return }
         guard let timeoutMs, !s.inExec else {
             s.out.nullArray()
             return
@@ -168,10 +168,12 @@ extension Broker {
     }
 
     /// Serves a read synchronously if any stream has something for it; true when replied.
-    func serveRead(_ s: ClientSession, _ request: ReadRequest) -> Bool {
+    /// `countStats`: the command's own second pass over its keys, which Redis counts as read
+    /// lookups (a blocked reader's wake-up is not).
+    func serveRead(_ s: ClientSession, _ request: ReadRequest, countStats: Bool = false) -> Bool {
         var served: [(Key, Int)] = []  // key and index
         for (k, key) in request.keys.enumerated() {
-            guard let box = stream(s.db, key) else { continue }
+            guard let box = countStats ? readStream(s.db, key) : stream(s.db, key) else { continue }
             let after = request.after[k]
             if let g = request.group {
                 guard let group = box.stream.groups[g] else { continue }

@@ -32,4 +32,85 @@ struct DifferentialTests {
     func streams(resp3: Bool) throws {
         try runAll(streamCases, resp3: resp3)
     }
+
+    @Test("CLIENT TRACKING invalidations, RESP2 and RESP3", arguments: [false, true])
+    func tracking(resp3: Bool) throws {
+        try runAll(trackingCases, resp3: resp3)
+    }
+
+    /// INFO's keyspace_hits/keyspace_misses count the lookups Redis counts: read lookups only,
+    /// once per key for most commands, twice for XREAD/XREADGROUP (they look each key up again
+    /// to serve it), none for writes. Each command runs on a fresh stream, present and absent.
+    @Test("keyspace_hits and keyspace_misses move as redis-server's")
+    func keyspaceStats() throws {
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let commands = [
+            "XLEN s", "XRANGE s - +", "XREVRANGE s + -", "XREAD STREAMS s 0", "XREAD COUNT 1 STREAMS s s2 0 0",
+            "XREAD STREAMS s $", "XREAD STREAMS s x", "XREADGROUP GROUP g c STREAMS s >", "XREADGROUP GROUP g c STREAMS s 0",
+            "XREADGROUP GROUP nog c STREAMS s >", "XPENDING s g", "XPENDING s g - + 10", "XINFO STREAM s", "XINFO GROUPS s",
+            "XINFO CONSUMERS s g", "XINFO STREAM s FULL", "XCLAIM s g c2 0 1-1", "XAUTOCLAIM s g c2 0 0", "XACK s g 1-1",
+            "XRANGE s x +", "XADD s * f v", "XDEL s 1-1", "XTRIM s MAXLEN 100", "XGROUP CREATE s g2 0",
+            "XGROUP SETID s g 0", "XSETID s 99999999999999-0", "EXISTS s", "EXISTS s s", "TYPE s", "TTL s", "PTTL s",
+            "EXPIRETIME s", "OBJECT ENCODING s", "OBJECT IDLETIME s", "DUMP s", "TOUCH s s3", "MEMORY USAGE s",
+            "EXPIRE s 100", "PERSIST s", "COPY s s9", "RENAME s s8", "MOVE s 3", "RANDOMKEY", "KEYS *", "SCAN 0",
+        ]
+        func counters(_ c: TestConnection) throws -> [Int] {
+            guard case .bulk(let b?) = try c.command("INFO", "stats") else { return [] }
+            let text = String(decoding: b, as: UTF8.self)
+            return ["keyspace_hits:", "keyspace_misses:"].map { name in
+                text.split(separator: "\r\n").first { $0.hasPrefix(name) }.flatMap { Int($0.dropFirst(name.count)) } ?? -1
+            }
+        }
+        let conns = (try TestConnection(port: redis.port), try TestConnection(port: runnel.port))
+        var differences: [String] = []
+        for command in commands {
+            for present in [true, false] {
+                var deltas: [[Int]] = []
+                for c in [conns.0, conns.1] {
+                    _ = try c.command("FLUSHALL")
+                    _ = try c.command("XADD", "s", "1-1", "f", "v")
+                    _ = try c.command("XADD", "s", "1-2", "f", "v")
+                    _ = try c.command("XGROUP", "CREATE", "s", "g", "0")
+                    _ = try c.command("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
+                    if !present { _ = try c.command("DEL", "s") }
+                    let before = try counters(c)
+                    _ = try c.command(command.split(separator: " ").map(String.init))
+                    let after = try counters(c)
+                    deltas.append(zip(after, before).map { $0 - $1 })
+                }
+                if deltas[0] != deltas[1] {
+                    differences.append("\(command) (key \(present ? "present" : "absent")): redis \(deltas[0]), runnel \(deltas[1])")
+                }
+            }
+        }
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
+    }
+
+    /// Every INFO section lists redis-server 7.0's fields in its order (Runnel's own fields,
+    /// the log's, come after them; Redis-with-AOF fields are compared against a Redis with AOF).
+    @Test("INFO sections carry redis-server's field names in its order")
+    func infoFields() throws {
+        let redis = try ServerProcess.redis(extraArgs: ["--appendonly", "yes"])
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let own: Set<String> = ["runnel_version", "pubsub_clients", "aof_fsync_policy"]
+        func names(_ port: Int, _ section: String) throws -> [String] {
+            let c = try TestConnection(port: port)
+            defer { c.close() }
+            guard case .bulk(let b?) = try c.command("INFO", section) else { return [] }
+            return String(decoding: b, as: UTF8.self).split(separator: "\r\n")
+                .filter { !$0.hasPrefix("#") }
+                .compactMap { $0.split(separator: ":").first.map(String.init) }
+                .filter { !own.contains($0) && !$0.hasPrefix("log_") && !$0.hasPrefix("checkpoint") && !$0.hasPrefix("startup_") }
+        }
+        for section in ["server", "clients", "memory", "persistence", "stats", "replication", "cpu"] {
+            let expected = try names(redis.port, section)
+            let actual = try names(runnel.port, section)
+            #expect(actual == expected, "INFO \(section): missing \(expected.filter { !actual.contains($0) }), extra \(actual.filter { !expected.contains($0) })")
+        }
+    }
 }

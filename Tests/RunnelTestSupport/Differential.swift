@@ -1,3 +1,4 @@
+import Foundation
 import RunnelRESP
 import NIOCore
 #if canImport(Glibc)
@@ -16,6 +17,7 @@ import Glibc
 /// - `=CMD …` — compare with the words of every string sorted (ACL rule lists, whose single
 ///   commands redis-server prints in its hash-table order, which changes from run to run).
 /// - `sleep:50` — pause 50 ms.
+/// - `$ID2` in a command — connection 2's client ID on each server (IDs differ between them).
 public struct DiffCase: Sendable, CustomStringConvertible {
     public let name: String
     public let steps: [String]
@@ -53,6 +55,7 @@ public final class DifferentialRunner {
             }
         }
         var conns: [Int: (TestConnection, TestConnection)] = [:]
+        var ids: [Int: (String, String)] = [:]
         func connection(_ n: Int) throws -> (TestConnection, TestConnection) {
             if let c = conns[n] { return c }
             let pair = (try TestConnection(port: redis.port), try TestConnection(port: runnel.port))
@@ -62,6 +65,12 @@ public final class DifferentialRunner {
                     _ = try conn.read(1)
                 }
             }
+            var idPair = ("", "")
+            if c.steps.contains(where: { $0.contains("$ID\(n)") }) {
+                if case .integer(let a) = try pair.0.command("CLIENT", "ID") { idPair.0 = String(a) }
+                if case .integer(let b) = try pair.1.command("CLIENT", "ID") { idPair.1 = String(b) }
+            }
+            ids[n] = idPair
             conns[n] = pair
             return pair
         }
@@ -104,18 +113,29 @@ public final class DifferentialRunner {
             }
             let readOnly = line == "?"
             if !readOnly {
-                let bytes: [UInt8]
+                // Each server gets the line with its own client IDs.
+                var lines = (String(line), String(line))
+                if line.contains("$ID") {
+                    for n in ids.keys.sorted(by: >) {
+                        lines.0 = lines.0.replacingOccurrences(of: "$ID\(n)", with: ids[n]!.0)
+                        lines.1 = lines.1.replacingOccurrences(of: "$ID\(n)", with: ids[n]!.1)
+                    }
+                }
+                var bytes: ([UInt8], [UInt8]) = ([], [])
                 if line.hasPrefix("raw:") {
-                    bytes = Self.unescape(String(line.dropFirst(4)))
+                    bytes.0 = Self.unescape(String(lines.0.dropFirst(4)))
+                    bytes.1 = Self.unescape(String(lines.1.dropFirst(4)))
                 } else {
-                    guard let args = InlineSplitter.split(bytes: Array(line.utf8)) else {
+                    guard let args0 = InlineSplitter.split(bytes: Array(lines.0.utf8)),
+                        let args1 = InlineSplitter.split(bytes: Array(lines.1.utf8))
+                    else {
                         failures.append("[\(c.name)] step \(index + 1): bad step syntax `\(original)`")
                         continue
                     }
-                    bytes = encodeCommand(args)
+                    bytes = (encodeCommand(args0), encodeCommand(args1))
                 }
-                pair.0.send(bytes)
-                pair.1.send(bytes)
+                pair.0.send(bytes.0)
+                pair.1.send(bytes.1)
             }
             let expected = pair.0.readUntilQuiet(firstMs: readOnly ? 150 : 1500, quietMs: 15)
             let expectedCount = (try? RESPReplyParser.parseAll(expected).0.count) ?? 0
