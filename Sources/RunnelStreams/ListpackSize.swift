@@ -9,12 +9,14 @@ public enum ListpackSize {
     public static let empty = 7
 
     /// Size of an element whose encoding+data take `l` bytes, including its back-length.
+    /// Redis's thresholds are one below the powers of 128 (`lpEncodeBacklen`: `l < 16383`
+    /// takes 2 bytes), so an element of exactly 16,383 bytes has a 3-byte back-length.
     @inline(__always)
     static func withBacklen(_ l: Int) -> Int {
-        if l < 128 { return l + 1 }
-        if l < 16384 { return l + 2 }
-        if l < 2_097_152 { return l + 3 }
-        if l < 268_435_456 { return l + 4 }
+        if l <= 127 { return l + 1 }
+        if l < 16383 { return l + 2 }
+        if l < 2_097_151 { return l + 3 }
+        if l < 268_435_455 { return l + 4 }
         return l + 5
     }
 

@@ -3,6 +3,13 @@ import RunnelTestSupport
 /// Stream command scripts compared against redis-server 7.0 (see DifferentialCases.swift for
 /// the line syntax). Time-dependent replies (idle times, delivery times, `*` IDs) use `~`.
 let streamCases: [DiffCase] = [
+    // Node boundaries with an element whose listpack entry is exactly 16,383 bytes (a 16,378-byte
+    // value plus its 5-byte header): its back-length takes 3 bytes, not 2, in Redis's accounting.
+    DiffCase("xadd node bytes at a back-length boundary", [
+        "CONFIG SET stream-node-max-bytes 16416", "XADD s 1-1 f " + String(repeating: "a", count: 16378), "XADD s 1-2 f x",
+        "XINFO STREAM s", "CONFIG SET stream-node-max-bytes 16417", "XADD t 1-1 f " + String(repeating: "a", count: 16378),
+        "XADD t 1-2 f x", "XINFO STREAM t", "CONFIG SET stream-node-max-bytes 4096",
+    ]),
     // XADD
     DiffCase("xadd ids", ["XADD s 1-1 a 1", "XADD s 1-1 a 1", "XADD s 1-0 a 1", "XADD s 0-0 a 1", "XADD t 0-0 a 1",
                           "XADD s 1-* b 2", "XADD s 2-* c 3", "XADD s 1-* d 4", "XADD s 5 e 5", "XADD s 5-0 x y",
