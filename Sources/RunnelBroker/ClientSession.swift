@@ -86,12 +86,13 @@ public final class ClientSession {
         self.out = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 512), version: .resp2)
     }
 
-    /// Flags as CLIENT LIST shows them.
-    var flagString: String {
+    /// Flags as CLIENT LIST shows them, in Redis's order (`blocked`: waiting in a blocking read).
+    func flagString(blocked: Bool) -> String {
         var f = ""
         if isMonitor { f += "O" }
         if isSubscribed { f += "P" }
         if inMulti { f += "x" }
+        if blocked { f += "b" }
         if tracking.on { f += "t" }
         if tracking.brokenRedirect { f += "R" }
         if tracking.bcast { f += "B" }

@@ -124,6 +124,9 @@ struct BlockingTests {
                 return
             }
             reader.send(["XREAD", "BLOCK", "0", "STREAMS", "s", "$"])
+            #expect(Self.waitUntilBlocked(admin, 1, timeoutMs: 5000, pollUs: 10_000))
+            // As redis-server's CLIENT LIST: a client waiting in a blocking read has flag `b`.
+            #expect(try admin.command("CLIENT", "LIST", "ID", "\(id)").text?.contains(" flags=b ") == true)
             var unblocked = RESPValue.integer(0)
             let deadline = monotonicMs() + 5000
             while unblocked == .integer(0) && monotonicMs() < deadline {
@@ -132,6 +135,8 @@ struct BlockingTests {
             }
             #expect(unblocked == .integer(1))
             #expect(try reader.read(1) == [expected])
+            // Unblocked: CLIENT LIST drops the `b` flag it showed while the read waited.
+            #expect(try admin.command("CLIENT", "LIST", "ID", "\(id)").text?.contains(" flags=N ") == true)
             #expect(try reader.command("PING") == .simple("PONG"))
         }
         #expect(try admin.command("CLIENT", "UNBLOCK", "999999") == .integer(0))
