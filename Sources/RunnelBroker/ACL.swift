@@ -45,6 +45,8 @@ struct KeySpec {
     let limit: Int
     /// ACL permission the keys need: read for `access`, write for `insert`/`delete`/`update`.
     let needs: KeyPermission
+    /// The spec's flags as COMMAND GETKEYSANDFLAGS prints them (`RO`, `OW`, `access`, `update` …).
+    let flagNames: [String]
 
     /// Parses the catalog's form `i1/0,1,0/rw,update` or `kSTREAMS@1/-1,1,2/ro,access`.
     init?(_ text: Substring) {
@@ -62,6 +64,7 @@ struct KeySpec {
         guard range.count == 3 else { return nil }
         (lastKey, step, limit) = (range[0], range[1], range[2])
         var needs: KeyPermission = []
+        flagNames = parts[2].split(separator: ",").map { ["ro", "rw", "ow", "rm"].contains($0) ? $0.uppercased() : String($0) }
         for flag in parts[2].split(separator: ",") {
             switch flag {
             case "access": needs.insert(.read)

@@ -486,13 +486,37 @@ extension Broker {
 }
 
 extension CommandSpec {
+    static let migrateKeySpec = KeySpec("i3/0,1,0/rw,access,delete")!
+
+    /// MIGRATE's keys as Redis's own key function finds them (its key specs are incomplete):
+    /// the key argument, or, when it is empty and KEYS follows, the arguments after KEYS.
+    static func migrateKeys(_ args: CommandArgs) -> [(Int, KeySpec)] {
+        var first = 3
+        var count = 1
+        if args.count > 6 && args.count > 3 && args[3].readableBytes == 0 {
+            for i in 6..<args.count where args[i].equalsIgnoringCase("keys") {
+                first = i + 1
+                count = args.count - first
+                break
+            }
+        }
+        guard first + count <= args.count else { return [] }
+        return (first..<(first + count)).map { ($0, migrateKeySpec) }
+    }
+
     /// Positions and needed permissions of the command's key arguments (none when the
     /// arguments do not fit its key specs, as Redis's key extraction).
     func keyPositions(_ args: CommandArgs) -> [(Int, KeyPermission)] {
-        var out: [(Int, KeyPermission)] = []
+        keyPositionsWithSpecs(args).map { ($0.0, $0.1.needs) }
+    }
+
+    /// The same with the spec each key comes from (COMMAND GETKEYSANDFLAGS prints its flags).
+    func keyPositionsWithSpecs(_ args: CommandArgs) -> [(Int, KeySpec)] {
+        if fullName == "migrate" { return Self.migrateKeys(args) }
+        var out: [(Int, KeySpec)] = []
         for ks in keySpecs {
             guard let positions = ks.positions(in: args) else { return [] }
-            for p in positions { out.append((p, ks.needs)) }
+            for p in positions { out.append((p, ks)) }
         }
         return out
     }

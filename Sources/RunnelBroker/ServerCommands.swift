@@ -373,12 +373,11 @@ extension Broker {
         r.sub("command", "getkeysandflags", -4, flags, cats, "Extract keys and access flags given a full Redis command", since: "7.0.0") { b, s, a in
             guard let keys = b.commandKeys(s, CommandArgs(a.dropFirst(2))) else { return }
             s.out.arrayHeader(keys.count)
-            for (k, write) in keys {
+            for (k, flags) in keys {
                 s.out.arrayHeader(2)
                 s.out.bulk(k)
-                s.out.setHeader(2)
-                s.out.simpleString(write ? "RW" : "RO")
-                s.out.simpleString(write ? "update" : "access")
+                s.out.setHeader(flags.count)
+                for f in flags { s.out.simpleString(f) }
             }
         }
         r.help("command", [
@@ -407,7 +406,7 @@ extension Broker {
     }
 
     /// Keys of a full command line by its (first, last, step) key positions; nil after an error reply.
-    func commandKeys(_ s: ClientSession, _ cmd: CommandArgs) -> [(ByteBuffer, Bool)]? {
+    func commandKeys(_ s: ClientSession, _ cmd: CommandArgs) -> [(ByteBuffer, [String])]? {
         guard var spec = commands.lookup(cmd[0]) else {
             replyError(s, "ERR Invalid command specified")
             return nil
@@ -421,7 +420,7 @@ extension Broker {
             replyError(s, "ERR The command has no key arguments")
             return nil
         }
-        let keys = spec.keyPositions(cmd).map { (cmd[$0.0], spec.isWrite) }
+        let keys = spec.keyPositionsWithSpecs(cmd).map { (cmd[$0.0], $0.1.flagNames) }
         if keys.isEmpty {
             replyError(s, "ERR Invalid arguments specified for command")
             return nil

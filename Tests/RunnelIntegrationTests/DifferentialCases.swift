@@ -174,6 +174,17 @@ let serverCoreCases: [DiffCase] = [
                          "COMMAND GETKEYS rename a b", "COMMAND GETKEYS xread STREAMS a b 0 0",
                          "COMMAND GETKEYS xread COUNT 1 x y", "COMMAND GETKEYS xreadgroup GROUP g c STREAMS s >",
                          "COMMAND GETKEYS xgroup create s g $", "COMMAND INFO select xinfo|help"]),
+    // Each key's flags come from the command's key specs (COPY reads its source, overwrites its
+    // destination; DEL removes; MOVE and RENAME read and write).
+    DiffCase("command getkeysandflags", ["COMMAND GETKEYSANDFLAGS copy a b", "COMMAND GETKEYSANDFLAGS del a b",
+                                         "COMMAND GETKEYSANDFLAGS rename a b", "COMMAND GETKEYSANDFLAGS renamenx a b",
+                                         "COMMAND GETKEYSANDFLAGS move a 1", "COMMAND GETKEYSANDFLAGS xadd s * f v",
+                                         "COMMAND GETKEYSANDFLAGS xlen s", "COMMAND GETKEYSANDFLAGS xread STREAMS a b 0 0",
+                                         "COMMAND GETKEYSANDFLAGS xreadgroup GROUP g c STREAMS s >",
+                                         "COMMAND GETKEYSANDFLAGS xautoclaim s g c 0 0", "COMMAND GETKEYSANDFLAGS restore k 0 x",
+                                         "COMMAND GETKEYSANDFLAGS migrate h 1 \"\" 0 1 KEYS a b", "COMMAND GETKEYSANDFLAGS expire k 1",
+                                         "COMMAND GETKEYSANDFLAGS object encoding k", "COMMAND GETKEYSANDFLAGS touch a b",
+                                         "COMMAND GETKEYSANDFLAGS xgroup create s g $", "COMMAND GETKEYSANDFLAGS unlink a"]),
     DiffCase("shutdown errors", ["SHUTDOWN ABORT", "SHUTDOWN FOO", "SHUTDOWN ABORT NOW"]),
     DiffCase("lastsave", ["~LASTSAVE", "LASTSAVE x"]),
     // Protocol
