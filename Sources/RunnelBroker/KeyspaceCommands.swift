@@ -432,10 +432,7 @@ extension Broker {
     }
 
     func expire(_ s: ClientSession, _ a: CommandArgs, name: String, unitMs: Int64, absolute: Bool) {
-        guard let amount = RESPInteger.parse(a[2]) else {
-            replyError(s, "ERR value is not an integer or out of range")
-            return
-        }
+        // As Redis: the options are checked before the time value.
         var nx = false, xx = false, gt = false, lt = false
         for opt in a.dropFirst(3) {
             if opt.equalsIgnoringCase("nx") { nx = true }
@@ -453,6 +450,10 @@ extension Broker {
         }
         if gt && lt {
             replyError(s, "ERR GT and LT options at the same time are not compatible")
+            return
+        }
+        guard let amount = RESPInteger.parse(a[2]) else {
+            replyError(s, "ERR value is not an integer or out of range")
             return
         }
         let now = Clock.nowMs()
@@ -558,14 +559,17 @@ extension Broker {
 
     /// Redis parses cursors with `strtoul`: optional sign (a minus wraps around), digits,
     /// nothing else.
+    /// A cursor as Redis reads it (`strtoul`): empty is 0, a sign is allowed (`-1` wraps),
+    /// leading zeros are fine, anything else after the digits or an overflow is invalid.
     static func parseCursor(_ arg: ByteBuffer) -> UInt64? {
         var bytes = Array(arg.readableBytesView)
+        if bytes.isEmpty { return 0 }
         var negative = false
         if let f = bytes.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") {
             negative = f == UInt8(ascii: "-")
             bytes.removeFirst()
         }
-        guard !bytes.isEmpty, bytes.count <= 20 else { return nil }
+        guard !bytes.isEmpty else { return nil }
         var v: UInt64 = 0
         for c in bytes {
             guard c >= 48 && c <= 57 else { return nil }
