@@ -388,7 +388,8 @@ public final class Broker {
         }
         if limit.soft > 0 && used >= limit.soft {
             if let since = session.softLimitSinceMs {
-                if now - since >= Int64(limit.softSeconds) * 1000 {
+                let (limitMs, overflow) = Int64(limit.softSeconds).multipliedReportingOverflow(by: 1000)
+                if !overflow && now - since >= limitMs {
                     killForOutputLimit(session, used: used)
                 }
             } else {
@@ -523,7 +524,8 @@ public final class Broker {
         spec.calls += 1
         spec.usec += durationUs
         if stats.errorReplies != errorsBefore { spec.failedCalls += 1 }
-        if config.latencyMonitorThreshold > 0 && durationUs >= config.latencyMonitorThreshold * 1000 {
+        // In ms, as Redis compares: the threshold may be any value up to 2^63-1.
+        if config.latencyMonitorThreshold > 0 && durationUs / 1000 >= config.latencyMonitorThreshold {
             recordLatency(spec.isFast ? "fast-command" : "command", ms: durationUs / 1000)
         }
         if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
@@ -663,7 +665,7 @@ public final class Broker {
             pauseWritesOnly = false
         }
         pauseTimer?.cancel()
-        let delay = max(0, pauseEndMs - Clock.nowMs())
+        let delay = min(max(0, pauseEndMs - Clock.nowMs()), 1 << 40)  // ~35 years at most
         pauseTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.unpause() }
     }
 

@@ -1,4 +1,5 @@
 import RunnelRESP
+import NIOCore
 
 /// Server configuration: redis.conf directives by their Redis names, with redis-server 7.0's
 /// parsing rules and CONFIG SET error texts.
@@ -11,7 +12,9 @@ public struct ServerConfig: Sendable {
         case choice([String])
         case string
         case special
-        /// An integer of a directive Runnel keeps but does not act on; memory units allowed.
+        /// A memory value, or a percentage stored as its negation (`maxmemory-clients`).
+        case memoryOrPercent(minPercent: Int, max: Int)
+        /// An integer of an immutable directive Runnel keeps but does not act on.
         case number
     }
 
@@ -95,13 +98,13 @@ public struct ServerConfig: Sendable {
         // what Runnel does not have (other data types, RDB, replication, cluster,
         // defragmentation, process management) and change nothing, except that Runnel refuses
         // to start as a replica or a cluster node.
-        Directive(name: "active-defrag-cycle-max", kind: .number, mutable: true, defaultValue: "25"),
-        Directive(name: "active-defrag-cycle-min", kind: .number, mutable: true, defaultValue: "1"),
-        Directive(name: "active-defrag-ignore-bytes", kind: .number, mutable: true, defaultValue: "104857600"),
-        Directive(name: "active-defrag-max-scan-fields", kind: .number, mutable: true, defaultValue: "1000"),
-        Directive(name: "active-defrag-threshold-lower", kind: .number, mutable: true, defaultValue: "10"),
-        Directive(name: "active-defrag-threshold-upper", kind: .number, mutable: true, defaultValue: "100"),
-        Directive(name: "active-expire-effort", kind: .number, mutable: true, defaultValue: "1"),
+        Directive(name: "active-defrag-cycle-max", kind: .integer(min: 1, max: 99), mutable: true, defaultValue: "25"),
+        Directive(name: "active-defrag-cycle-min", kind: .integer(min: 1, max: 99), mutable: true, defaultValue: "1"),
+        Directive(name: "active-defrag-ignore-bytes", kind: .memory(min: 1, max: Int.max), mutable: true, defaultValue: "104857600"),
+        Directive(name: "active-defrag-max-scan-fields", kind: .integer(min: 1, max: Int.max), mutable: true, defaultValue: "1000"),
+        Directive(name: "active-defrag-threshold-lower", kind: .integer(min: 0, max: 1000), mutable: true, defaultValue: "10"),
+        Directive(name: "active-defrag-threshold-upper", kind: .integer(min: 0, max: 1000), mutable: true, defaultValue: "100"),
+        Directive(name: "active-expire-effort", kind: .integer(min: 1, max: 10), mutable: true, defaultValue: "1"),
         Directive(name: "activedefrag", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "activerehashing", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "always-show-logo", kind: .bool, mutable: false, defaultValue: "no"),
@@ -110,28 +113,28 @@ public struct ServerConfig: Sendable {
         Directive(name: "aof-timestamp-enabled", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "aof-use-rdb-preamble", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "aof_rewrite_cpulist", kind: .string, mutable: false, defaultValue: ""),
-        Directive(name: "auto-aof-rewrite-min-size", kind: .number, mutable: true, defaultValue: "67108864"),
-        Directive(name: "auto-aof-rewrite-percentage", kind: .number, mutable: true, defaultValue: "100"),
+        Directive(name: "auto-aof-rewrite-min-size", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "67108864"),
+        Directive(name: "auto-aof-rewrite-percentage", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "100"),
         Directive(name: "bgsave_cpulist", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "bind-source-addr", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "bio_cpulist", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "cluster-allow-pubsubshard-when-down", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "cluster-allow-reads-when-down", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "cluster-allow-replica-migration", kind: .bool, mutable: true, defaultValue: "yes"),
-        Directive(name: "cluster-announce-bus-port", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-announce-bus-port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "0"),
         Directive(name: "cluster-announce-hostname", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "cluster-announce-ip", kind: .string, mutable: true, defaultValue: ""),
-        Directive(name: "cluster-announce-port", kind: .number, mutable: true, defaultValue: "0"),
-        Directive(name: "cluster-announce-tls-port", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-announce-port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-announce-tls-port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "0"),
         Directive(name: "cluster-config-file", kind: .string, mutable: false, defaultValue: "nodes.conf"),
         Directive(name: "cluster-enabled", kind: .bool, mutable: false, defaultValue: "no"),
-        Directive(name: "cluster-link-sendbuf-limit", kind: .number, mutable: true, defaultValue: "0"),
-        Directive(name: "cluster-migration-barrier", kind: .number, mutable: true, defaultValue: "1"),
-        Directive(name: "cluster-node-timeout", kind: .number, mutable: true, defaultValue: "15000"),
-        Directive(name: "cluster-port", kind: .number, mutable: false, defaultValue: "0"),
+        Directive(name: "cluster-link-sendbuf-limit", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "cluster-migration-barrier", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "1"),
+        Directive(name: "cluster-node-timeout", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "15000"),
+        Directive(name: "cluster-port", kind: .integer(min: 0, max: 65535), mutable: false, defaultValue: "0"),
         Directive(name: "cluster-preferred-endpoint-type", kind: .choice(["ip", "hostname", "unknown-endpoint"]), mutable: true, defaultValue: "ip"),
         Directive(name: "cluster-replica-no-failover", kind: .bool, mutable: true, defaultValue: "no", aliases: ["cluster-slave-no-failover"]),
-        Directive(name: "cluster-replica-validity-factor", kind: .number, mutable: true, defaultValue: "10", aliases: ["cluster-slave-validity-factor"]),
+        Directive(name: "cluster-replica-validity-factor", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10", aliases: ["cluster-slave-validity-factor"]),
         Directive(name: "cluster-require-full-coverage", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "crash-log-enabled", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "crash-memcheck-enabled", kind: .bool, mutable: true, defaultValue: "yes"),
@@ -140,24 +143,24 @@ public struct ServerConfig: Sendable {
         Directive(name: "enable-debug-command", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
         Directive(name: "enable-module-command", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
         Directive(name: "enable-protected-configs", kind: .choice(["no", "yes", "local"]), mutable: false, defaultValue: "no"),
-        Directive(name: "hash-max-listpack-entries", kind: .number, mutable: true, defaultValue: "512", aliases: ["hash-max-ziplist-entries"]),
-        Directive(name: "hash-max-listpack-value", kind: .number, mutable: true, defaultValue: "64", aliases: ["hash-max-ziplist-value"]),
-        Directive(name: "hll-sparse-max-bytes", kind: .number, mutable: true, defaultValue: "3000"),
+        Directive(name: "hash-max-listpack-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "512", aliases: ["hash-max-ziplist-entries"]),
+        Directive(name: "hash-max-listpack-value", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "64", aliases: ["hash-max-ziplist-value"]),
+        Directive(name: "hll-sparse-max-bytes", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "3000"),
         Directive(name: "ignore-warnings", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "io-threads-do-reads", kind: .bool, mutable: false, defaultValue: "no"),
         Directive(name: "jemalloc-bg-thread", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "lazyfree-lazy-eviction", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "lazyfree-lazy-expire", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "lazyfree-lazy-server-del", kind: .bool, mutable: true, defaultValue: "no"),
-        Directive(name: "list-compress-depth", kind: .number, mutable: true, defaultValue: "0"),
-        Directive(name: "list-max-listpack-size", kind: .number, mutable: true, defaultValue: "-2", aliases: ["list-max-ziplist-size"]),
+        Directive(name: "list-compress-depth", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "0"),
+        Directive(name: "list-max-listpack-size", kind: .integer(min: Int(Int32.min), max: Int(Int32.max)), mutable: true, defaultValue: "-2", aliases: ["list-max-ziplist-size"]),
         Directive(name: "masterauth", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "masteruser", kind: .string, mutable: true, defaultValue: ""),
-        Directive(name: "maxmemory-clients", kind: .number, mutable: true, defaultValue: "0"),
-        Directive(name: "maxmemory-eviction-tenacity", kind: .number, mutable: true, defaultValue: "10"),
-        Directive(name: "maxmemory-samples", kind: .number, mutable: true, defaultValue: "5"),
-        Directive(name: "min-replicas-max-lag", kind: .number, mutable: true, defaultValue: "10", aliases: ["min-slaves-max-lag"]),
-        Directive(name: "min-replicas-to-write", kind: .number, mutable: true, defaultValue: "0", aliases: ["min-slaves-to-write"]),
+        Directive(name: "maxmemory-clients", kind: .memoryOrPercent(minPercent: 100, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "maxmemory-eviction-tenacity", kind: .integer(min: 0, max: 100), mutable: true, defaultValue: "10"),
+        Directive(name: "maxmemory-samples", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "5"),
+        Directive(name: "min-replicas-max-lag", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10", aliases: ["min-slaves-max-lag"]),
+        Directive(name: "min-replicas-to-write", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "0", aliases: ["min-slaves-to-write"]),
         Directive(name: "no-appendfsync-on-rewrite", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "oom-score-adj", kind: .choice(["no", "yes", "relative", "absolute"]), mutable: true, defaultValue: "no"),
         Directive(name: "oom-score-adj-values", kind: .string, mutable: true, defaultValue: "0 200 800"),
@@ -167,33 +170,33 @@ public struct ServerConfig: Sendable {
         Directive(name: "rdb-save-incremental-fsync", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "rdbchecksum", kind: .bool, mutable: false, defaultValue: "yes"),
         Directive(name: "rdbcompression", kind: .bool, mutable: true, defaultValue: "yes"),
-        Directive(name: "repl-backlog-size", kind: .number, mutable: true, defaultValue: "1048576"),
-        Directive(name: "repl-backlog-ttl", kind: .number, mutable: true, defaultValue: "3600"),
+        Directive(name: "repl-backlog-size", kind: .memory(min: 1, max: Int.max), mutable: true, defaultValue: "1048576"),
+        Directive(name: "repl-backlog-ttl", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "3600"),
         Directive(name: "repl-disable-tcp-nodelay", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "repl-diskless-load", kind: .choice(["disabled", "on-empty-db", "swapdb"]), mutable: true, defaultValue: "disabled"),
         Directive(name: "repl-diskless-sync", kind: .bool, mutable: true, defaultValue: "yes"),
-        Directive(name: "repl-diskless-sync-delay", kind: .number, mutable: true, defaultValue: "5"),
-        Directive(name: "repl-diskless-sync-max-replicas", kind: .number, mutable: true, defaultValue: "0"),
-        Directive(name: "repl-ping-replica-period", kind: .number, mutable: true, defaultValue: "10", aliases: ["repl-ping-slave-period"]),
-        Directive(name: "repl-timeout", kind: .number, mutable: true, defaultValue: "60"),
+        Directive(name: "repl-diskless-sync-delay", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "5"),
+        Directive(name: "repl-diskless-sync-max-replicas", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "0"),
+        Directive(name: "repl-ping-replica-period", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "10", aliases: ["repl-ping-slave-period"]),
+        Directive(name: "repl-timeout", kind: .integer(min: 1, max: Int(Int32.max)), mutable: true, defaultValue: "60"),
         Directive(name: "replica-announce-ip", kind: .string, mutable: true, defaultValue: "", aliases: ["slave-announce-ip"]),
-        Directive(name: "replica-announce-port", kind: .number, mutable: true, defaultValue: "0", aliases: ["slave-announce-port"]),
+        Directive(name: "replica-announce-port", kind: .integer(min: 0, max: 65535), mutable: true, defaultValue: "0", aliases: ["slave-announce-port"]),
         Directive(name: "replica-announced", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "replica-ignore-disk-write-errors", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "replica-ignore-maxmemory", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-ignore-maxmemory"]),
         Directive(name: "replica-lazy-flush", kind: .bool, mutable: true, defaultValue: "no", aliases: ["slave-lazy-flush"]),
-        Directive(name: "replica-priority", kind: .number, mutable: true, defaultValue: "100", aliases: ["slave-priority"]),
+        Directive(name: "replica-priority", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "100", aliases: ["slave-priority"]),
         Directive(name: "replica-read-only", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-read-only"]),
         Directive(name: "replica-serve-stale-data", kind: .bool, mutable: true, defaultValue: "yes", aliases: ["slave-serve-stale-data"]),
         Directive(name: "replicaof", kind: .string, mutable: true, defaultValue: "", aliases: ["slaveof"]),
         Directive(name: "sanitize-dump-payload", kind: .choice(["no", "yes", "clients"]), mutable: true, defaultValue: "no"),
         Directive(name: "server_cpulist", kind: .string, mutable: false, defaultValue: ""),
-        Directive(name: "set-max-intset-entries", kind: .number, mutable: true, defaultValue: "512"),
+        Directive(name: "set-max-intset-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "512"),
         Directive(name: "set-proc-title", kind: .bool, mutable: false, defaultValue: "yes"),
         Directive(name: "shutdown-on-sigint", kind: .string, mutable: true, defaultValue: "default"),
         Directive(name: "shutdown-on-sigterm", kind: .string, mutable: true, defaultValue: "default"),
-        Directive(name: "shutdown-timeout", kind: .number, mutable: true, defaultValue: "10"),
-        Directive(name: "socket-mark-id", kind: .number, mutable: true, defaultValue: "0"),
+        Directive(name: "shutdown-timeout", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10"),
+        Directive(name: "socket-mark-id", kind: .number, mutable: false, defaultValue: "0"),
         Directive(name: "stop-writes-on-bgsave-error", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "supervised", kind: .choice(["upstart", "systemd", "auto", "no"]), mutable: false, defaultValue: "no"),
         Directive(name: "syslog-enabled", kind: .bool, mutable: false, defaultValue: "no"),
@@ -211,14 +214,14 @@ public struct ServerConfig: Sendable {
         Directive(name: "tls-prefer-server-ciphers", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "tls-protocols", kind: .string, mutable: true, defaultValue: ""),
         Directive(name: "tls-replication", kind: .bool, mutable: true, defaultValue: "no"),
-        Directive(name: "tls-session-cache-size", kind: .number, mutable: true, defaultValue: "20480"),
-        Directive(name: "tls-session-cache-timeout", kind: .number, mutable: true, defaultValue: "300"),
+        Directive(name: "tls-session-cache-size", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "20480"),
+        Directive(name: "tls-session-cache-timeout", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "300"),
         Directive(name: "tls-session-caching", kind: .bool, mutable: true, defaultValue: "yes"),
-        Directive(name: "tracking-table-max-keys", kind: .number, mutable: true, defaultValue: "1000000"),
+        Directive(name: "tracking-table-max-keys", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "1000000"),
         Directive(name: "unixsocket", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "unixsocketperm", kind: .number, mutable: false, defaultValue: "0"),
-        Directive(name: "zset-max-listpack-entries", kind: .number, mutable: true, defaultValue: "128", aliases: ["zset-max-ziplist-entries"]),
-        Directive(name: "zset-max-listpack-value", kind: .number, mutable: true, defaultValue: "64", aliases: ["zset-max-ziplist-value"]),
+        Directive(name: "zset-max-listpack-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "128", aliases: ["zset-max-ziplist-entries"]),
+        Directive(name: "zset-max-listpack-value", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "64", aliases: ["zset-max-ziplist-value"]),
     ]
 
     static let directiveIndex: [String: Int] = {
@@ -306,6 +309,11 @@ public struct ServerConfig: Sendable {
         directiveIndex[name.lowercased()].map { directives[$0].name }
     }
 
+    /// Whether CONFIG SET may change the directive (by its canonical name).
+    static func isMutable(_ canonical: String) -> Bool {
+        directiveIndex[canonical].map { directives[$0].mutable } ?? false
+    }
+
     public func value(of name: String) -> String? {
         Self.directiveIndex[name.lowercased()].map { values[$0] }
     }
@@ -362,7 +370,10 @@ public struct ServerConfig: Sendable {
         var canonical = text
         switch d.kind {
         case .integer(let min, let max):
-            guard let v = Int(text) else { throw Invalid(reason: "argument couldn't be parsed into an integer") }
+            // Redis's string2ll: no sign but '-', no leading zeros, no spaces.
+            guard let v = RESPInteger.parse(ByteBuffer(string: text)) else {
+                throw Invalid(reason: "argument couldn't be parsed into an integer")
+            }
             guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
             // Redis takes any hz but keeps (and reports) it within 1…500.
             canonical = String(d.name == "hz" ? Swift.max(1, Swift.min(500, v)) : v)
@@ -370,11 +381,25 @@ public struct ServerConfig: Sendable {
             guard let v = Self.parseMemory(text) else { throw Invalid(reason: "argument must be a memory value") }
             guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
             canonical = String(v)
+        case .memoryOrPercent(let minPercent, let max):
+            if let v = Self.parseMemory(text) {
+                guard v <= max else { throw Invalid(reason: "argument must be between \(-minPercent) and \(max) inclusive") }
+                canonical = String(v)
+            } else if text.count > 1, text.hasSuffix("%"), let p = RESPInteger.parse(ByteBuffer(string: String(text.dropLast()))), p >= 0 {
+                guard p <= minPercent else { throw Invalid(reason: "percentage argument must be less or equal to \(minPercent)") }
+                canonical = "\(p)%"
+            } else {
+                throw Invalid(reason: "argument must be a memory or percent value")
+            }
         case .bool:
             switch text.lowercased() {
             case "yes": canonical = "yes"
             case "no": canonical = "no"
             default: throw Invalid(reason: "argument must be 'yes' or 'no'")
+            }
+            if d.name == "activedefrag" && canonical == "yes" {
+                // Redis built without its own jemalloc (Debian's) refuses the same way.
+                throw Invalid(reason: "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution")
             }
             if d.name == "cluster-enabled" && canonical == "yes" {
                 throw Invalid(reason: "Runnel does not support cluster mode")
@@ -398,9 +423,7 @@ public struct ServerConfig: Sendable {
             switch d.name {
             case "client-output-buffer-limit":
                 var limits = outputLimits
-                guard limits.apply(text) else {
-                    throw Invalid(reason: "Wrong number of arguments in buffer limit configuration.")
-                }
+                if let reason = limits.apply(text) { throw Invalid(reason: reason) }
                 canonical = limits.description
             case "latency-tracking-info-percentiles":
                 var values: [Double] = []
@@ -481,8 +504,11 @@ public struct ServerConfig: Sendable {
     }
 
     /// Redis's `memtoull`: a number with an optional unit b, k, kb, m, mb, g, gb (any case).
+    /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
+    /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
     static func parseMemory(_ text: String) -> Int? {
         let lower = text.lowercased()
+        if lower.isEmpty || ["b", "k", "kb", "m", "mb", "g", "gb"].contains(lower) { return 0 }
         let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
                                       ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
         var digits = Substring(lower)
@@ -575,28 +601,54 @@ public struct OutputBufferLimits: Sendable, CustomStringConvertible {
 
     public static let defaults = OutputBufferLimits()
 
-    /// Applies `class hard soft seconds` groups. Returns false on a malformed text.
-    mutating func apply(_ text: String) -> Bool {
+    /// Applies `class hard soft seconds` groups; nil, or Redis's error for a malformed text
+    /// (nothing changes then). As Redis: sizes are memory values, the seconds are read with
+    /// `strtoll` into a C `int` (so 2^31 reads as negative and is refused, 2^32 as 0).
+    mutating func apply(_ text: String) -> String? {
         let parts = text.split(separator: " ").map(String.init)
-        guard parts.count % 4 == 0 else { return false }
+        guard parts.count % 4 == 0 else { return "Wrong number of arguments in buffer limit configuration." }
         var copy = self
         var i = 0
         while i < parts.count {
+            let cls = parts[i].lowercased()
+            guard ["normal", "slave", "replica", "pubsub"].contains(cls) else {
+                return "Invalid client class specified in buffer limit configuration."
+            }
             guard let hard = ServerConfig.parseMemory(parts[i + 1]),
                 let soft = ServerConfig.parseMemory(parts[i + 2]),
-                let secs = Int(parts[i + 3]), secs >= 0
-            else { return false }
+                let secs = Self.cIntSeconds(parts[i + 3]), secs >= 0
+            else { return "Error in hard, soft or soft_seconds setting in buffer limit configuration." }
             let limit = Limit(hard: hard, soft: soft, softSeconds: secs)
-            switch parts[i].lowercased() {
+            switch cls {
             case "normal": copy.normal = limit
-            case "slave", "replica": copy.replica = limit
             case "pubsub": copy.pubsub = limit
-            default: return false
+            default: copy.replica = limit
             }
             i += 4
         }
         self = copy
-        return true
+        return nil
+    }
+
+    /// `strtoll` (saturating, whole text) then truncated to 32 bits; nil when not a number.
+    static func cIntSeconds(_ text: String) -> Int? {
+        var bytes = Substring(text)
+        var negative = false
+        if let f = bytes.first, f == "-" || f == "+" {
+            negative = f == "-"
+            bytes = bytes.dropFirst()
+        }
+        guard bytes.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        var v: Int64 = 0
+        var saturated = false
+        for c in bytes.utf8 {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (r, o2) = m.addingReportingOverflow(Int64(c - 48))
+            if o1 || o2 { saturated = true; break }
+            v = r
+        }
+        if saturated { v = negative ? Int64.min : Int64.max } else if negative { v = -v }
+        return Int(Int32(truncatingIfNeeded: v))
     }
 
     public var description: String {

@@ -247,7 +247,8 @@ extension Broker {
                 b.replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
-            b.pause(untilMs: Clock.nowMs() + Int64(ms), writesOnly: writesOnly)
+            let (until, overflow) = Clock.nowMs().addingReportingOverflow(Int64(ms))
+            b.pause(untilMs: overflow ? Int64.max : until, writesOnly: writesOnly)
             s.out.ok()
         }
         r.sub("client", "unpause", 2, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous", "@connection"], "Resume processing of clients that were paused", since: "6.2.0") { b, s, _ in

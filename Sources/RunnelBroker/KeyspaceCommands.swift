@@ -269,9 +269,12 @@ extension Broker {
             if a[j].equalsIgnoringCase("replace") {
                 replace = true
             } else if a[j].equalsIgnoringCase("db") && j + 1 < a.count {
-                let count = dbs.count
-                guard let n = integerArgument(s, a[j + 1], rangeError: "ERR DB index is out of range", valid: { $0 >= 0 && $0 < count })
-                else { return }
+                // A 32-bit value first (Redis's getIntFromObjectOrReply), then a db index.
+                guard let n = int32Argument(s, a[j + 1]) else { return }
+                guard n >= 0 && n < dbs.count else {
+                    replyError(s, "ERR DB index is out of range")
+                    return
+                }
                 target = n
                 j += 1
             } else {
@@ -383,7 +386,8 @@ extension Broker {
         if let journal = box.stream.journal { for r in records { journal.record(r) } }
         if journalStreams && box.stream.journal == nil { box.stream.journal = RecordingJournal(records: records) }
         if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
-        if let idle { box.accessMs = turnTimeMs - Int64(idle) * 1000 }
+        // Any IDLETIME up to 2^63-1 s is accepted (Redis's arithmetic wraps there); saturate.
+        if let idle { box.accessMs = turnTimeMs - Int64(Swift.min(idle, Int(Int64.max / 2000)) * 1000) }
         if let freq { box.lfuCounter = UInt8(freq) }
         touchWatched(s.db, key)
         signalStreamReady(s.db, key)

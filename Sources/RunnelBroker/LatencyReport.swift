@@ -144,9 +144,9 @@ extension Broker {
             switch name {
             case "command":
                 if config.slowlogSlowerThan < 0 {
-                    advice.append("- There are latency issues with potentially slow commands you are using. Enable the slow log with 'CONFIG SET slowlog-log-slower-than \(config.latencyMonitorThreshold * 1000)' and look at what it records.")
+                    advice.append("- There are latency issues with potentially slow commands you are using. Enable the slow log with 'CONFIG SET slowlog-log-slower-than \(config.latencyMonitorThreshold.multipliedReportingOverflow(by: 1000).partialValue)' and look at what it records.")
                 } else if config.slowlogSlowerThan / 1000 > config.latencyMonitorThreshold {
-                    advice.append("- The slow log threshold is above the latency monitor's: 'CONFIG SET slowlog-log-slower-than \(config.latencyMonitorThreshold * 1000)' makes SLOWLOG show the commands behind these spikes.")
+                    advice.append("- The slow log threshold is above the latency monitor's: 'CONFIG SET slowlog-log-slower-than \(config.latencyMonitorThreshold.multipliedReportingOverflow(by: 1000).partialValue)' makes SLOWLOG show the commands behind these spikes.")
                 }
                 advice.append("- Check SLOWLOG GET for the commands that were slow. XRANGE/XREVRANGE and XREAD over many entries, XINFO STREAM FULL, KEYS, and DEL or FLUSHALL of large streams cost time in proportion to their size: use COUNT, SCAN and smaller ranges.")
             case "fast-command":

@@ -101,14 +101,14 @@ extension Broker {
                 broker.finishMigrate(session, outcome, sent: sent, db: sourceDB, hasAuth: hasAuth, copy: keepSource)
             }
         }
-        state.value.timer = loop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) { finish(.ioError("reading to")) }
+        state.value.timer = loop.scheduleTask(in: .milliseconds(Int64(min(timeoutMs, 1 << 40)))) { finish(.ioError("reading to")) }
         guard let bootstrap = ClientBootstrap(validatingGroup: loop) else {
             // Not a socket event loop (EmbeddedChannel tests, the fuzzer): nowhere to connect from.
             finish(.ioError("writing to"))
             return
         }
         bootstrap
-            .connectTimeout(.milliseconds(Int64(timeoutMs)))
+            .connectTimeout(.milliseconds(Int64(min(timeoutMs, 1 << 40))))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MigrateReplyHandler(expected: expected, done: finish))

@@ -134,28 +134,36 @@ extension Broker {
                 b.replyError(s, "ERR syntax error")
                 return
             }
+            // As Redis: every name is checked first (unknown, immutable, given twice; the first
+            // problem is reported), then the values in order; errors name the argument as typed.
             var updated = b.config
             var seen = Set<String>()
-            var i = 2
-            while i < a.count {
+            var names: [String] = []
+            for i in stride(from: 2, to: a.count, by: 2) {
                 let name = a[i].string
                 guard let canonical = ServerConfig.canonicalName(name) else {
                     b.replyError(s, "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
+                    return
+                }
+                guard ServerConfig.isMutable(canonical) else {
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
                     return
                 }
                 guard seen.insert(canonical).inserted else {
                     b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
                     return
                 }
+                names.append(canonical)
+            }
+            for (k, name) in names.enumerated() {
                 do {
-                    try updated.set(name, a[i + 1].string)
+                    try updated.set(name, a[3 + 2 * k].string)
                 } catch let error as ServerConfig.SetError {
-                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - \(error.reason)")
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[2 + 2 * k].string)') - \(error.reason)")
                     return
                 } catch {
                     return
                 }
-                i += 2
             }
             if updated.appendonly != b.config.appendonly {
                 // The storage engine is opened (directory locked, state recovered) at start.

@@ -252,7 +252,7 @@ extension Broker {
         var rows: [(StreamID, PendingEntry)] = []
         for id in ids where rows.count < count {
             guard let nack = group.pending[id] else { continue }
-            if minIdle > 0 && now - nack.deliveryTime < minIdle { continue }
+            if minIdle > 0 && now &- nack.deliveryTime < minIdle { continue }
             rows.append((id, nack))
         }
         s.out.arrayHeader(rows.count)
@@ -260,8 +260,8 @@ extension Broker {
             s.out.arrayHeader(4)
             s.out.bulkStreamID(ms: id.ms, seq: id.seq)
             s.out.bulk(bytes: nack.consumer)
-            s.out.integer(Int(max(0, now - nack.deliveryTime)))
-            s.out.integer(Int(nack.deliveryCount))
+            s.out.integer(Int(max(0, now &- nack.deliveryTime)))
+            s.out.integer(Int(truncatingIfNeeded: nack.deliveryCount))
         }
     }
 
@@ -298,7 +298,8 @@ extension Broker {
             } else if opt.equalsIgnoringCase("idle") && more > 0 {
                 j += 1
                 guard let n = integerArg(s, a[j], error: "ERR Invalid IDLE option argument for XCLAIM") else { return }
-                deliveryTime = now - Int64(n)
+                // Wraps as Redis's C arithmetic does; out-of-range results become `now` below.
+                deliveryTime = now &- Int64(n)
             } else if opt.equalsIgnoringCase("time") && more > 0 {
                 j += 1
                 guard let n = integerArg(s, a[j], error: "ERR Invalid TIME option argument for XCLAIM") else { return }
@@ -337,7 +338,7 @@ extension Broker {
             }
             let forced = force && nack == nil
             guard forced || nack != nil else { continue }
-            if !forced && minIdle > 0 && now - nack!.deliveryTime < minIdle { continue }
+            if !forced && minIdle > 0 && now &- nack!.deliveryTime < minIdle { continue }
             if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
             var count = forced ? 0 : nack!.deliveryCount
             if retryCount >= 0 {
@@ -421,10 +422,10 @@ extension Broker {
                 count -= 1
                 continue
             }
-            if minIdle > 0 && now - nack.deliveryTime < minIdle { continue }
+            if minIdle > 0 && now &- nack.deliveryTime < minIdle { continue }
             if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
             box.stream.claim(groupName, consumer: consumer, id: id, deliveryTime: now,
-                             deliveryCount: justID ? nack.deliveryCount : nack.deliveryCount + 1)
+                             deliveryCount: justID ? nack.deliveryCount : nack.deliveryCount &+ 1)
             box.stream.touchConsumer(groupName, consumer, now: now)
             claimed.append(id)
             count -= 1

@@ -49,9 +49,9 @@ extension Broker {
                 s.out.bulk("pending" as StaticString)
                 s.out.integer(c.pending.count)
                 s.out.bulk("idle" as StaticString)
-                s.out.integer(Int(max(0, now - c.seenTime)))
+                s.out.integer(Int(max(0, now &- c.seenTime)))
                 s.out.bulk("inactive" as StaticString)
-                s.out.integer(c.activeTime < 0 ? -1 : Int(max(0, now - c.activeTime)))
+                s.out.integer(c.activeTime < 0 ? -1 : Int(max(0, now &- c.activeTime)))
             }
         }
         r.help("xinfo", [
@@ -117,7 +117,7 @@ extension Broker {
         s.out.bulk("max-deleted-entry-id" as StaticString)
         s.out.bulk(st.maxDeletedID.description)
         s.out.bulk("entries-added" as StaticString)
-        s.out.integer(Int(st.entriesAdded))
+        s.out.integer(Int(truncatingIfNeeded: st.entriesAdded))
         s.out.bulk("recorded-first-entry-id" as StaticString)
         s.out.bulk(st.firstID.description)
         let groups = st.groups.sorted { $0.key.lexicographicallyPrecedes($1.key) }
@@ -155,7 +155,7 @@ extension Broker {
                 s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                 s.out.bulk(bytes: nack.consumer)
                 s.out.integer(Int(nack.deliveryTime))
-                s.out.integer(Int(nack.deliveryCount))
+                s.out.integer(Int(truncatingIfNeeded: nack.deliveryCount))
             }
             s.out.bulk("consumers" as StaticString)
             let consumers = g.sortedConsumers
@@ -178,7 +178,7 @@ extension Broker {
                     s.out.arrayHeader(3)
                     s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                     s.out.integer(Int(nack.deliveryTime))
-                    s.out.integer(Int(nack.deliveryCount))
+                    s.out.integer(Int(truncatingIfNeeded: nack.deliveryCount))
                 }
             }
         }

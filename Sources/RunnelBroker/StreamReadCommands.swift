@@ -242,9 +242,9 @@ extension Broker {
                 w.bulkStreamID(ms: id.ms, seq: id.seq)
                 w.arrayHeader(e.fieldsAndValues.count)
                 for fv in e.fieldsAndValues { w.bulk(slice: fv[...]) }
-                w.integer(Int(max(0, now - nack.deliveryTime)))
-                w.integer(Int(nack.deliveryCount))
-                box.stream.claim(g, consumer: request.consumer, id: id, deliveryTime: now, deliveryCount: nack.deliveryCount + 1)
+                w.integer(Int(max(0, now &- nack.deliveryTime)))
+                w.integer(Int(truncatingIfNeeded: nack.deliveryCount))
+                box.stream.claim(g, consumer: request.consumer, id: id, deliveryTime: now, deliveryCount: nack.deliveryCount &+ 1)
                 written += 1
             }
         }
@@ -261,14 +261,14 @@ extension Broker {
     /// Whether a pending entry of the group has been idle for at least `minIdle` ms.
     func hasClaimable(_ group: ConsumerGroup, minIdle: Int64) -> Bool {
         let now = turnTimeMs
-        return group.pending.contains { now - $0.value.deliveryTime >= minIdle }
+        return group.pending.contains { now &- $0.value.deliveryTime >= minIdle }
     }
 
     /// Pending entries of a group idle for at least `minIdle` ms, longest idle first.
     func idleCandidates(_ group: ConsumerGroup, minIdle: Int64, limit: Int) -> [(StreamID, PendingEntry)] {
         let now = turnTimeMs
         var found: [(StreamID, PendingEntry)] = []
-        for (id, nack) in group.pending where now - nack.deliveryTime >= minIdle { found.append((id, nack)) }
+        for (id, nack) in group.pending where now &- nack.deliveryTime >= minIdle { found.append((id, nack)) }
         found.sort { $0.1.deliveryTime != $1.1.deliveryTime ? $0.1.deliveryTime < $1.1.deliveryTime : $0.0 < $1.0 }
         return Array(found.prefix(limit))
     }
@@ -287,7 +287,9 @@ extension Broker {
         if timeoutMs > 0 {
             // Loop-bound: the task runs on this loop, and unblocking cancels it.
             let bound = NIOLoopBound((broker: self, waiter: waiter), eventLoop: eventLoop)
-            waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(timeoutMs))) {
+            // Timeouts beyond ~35 years (up to 2^63-1 ms are accepted) wait that long: the
+            // loop's clock cannot represent more.
+            waiter.timeout = eventLoop.scheduleTask(in: .milliseconds(Int64(Swift.min(timeoutMs, 1 << 40)))) {
                 let (b, waiter) = bound.value
                 guard b.blockedSessions[waiter.session.id] === waiter else { return }
                 b.unblock(waiter)
@@ -316,7 +318,7 @@ extension Broker {
             }
         }
         guard let first else { return }
-        let delay = max(1, first - turnTimeMs)
+        let delay = min(max(1, first &- turnTimeMs), 1 << 40)
         let bound = NIOLoopBound((broker: self, waiter: waiter), eventLoop: eventLoop)
         waiter.claimTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) {
             let (b, waiter) = bound.value

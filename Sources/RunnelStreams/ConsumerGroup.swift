@@ -145,7 +145,7 @@ public struct ConsumerGroup: Sendable {
                 nack.consumer = consumer
             }
             nack.deliveryTime = now
-            if incrementCount { nack.deliveryCount += 1 }
+            if incrementCount { nack.deliveryCount &+= 1 }
             pending[id] = nack
         } else {
             pending[id] = PendingEntry(consumer: consumer, deliveryTime: now, deliveryCount: 1)

@@ -125,7 +125,7 @@ public struct Stream: Sendable {
             nodes[nodes.count - 1].append(id, fv)
         }
         length += 1
-        entriesAdded += 1
+        entriesAdded &+= 1
         lastID = id
         if length == 1 { firstID = id }
     }
@@ -349,12 +349,15 @@ public struct Stream: Sendable {
     /// The logical read counter of `id` (how many entries were added up to it), when knowable.
     public func estimateEntriesRead(upTo id: StreamID) -> Int64? {
         if entriesAdded == 0 { return 0 }
-        if length == 0 && id <= lastID { return Int64(entriesAdded) }
-        if id == lastID { return Int64(entriesAdded) }
+        // Wrapping arithmetic on the bit pattern, as Redis's C does: a RESTOREd payload may
+        // carry any 64-bit counters.
+        let added = Int64(bitPattern: entriesAdded)
+        if length == 0 && id <= lastID { return added }
+        if id == lastID { return added }
         if id > lastID { return nil }
         if maxDeletedID == .zero || maxDeletedID < firstID {
-            if id < firstID { return Int64(entriesAdded) - Int64(length) }
-            if id == firstID { return Int64(entriesAdded) - Int64(length) + 1 }
+            if id < firstID { return added &- Int64(length) }
+            if id == firstID { return added &- Int64(length) &+ 1 }
         }
         return nil
     }
@@ -363,10 +366,10 @@ public struct Stream: Sendable {
     public func lag(of group: ConsumerGroup) -> Int64? {
         if entriesAdded == 0 { return 0 }
         if let read = group.entriesRead, !rangeHasTombstones(from: group.lastID) {
-            return Int64(entriesAdded) - read
+            return Int64(bitPattern: entriesAdded) &- read
         }
         if let read = estimateEntriesRead(upTo: group.lastID) {
-            return Int64(entriesAdded) - read
+            return Int64(bitPattern: entriesAdded) &- read
         }
         return nil
     }
@@ -381,7 +384,7 @@ public struct Stream: Sendable {
     mutating func advance(groupAt gi: Dictionary<[UInt8], ConsumerGroup>.Index, to id: StreamID) {
         guard id > groups.values[gi].lastID else { return }
         if let read = groups.values[gi].entriesRead, !rangeHasTombstones(from: id) {
-            groups.values[gi].entriesRead = read + 1
+            groups.values[gi].entriesRead = read &+ 1
         } else if entriesAdded > 0 {
             groups.values[gi].entriesRead = estimateEntriesRead(upTo: id)
         }

@@ -80,7 +80,7 @@ extension Stream {
         guard !ids.isEmpty, let gi = groups.index(forKey: group) else { return }
         for id in ids {
             groups.values[gi].pending[id]?.deliveryTime = now
-            groups.values[gi].pending[id]?.deliveryCount += 1
+            groups.values[gi].pending[id]?.deliveryCount &+= 1
         }
         log(.redeliver(group: group, ids: ids, time: now))
     }

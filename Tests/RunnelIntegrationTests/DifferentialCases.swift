@@ -123,6 +123,28 @@ let serverCoreCases: [DiffCase] = [
                                  "XADD s 1-1 a b", "@1 ?", "EXPIRE s 100", "@1 ?", "RENAME s t", "@1 ?", "DEL t", "@1 ?",
                                  "CONFIG SET notify-keyspace-events \"\""]),
     // Server
+    // Types and ranges of redis-server 7.0's config table, names checked before values, the
+    // directive's own name in value errors, memory values as memtoull reads them.
+    DiffCase("config set validation", [
+        "CONFIG SET active-expire-effort 11", "CONFIG SET active-expire-effort 1gb", "CONFIG SET maxmemory-samples 0",
+        "CONFIG SET maxmemory-samples 9223372036854775807", "CONFIG SET hash-max-listpack-entries -1",
+        "CONFIG SET hash-max-ziplist-entries x", "CONFIG SET list-max-listpack-size 9223372036854775807",
+        "CONFIG SET tracking-table-max-keys 1k", "CONFIG SET set-max-intset-entries 10mb slowlog-log-slower-than 1k",
+        "CONFIG SET zset-max-listpack-entries -5 activedefrag maybe", "CONFIG SET lfu-decay-time x lfu-decay-time y",
+        "CONFIG SET hz 5 nosuch 1", "CONFIG SET hz x socket-mark-id 5", "CONFIG SET hz +5", "CONFIG SET hz 007",
+        "CONFIG SET activedefrag yes", "CONFIG SET activedefrag no", "CONFIG SET repl-timeout 0",
+        "CONFIG SET maxmemory-clients 10%", "CONFIG GET maxmemory-clients", "CONFIG SET maxmemory-clients 101%",
+        "CONFIG SET maxmemory-clients -1", "CONFIG SET maxmemory-clients 1x", "CONFIG SET maxmemory-clients 0",
+        "CONFIG SET stream-node-max-bytes \"\"", "CONFIG GET stream-node-max-bytes", "CONFIG SET stream-node-max-bytes kb",
+        "CONFIG SET stream-node-max-bytes 4096", "CONFIG SET maxmemory 1.5gb", "CONFIG SET maxmemory -1",
+        "CONFIG SET hll-sparse-max-bytes 1x", "CONFIG SET repl-backlog-size 0",
+        "CONFIG SET client-output-buffer-limit \"pubsub 1 1 2147483648\"", "CONFIG SET client-output-buffer-limit \"pubsub 1 1 -1\"",
+        "CONFIG SET client-output-buffer-limit \"pubsub 1x 1 1\"", "CONFIG SET client-output-buffer-limit \"master 1 1 1\"",
+        "CONFIG SET client-output-buffer-limit \"pubsub 1 1\"", "CONFIG SET client-output-buffer-limit \"pubsub 1 1 4294967296\"",
+        "CONFIG GET client-output-buffer-limit", "CONFIG SET client-output-buffer-limit \"pubsub 32mb 8mb 60\"",
+    ]),
+    DiffCase("copy db range", ["XADD cs 1-1 f v", "COPY cs ct DB x", "COPY cs ct DB -1", "COPY cs ct DB 16",
+                               "COPY cs ct DB 2147483648", "COPY cs ct DB 9223372036854775808", "COPY cs ct DB 3", "COPY cs ct DB 3"]),
     DiffCase("config get set", ["CONFIG GET maxclients", "^CONFIG GET timeout hz", "CONFIG GET nosuch",
                                 "CONFIG SET hz 20", "CONFIG GET hz", "CONFIG SET hz 10", "CONFIG SET hz x",
                                 "CONFIG SET hz -1", "CONFIG SET nosuch 1", "CONFIG SET hz 1 hz 2",

@@ -3,6 +3,19 @@ import RunnelTestSupport
 /// Stream command scripts compared against redis-server 7.0 (see DifferentialCases.swift for
 /// the line syntax). Time-dependent replies (idle times, delivery times, `*` IDs) use `~`.
 let streamCases: [DiffCase] = [
+    // Extreme integers in options: Redis's C arithmetic wraps; Runnel must answer the same and
+    // never trap (each of these once stopped the server on an overflow).
+    DiffCase("extreme integer arguments", [
+        "XADD s 1-1 f v", "XGROUP CREATE s g 0", "XREADGROUP GROUP g c STREAMS s >",
+        "~XCLAIM s g c2 0 1-1 IDLE -9223372036854775808", "~XCLAIM s g c2 0 1-1 IDLE 9223372036854775807",
+        "~XCLAIM s g c2 0 1-1 TIME -9223372036854775808", "~XCLAIM s g c2 0 1-1 TIME 9223372036854775807",
+        "~XCLAIM s g c 0 1-1 RETRYCOUNT 9223372036854775807", "~XCLAIM s g c 0 1-1", "~XCLAIM s g c 0 1-1",
+        "~XPENDING s g - + 10", "~XREADGROUP GROUP g c STREAMS s 0", "~XPENDING s g IDLE -9223372036854775808 - + 10",
+        "~XAUTOCLAIM s g c 9223372036854775807 0", "XSETID s 1-1 ENTRIESADDED 9223372036854775807", "XADD s 2-1 f v",
+        "XADD s 3-1 f v", "XINFO GROUPS s", "CONFIG SET latency-monitor-threshold 9223372036854775807", "PING",
+        "CONFIG SET latency-monitor-threshold 0", "CLIENT PAUSE 9223372036854775807 WRITE", "CLIENT UNPAUSE",
+        "XREAD COUNT 9223372036854775807 STREAMS s 0", "XRANGE s - + COUNT -9223372036854775808", "PING",
+    ]),
     // Node boundaries with an element whose listpack entry is exactly 16,383 bytes (a 16,378-byte
     // value plus its 5-byte header): its back-length takes 3 bytes, not 2, in Redis's accounting.
     DiffCase("xadd node bytes at a back-length boundary", [
