@@ -211,6 +211,9 @@ public final class Broker {
         for session in clients.values where session.softLimitSinceMs != nil {
             enforceOutputLimits(session, now: now)
         }
+        // What the cron queued for clients (keyspace events of expired keys, invalidations of
+        // forgotten tracking keys) goes out now, not at the next read of some connection.
+        flushPendingAtEndOfIteration()
     }
 
     /// A latency monitor sample: at most one per event per second (the worst), 160 kept, as

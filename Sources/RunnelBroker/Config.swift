@@ -503,7 +503,6 @@ public struct ServerConfig: Sendable {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
     }
 
-    /// Redis's `memtoull`: a number with an optional unit b, k, kb, m, mb, g, gb (any case).
     /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
     /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
     static func parseMemory(_ text: String) -> Int? {

@@ -341,14 +341,14 @@ extension Broker {
     }
 
     /// tracking-table-max-keys: past the limit, forget keys (telling their clients, as if the
-    /// keys had changed) until the table fits again (Redis evicts at random; so does this).
+    /// keys had changed) until the table fits again, at most 1,000 per cron tick (Redis evicts
+    /// at random with a bounded effort; here the victims are the first keys in hash order).
     func trackingLimitKeys() {
-        guard let limit = Int(config.value(of: "tracking-table-max-keys") ?? "0"), limit > 0 else { return }
-        var effort = 1000
-        while tracking.keys.count > limit && effort > 0, let key = tracking.keys.keys.randomElement() {
-            trackingInvalidate(key, by: nil, broadcast: false)
-            effort -= 1
-        }
+        guard let limit = Int(config.value(of: "tracking-table-max-keys") ?? "0"), limit > 0,
+            tracking.keys.count > limit
+        else { return }
+        let victims = Array(tracking.keys.keys.prefix(Swift.min(tracking.keys.count - limit, 1000)))
+        for key in victims { trackingInvalidate(key, by: nil, broadcast: false) }
     }
 
     /// Sends one invalidation for `target`'s tracking: to its REDIRECT client if it has one,

@@ -89,6 +89,44 @@ struct DifferentialTests {
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 
+    /// tracking-table-max-keys: past the limit the cron forgets keys, sending their clients an
+    /// invalidation as if they had changed (redis-server picks the victims at random, so only
+    /// the counts are compared with it here).
+    @Test("tracking-table-max-keys forgets keys down to the limit, invalidating each")
+    func trackingTableLimit() throws {
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let c = try TestConnection(port: runnel.port)
+        _ = try c.command("HELLO", "3")
+        #expect(try c.command("CLIENT", "TRACKING", "on") == .simple("OK"))
+        #expect(try c.command("CONFIG", "SET", "tracking-table-max-keys", "2") == .simple("OK"))
+        for k in ["k1", "k2", "k3", "k4", "k5"] { #expect(try c.command("XLEN", k) == .integer(0)) }
+        // Three keys over the limit: three invalidations, each naming one of the five keys.
+        let pushes = try c.read(3, timeoutMs: 5000)
+        var named = Set<String>()
+        for p in pushes {
+            guard case .push(let items) = p, items.count == 2, case .array(let keys?) = items[1], keys.count == 1,
+                case .bulk(let k?) = keys[0]
+            else {
+                Issue.record("not an invalidation: \(p)")
+                continue
+            }
+            named.insert(String(decoding: k, as: UTF8.self))
+        }
+        #expect(named.count == 3 && named.isSubset(of: ["k1", "k2", "k3", "k4", "k5"]))
+        guard case .bulk(let info?) = try c.command("INFO", "stats") else { return }
+        #expect(String(decoding: info, as: UTF8.self).contains("tracking_total_keys:2\r\n"))
+
+        // The cron's own output is flushed by the cron: an `expired` event found by active
+        // expiry reaches its subscriber with no other traffic on the server.
+        let sub = try TestConnection(port: runnel.port)
+        #expect(try sub.command("SUBSCRIBE", "__keyevent@0__:expired") != .null)
+        #expect(try c.command("CONFIG", "SET", "notify-keyspace-events", "Ex") == .simple("OK"))
+        _ = try c.command("XADD", "gone", "1-1", "f", "v")
+        #expect(try c.command("PEXPIRE", "gone", "50") == .integer(1))
+        #expect(try sub.read(1, timeoutMs: 3000) == [.array([.bulk(Array("message".utf8)), .bulk(Array("__keyevent@0__:expired".utf8)), .bulk(Array("gone".utf8))])])
+    }
+
     /// Every INFO section lists redis-server 7.0's fields in its order (Runnel's own fields,
     /// the log's, come after them; Redis-with-AOF fields are compared against a Redis with AOF).
     @Test("INFO sections carry redis-server's field names in its order")
