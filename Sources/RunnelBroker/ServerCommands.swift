@@ -569,7 +569,7 @@ extension Broker {
                 }
                 count = n == -1 ? b.slowlog.count : n
             } else if a.count > 3 {
-                b.replyError(s, "ERR wrong number of arguments for 'slowlog|get' command")
+                b.replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
             let entries = b.slowlog.prefix(count)

@@ -190,7 +190,7 @@ let serverCoreCases: [DiffCase] = [
                                   "CONFIG SET latency-tracking-info-percentiles \"50 99 99.9\"", "CONFIG SET latency-tracking no",
                                   "CONFIG RESETSTAT", "PING", "LATENCY HISTOGRAM ping", "CONFIG SET latency-tracking yes"]),
     DiffCase("slowlog", ["SLOWLOG RESET", "SLOWLOG LEN", "SLOWLOG GET", "SLOWLOG GET x", "SLOWLOG GET -2", "SLOWLOG HELP",
-                         "SLOWLOG FOO", "SLOWLOG", "SLOWLOG LEN x", "CONFIG SET slowlog-log-slower-than 0", "PING",
+                         "SLOWLOG FOO", "SLOWLOG", "SLOWLOG LEN x", "SLOWLOG GET 1 2", "slowlog get x y", "CONFIG SET slowlog-log-slower-than 0", "PING",
                          "~SLOWLOG GET 1", "CONFIG SET slowlog-log-slower-than 10000", "SLOWLOG RESET"]),
     DiffCase("info shapes", ["~INFO keyspace", "XADD s 1-1 a b", "~INFO keyspace", "INFO nosuchsection", "~INFO cluster"]),
     DiffCase("command", ["COMMAND INFO nosuchcmd", "COMMAND FOO", "COMMAND HELP", "COMMAND LIST FILTERBY FOO x",
