@@ -77,8 +77,7 @@ extension Broker {
             ]
         case "memory":
             let rss = Self.residentBytes()
-            var clientBuffers = 0
-            for c in clients.values { clientBuffers += c.out.buffer.capacity }
+            let clientBuffers = clientBufferBytes
             let aofBuffer = persistence?.encoder.pendingBytes ?? 0
             // Redis's overhead: startup memory, client buffers, the AOF buffer; the rest is data.
             let overhead = min(rss, startupResidentBytes + clientBuffers + aofBuffer)

@@ -276,6 +276,10 @@ extension Broker {
         s.out.integer(streamMemory(a[2], box))
     }
 
+    /// Bytes of the clients' output buffers (MEMORY STATS `clients.normal`, INFO
+    /// `mem_clients_normal`).
+    var clientBufferBytes: Int { clients.values.reduce(0) { $0 + $1.out.buffer.capacity } }
+
     /// MEMORY STATS with Redis's fields. Runnel's allocator is glibc's, which keeps no
     /// statistics Redis's jemalloc fields could come from: the allocator figures are the
     /// resident size, and the dataset is the streams' own accounting.
@@ -291,8 +295,7 @@ extension Broker {
             }
             perDB.append((i, db.count * 40, db.expires.count * 40))
         }
-        var clientBuffers = 0
-        for c in clients.values { clientBuffers += c.out.buffer.capacity }
+        let clientBuffers = clientBufferBytes
         let aofBuffer = persistence?.encoder.pendingBytes ?? 0
         let overhead = max(0, rss - dataset)
         let fields: [(String, Any)] = [

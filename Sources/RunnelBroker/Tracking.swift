@@ -296,13 +296,20 @@ extension Broker {
 
     private func noteForBroadcast(_ key: Key, by: ClientSession?) {
         var noted = false
-        for (prefix, var state) in tracking.prefixes where prefix.readableBytes <= key.readableBytes {
-            guard prefix.readableBytes == 0 || key.getSlice(at: key.readerIndex, length: prefix.readableBytes) == prefix else { continue }
-            if state.changed[key] == nil {
-                state.changed[key.detached] = by?.id ?? 0
-                tracking.prefixes[prefix] = state
+        // Walked by index so each matching prefix's state is updated in place, without
+        // copying the table or its key list.
+        var i = tracking.prefixes.startIndex
+        while i != tracking.prefixes.endIndex {
+            let prefix = tracking.prefixes.keys[i]
+            if prefix.readableBytes <= key.readableBytes
+                && (prefix.readableBytes == 0 || key.getSlice(at: key.readerIndex, length: prefix.readableBytes) == prefix)
+            {
+                if tracking.prefixes.values[i].changed[key] == nil {
+                    tracking.prefixes.values[i].changed[key.detached] = by?.id ?? 0
+                }
+                noted = true
             }
-            noted = true
+            tracking.prefixes.formIndex(after: &i)
         }
         if noted && !tracking.broadcastScheduled {
             tracking.broadcastScheduled = true
