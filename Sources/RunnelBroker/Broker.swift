@@ -195,6 +195,7 @@ public final class Broker {
     func cron() {
         let now = Clock.nowMs()
         activeExpireCycle(now: now)
+        if !readyKeys.isEmpty { serveReadyKeys() }
         if !tracking.keys.isEmpty { trackingLimitKeys() }
         if config.maxmemory > 0 { streamDataBytes = measureStreamData() }
         if let persistence {

@@ -164,6 +164,8 @@ extension Broker {
                 s.out.ok()
             }
         }
+        // Group readers blocked on a migrated key learn now that it is gone.
+        if !readyKeys.isEmpty { serveReadyKeys() }
         resume(s)
     }
 }

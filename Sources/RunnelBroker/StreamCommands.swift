@@ -496,10 +496,8 @@ extension Broker {
                 return
             }
         }
-        if id < box.stream.maxDeletedID {
-            replyError(s, "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id")
-            return
-        }
+        // Redis 7.0 checks the new ID against the top item and a given MAXDELETEDID only, not
+        // against the stream's current max-deleted-entry-id (later versions added that check).
         box.stream.setMetadata(
             lastID: id, entriesAdded: entriesAdded.map { UInt64($0) }, maxDeletedID: maxDeleted == .zero ? nil : maxDeleted)
         touchWatched(s.db, a[1])

@@ -157,7 +157,10 @@ extension Broker {
             touchWatched(s.db, key)
             s.out.integer(1)
             notifyKeyspaceEvent(.stream, "xgroup-destroy", key, s.db)
-            failBlockedReaders(s.db, key, group: name, error: "NOGROUP the consumer group this client was blocked on no longer exists")
+            // As in Redis, the key is signalled ready: readers of the group get NOGROUP, and
+            // every other reader blocked on the key is looked at again (served if the stream's
+            // last ID passed what it waits for, as after an XSETID).
+            signalStreamReady(s.db, key)
         case "createconsumer":
             let created = box!.stream.createConsumer(name, Array(a[4].readableBytesView), now: now)
             if created {
@@ -340,7 +343,7 @@ extension Broker {
             guard forced || nack != nil else { continue }
             if !forced && minIdle > 0 && now &- nack!.deliveryTime < minIdle { continue }
             if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
-            var count = forced ? 0 : nack!.deliveryCount
+            var count = forced ? 1 : nack!.deliveryCount  // a forced entry starts at 1, as a first delivery
             if retryCount >= 0 {
                 count = UInt64(retryCount)
             } else if !justID {

@@ -217,16 +217,21 @@ extension Broker {
             let start = request.after[k].successor ?? .max
             let ids = box.stream.groups[g]!.consumers[request.consumer]!.pending.range(from: start, to: .max, limit: limit)
             s.out.arrayHeader(ids.count)
+            // Only entries still in the stream count as delivered again (Redis leaves the
+            // count and time of a pending entry whose entry was deleted as they were).
+            var delivered: [StreamID] = []
+            delivered.reserveCapacity(ids.count)
             for id in ids {
                 if let e = box.stream.entry(id) {
                     writeEntry(s, e)
+                    delivered.append(id)
                 } else {
                     s.out.arrayHeader(2)
                     s.out.bulkStreamID(ms: id.ms, seq: id.seq)
                     s.out.nullArray()
                 }
             }
-            box.stream.redeliver(g, ids: ids, now: now)
+            box.stream.redeliver(g, ids: delivered, now: now)
             return
         }
         var w = RESPWriter(buffer: ByteBufferAllocator().buffer(capacity: 512), version: s.out.version)
@@ -356,7 +361,17 @@ extension Broker {
             guard let waiters = blockedReaders[db]?[key] else { continue }
             for waiter in waiters where blockedSessions[waiter.session.id] === waiter {
                 let s = waiter.session
-                guard let box = stream(db, key), let k = waiter.request.keys.firstIndex(of: key) else { continue }
+                guard let box = stream(db, key) else {
+                    // The key is gone (not merely replaced: a RENAME or COPY over it leaves a
+                    // stream that is served like any other): group readers fail, as in Redis.
+                    if waiter.request.group != nil {
+                        unblock(waiter)
+                        replyError(s, "UNBLOCKED the stream key no longer exists")
+                        resume(s)
+                    }
+                    continue
+                }
+                guard let k = waiter.request.keys.firstIndex(of: key) else { continue }
                 var request = waiter.request
                 if let g = request.group {
                     guard let group = box.stream.groups[g] else {
@@ -392,25 +407,13 @@ extension Broker {
         }
     }
 
-    /// Fails readers blocked on a group that no longer exists.
-    func failBlockedReaders(_ db: Int, _ key: Key, group: [UInt8], error: String) {
-        guard let waiters = blockedReaders[db]?[key] else { return }
-        for waiter in waiters where waiter.request.group == group {
-            unblock(waiter)
-            replyError(waiter.session, error)
-            resume(waiter.session)
-        }
-    }
-
-    /// A key was deleted (DEL, RENAME, FLUSH, expiry): group readers blocked on it fail, as in
-    /// Redis; plain XREAD readers keep waiting for a new stream under that name.
+    /// A key was deleted (DEL, RENAME, FLUSH, expiry). Like a write, this is looked at after the
+    /// command: if the key is still absent then, group readers blocked on it fail, as in Redis;
+    /// if a stream took its place meanwhile (RENAME or COPY over it, DEL and XADD in one
+    /// transaction), they are served from that stream. Plain XREAD readers keep waiting.
     func signalKeyDeleted(_ db: Int, _ key: Key) {
-        guard let waiters = blockedReaders[db]?[key] else { return }
-        for waiter in waiters where waiter.request.group != nil {
-            unblock(waiter)
-            replyError(waiter.session, "UNBLOCKED the stream key no longer exists")
-            resume(waiter.session)
-        }
+        guard let waiters = blockedReaders[db]?[key], waiters.contains(where: { $0.request.group != nil }) else { return }
+        readyKeys.append((db, key.detached))
     }
 
     /// Every key of `db` (all dbs when nil) is going away.

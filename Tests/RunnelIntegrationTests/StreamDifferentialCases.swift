@@ -129,6 +129,19 @@ let streamCases: [DiffCase] = [
                         "XDEL s 1-1", "XCLAIM s g carol 0 1-1", "XPENDING s g", "XCLAIM s g carol 0 2-1 LASTID 5-1 JUSTID",
                         "XINFO GROUPS s", "XADD s 4-1 a 4", "XCLAIM s g dave 0 4-1", "XCLAIM s g dave 0 4-1 FORCE JUSTID",
                         "~XPENDING s g - + 10", "XINFO GROUPS s", "XCLAIM s g carol 0 x"]),
+    // Delivery counts: XCLAIM FORCE creates the pending entry as delivered once (then +1
+    // unless JUSTID); re-reading history counts only entries still in the stream.
+    DiffCase("delivery counts of forced claims and history reads", [
+        "XADD s 1-1 a 1", "XADD s 2-1 a 2", "XADD s 3-1 a 3", "XGROUP CREATE s g $", "XCLAIM s g c 0 1-1 FORCE JUSTID",
+        "%XPENDING s g - + 10", "XCLAIM s g c 0 2-1 FORCE", "%XPENDING s g - + 10", "XCLAIM s g c 0 3-1 FORCE RETRYCOUNT 5",
+        "XCLAIM s g c 0 9-9 FORCE", "%XPENDING s g - + 10", "XDEL s 2-1", "XREADGROUP GROUP g c STREAMS s 0",
+        "%XPENDING s g - + 10", "XTRIM s MAXLEN 0", "XREADGROUP GROUP g c COUNT 2 STREAMS s 0", "%XPENDING s g - + 10",
+        "%XINFO STREAM s FULL", "%XINFO CONSUMERS s g",
+    ]),
+    DiffCase("xsetid below the current max-deleted-entry-id", [
+        "XADD s 5-0 a 1", "XADD s 6-0 a 1", "XDEL s 6-0", "XSETID s 5-0", "XINFO STREAM s", "XDEL s 5-0",
+        "XSETID s 4-0", "XSETID s 4-0 MAXDELETEDID 3-0", "XSETID s 2-0 MAXDELETEDID 3-0", "XINFO STREAM s",
+    ]),
     DiffCase("xautoclaim", ["XADD s 1-1 a 1", "XADD s 2-1 a 2", "XADD s 3-1 a 3", "XADD s 4-1 a 4",
                             "XGROUP CREATE s g 0", "XREADGROUP GROUP g alice STREAMS s >", "XAUTOCLAIM s g bob 0 0 COUNT 2",
                             "XAUTOCLAIM s g bob 0 3-1 COUNT 1 JUSTID", "XAUTOCLAIM s g bob 0 (3-1", "XDEL s 1-1 2-1",
@@ -145,6 +158,21 @@ let streamCases: [DiffCase] = [
     DiffCase("xread block", ["XADD s 1-1 a 1", "@1 XREAD BLOCK 0 STREAMS s $", "XADD s 2-1 b 2", "@1 ?",
                              "@1 XREAD BLOCK 50 STREAMS s $", "sleep:100", "@1 ?", "@2 XREAD BLOCK 0 STREAMS s nokey $ $",
                              "XADD nokey 5-1 c 1", "@2 ?", "MULTI", "XREAD BLOCK 0 STREAMS s $", "EXEC"]),
+    // A blocked group reader's key is looked at after the command: gone → UNBLOCKED; replaced
+    // (RENAME, COPY, DEL + XADD in a transaction) → served from the new stream, or NOGROUP.
+    DiffCase("group readers when their key is replaced or deleted", [
+        "XADD s 1-0 f v", "XGROUP CREATE s g $", "XADD t 2-0 f v", "@1 XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+        "RENAME t s", "@1 ?", "XGROUP CREATE s g $", "XADD u 3-0 f v", "XGROUP CREATE u g 0",
+        "@1 XREADGROUP GROUP g c BLOCK 0 STREAMS s >", "COPY u s REPLACE", "@1 ?", "XGROUP CREATE v g $ MKSTREAM",
+        "@1 XREADGROUP GROUP g c BLOCK 0 STREAMS s >", "RENAME v s", "@1 ?", "MULTI", "DEL s",
+        "XGROUP CREATE s g 0 MKSTREAM", "XADD s 5-0 a b", "EXEC", "@1 ?", "@2 XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+        "DEL s", "@2 ?", "@1 XREAD BLOCK 0 STREAMS s 0", "XADD s 6-0 a b", "@1 ?",
+    ]),
+    // XGROUP DESTROY signals the key: plain readers behind the stream's last ID are served.
+    DiffCase("xgroup destroy wakes the key's readers", [
+        "XADD t 1-0 f v", "XGROUP CREATE t g $", "@2 XREADGROUP GROUP g c BLOCK 0 STREAMS t >", "XSETID t 22-5",
+        "@1 XREAD BLOCK 0 STREAMS t 2-0", "XGROUP DESTROY t g", "@1 ?", "@2 ?",
+    ]),
     DiffCase("xread block fifo", ["XADD s 1-1 a 1", "@1 XREAD BLOCK 0 STREAMS s $", "@2 XREAD BLOCK 0 STREAMS s $",
                                   "XADD s 2-1 b 2", "@1 ?", "@2 ?"]),
     DiffCase("xreadgroup block", ["XGROUP CREATE s g $ MKSTREAM", "@1 XREADGROUP GROUP g c1 BLOCK 0 STREAMS s >",

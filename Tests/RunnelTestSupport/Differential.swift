@@ -14,6 +14,8 @@ import Glibc
 /// - `@2 ?` — read whatever arrives on connection 2 (Pub/Sub messages) without sending.
 /// - `raw:PING\r\n` — send raw bytes (`\r`, `\n`, `\xHH` escapes) for protocol tests.
 /// - `~CMD …` — compare only the reply's shape (types and sizes), for replies with ids/times.
+/// - `%CMD …` — compare exactly except clock readings and idle times (XPENDING, XINFO
+///   consumers and PEL entries), so delivery counts and owners are checked.
 /// - `=CMD …` — compare with the words of every string sorted (ACL rule lists, whose single
 ///   commands redis-server prints in its hash-table order, which changes from run to run).
 /// - `sleep:50` — pause 50 ms.
@@ -99,6 +101,11 @@ public final class DifferentialRunner {
                 shapeOnly = true
                 line = line.dropFirst()
             }
+            var timesMasked = false
+            if line.hasPrefix("%") {
+                timesMasked = true
+                line = line.dropFirst()
+            }
             var wordsUnordered = false
             if line.hasPrefix("=") {
                 wordsUnordered = true
@@ -147,6 +154,10 @@ public final class DifferentialRunner {
                 let e = (try? RESPReplyParser.parseAll(expected).0.map { Self.sortingWords($0).description }) ?? []
                 let a = (try? RESPReplyParser.parseAll(actual).0.map { Self.sortingWords($0).description }) ?? []
                 same = e == a
+            } else if timesMasked {
+                let e = (try? RESPReplyParser.parseAll(expected).0.map { Self.maskingTimes(Self.without72Fields($0)).description }) ?? []
+                let a = (try? RESPReplyParser.parseAll(actual).0.map { Self.maskingTimes(Self.without72Fields($0)).description }) ?? []
+                same = !e.isEmpty && e == a
             } else if shapeOnly {
                 let e = (try? RESPReplyParser.parseAll(expected).0.map { Self.without72Fields($0).shape }) ?? []
                 let a = (try? RESPReplyParser.parseAll(actual).0.map { Self.without72Fields($0).shape }) ?? []
@@ -242,6 +253,40 @@ public final class DifferentialRunner {
             return .array(out)
         case .map(let m): return .map(m.filter { !isNew($0.0) }.map { ($0.0, without72Fields($0.1)) })
         case .set(let s): return .set(s.map(without72Fields))
+        default: return v
+        }
+    }
+
+    /// Keys whose values are clock readings or idle times in XINFO replies.
+    static let timeKeys: Set<String> = ["seen-time", "active-time", "idle", "inactive"]
+
+    /// The value with every clock reading and idle time of XINFO, XPENDING and XCLAIM-family
+    /// replies replaced by 0, so that `%` lines compare delivery counts, owners and IDs
+    /// exactly while times may differ by the milliseconds between the two servers.
+    static func maskingTimes(_ v: RESPValue) -> RESPValue {
+        func text(_ v: RESPValue) -> String? {
+            if case .bulk(let b?) = v { return String(decoding: b, as: UTF8.self) }
+            if case .simple(let s) = v { return s }
+            return nil
+        }
+        func isInt(_ v: RESPValue) -> Bool { if case .integer = v { return true } else { return false } }
+        func isID(_ v: RESPValue) -> Bool { text(v).map { $0.contains("-") && $0.first?.isNumber == true } ?? false }
+        switch v {
+        case .array(let a?):
+            var out = a.map(maskingTimes)
+            // Flat key/value arrays (RESP2 maps).
+            if out.count % 2 == 0 {
+                for i in stride(from: 0, to: out.count, by: 2) where text(out[i]).map(timeKeys.contains) == true && isInt(out[i + 1]) {
+                    out[i + 1] = .integer(0)
+                }
+            }
+            // Pending entries: [id, consumer, idle-or-time, count] and [id, time, count].
+            if out.count == 4, isID(out[0]), text(out[1]) != nil, isInt(out[2]), isInt(out[3]) { out[2] = .integer(0) }
+            if out.count == 3, isID(out[0]), isInt(out[1]), isInt(out[2]) { out[1] = .integer(0) }
+            return .array(out)
+        case .map(let m):
+            return .map(m.map { k, v in (k, text(k).map(timeKeys.contains) == true && isInt(v) ? .integer(0) : maskingTimes(v)) })
+        case .set(let s): return .set(s.map(maskingTimes))
         default: return v
         }
     }
