@@ -90,8 +90,11 @@ extension Broker {
                     s.out.integer(acked ? 1 : -1)
                 }
             }
-            b.touchWatched(s.db, a[1])
-            if deleted > 0 { b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db) }
+            // Acknowledging alone does not signal the key (see XACK); deleting entries does.
+            if deleted > 0 {
+                b.touchWatched(s.db, a[1])
+                b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db)
+            }
         }
         r.add("xsetid", -3, ["write", "denyoom", "fast"], ["@write", "@stream", "@fast"], "stream", "An internal command for replicating stream values", "5.0.0", keys: (1, 1, 1)) { b, s, a in
             b.xsetid(s, a)
@@ -500,7 +503,6 @@ extension Broker {
         // against the stream's current max-deleted-entry-id (later versions added that check).
         box.stream.setMetadata(
             lastID: id, entriesAdded: entriesAdded.map { UInt64($0) }, maxDeletedID: maxDeleted == .zero ? nil : maxDeleted)
-        touchWatched(s.db, a[1])
         notifyKeyspaceEvent(.stream, "xsetid", a[1], s.db)
         s.out.ok()
     }

@@ -48,7 +48,6 @@ extension Broker {
                 return
             }
             let acked = box.stream.acknowledge(name, ids)
-            if acked > 0 { b.touchWatched(s.db, a[1]) }
             s.out.integer(acked)
         }
         r.add("xpending", -3, ["readonly"], ["@read", "@stream", "@slow"], "stream", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
@@ -122,12 +121,15 @@ extension Broker {
                 let created = StreamBox(journaled: journalStreams)
                 dbs[s.db].set(key, .stream(created))
                 box = created
+                // A new key is a modified key. Group changes alone are not, in Redis: WATCH
+                // and client tracking see the entries, not consumer-group state (no XGROUP
+                // subcommand, XSETID, XACK, XCLAIM, XAUTOCLAIM or XREADGROUP signals the key).
+                touchWatched(s.db, key)
             }
             guard box!.stream.createGroup(name, lastID: id, entriesRead: entriesRead) else {
                 replyError(s, "BUSYGROUP Consumer Group name already exists")
                 return
             }
-            touchWatched(s.db, key)
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-create", key, s.db)
         case "setid":
@@ -146,7 +148,6 @@ extension Broker {
                 id = parsed
             }
             box!.stream.setGroupID(name, lastID: id, entriesRead: entriesRead)
-            touchWatched(s.db, key)
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-setid", key, s.db)
         case "destroy":
@@ -154,7 +155,6 @@ extension Broker {
                 s.out.integer(0)
                 return
             }
-            touchWatched(s.db, key)
             s.out.integer(1)
             notifyKeyspaceEvent(.stream, "xgroup-destroy", key, s.db)
             // As in Redis, the key is signalled ready: readers of the group get NOGROUP, and
@@ -164,14 +164,12 @@ extension Broker {
         case "createconsumer":
             let created = box!.stream.createConsumer(name, Array(a[4].readableBytesView), now: now)
             if created {
-                touchWatched(s.db, key)
                 notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
             }
             s.out.integer(created ? 1 : 0)
         case "delconsumer":
             let pending = box!.stream.deleteConsumer(name, Array(a[4].readableBytesView))
             if let pending {
-                touchWatched(s.db, key)
                 notifyKeyspaceEvent(.stream, "xgroup-delconsumer", key, s.db)
             }
             s.out.integer(pending ?? 0)
@@ -355,7 +353,6 @@ extension Broker {
         }
         if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
-        touchWatched(s.db, a[1])
         writeClaimed(s, box.stream, claimed, justID: justID)
     }
 
@@ -436,7 +433,6 @@ extension Broker {
         let cursor = index < candidates.count ? candidates[index] : StreamID.zero
         if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
-        touchWatched(s.db, a[1])
         s.out.arrayHeader(3)
         s.out.bulk(cursor.description)
         writeClaimed(s, box.stream, claimed, justID: justID)

@@ -259,8 +259,6 @@ extension Broker {
         s.out.buffer.writeImmutableBuffer(w.buffer)
         if written > 0 { box.stream.markActive(g, request.consumer, now: now) }
         box.stream.deliverNew(g, consumer: request.consumer, ids: ids, now: now, noAck: request.noAck)
-        if written > 0 { touchWatched(s.db, key) }
-        if !ids.isEmpty { touchWatched(s.db, key) }
     }
 
     /// Whether a pending entry of the group has been idle for at least `minIdle` ms.

@@ -142,6 +142,16 @@ let streamCases: [DiffCase] = [
         "XADD s 5-0 a 1", "XADD s 6-0 a 1", "XDEL s 6-0", "XSETID s 5-0", "XINFO STREAM s", "XDEL s 5-0",
         "XSETID s 4-0", "XSETID s 4-0 MAXDELETEDID 3-0", "XSETID s 2-0 MAXDELETEDID 3-0", "XINFO STREAM s",
     ]),
+    // Redis signals a stream key as modified (WATCH, client tracking) when entries change or
+    // the key is created, not for consumer-group state: a WATCHed stream that consumers read
+    // and acknowledge does not abort the watcher's transaction.
+    DiffCase("group changes do not touch watched keys", [
+        "XADD s 1-0 f v", "@1 WATCH s", "XGROUP CREATE s g 0", "XREADGROUP GROUP g c STREAMS s >", "XACK s g 1-0",
+        "XCLAIM s g c2 0 1-0 FORCE", "XAUTOCLAIM s g c3 0 0", "XGROUP SETID s g 0", "XGROUP CREATECONSUMER s g c4",
+        "XGROUP DELCONSUMER s g c4", "XSETID s 5-0", "XREADGROUP GROUP g c STREAMS s 0", "XGROUP DESTROY s g",
+        "@1 MULTI", "@1 PING", "@1 EXEC", "@1 WATCH s2", "XGROUP CREATE s2 g $ MKSTREAM", "@1 MULTI", "@1 PING",
+        "@1 EXEC", "@1 WATCH s", "XDEL s 1-0", "@1 MULTI", "@1 PING", "@1 EXEC",
+    ]),
     DiffCase("xautoclaim", ["XADD s 1-1 a 1", "XADD s 2-1 a 2", "XADD s 3-1 a 3", "XADD s 4-1 a 4",
                             "XGROUP CREATE s g 0", "XREADGROUP GROUP g alice STREAMS s >", "XAUTOCLAIM s g bob 0 0 COUNT 2",
                             "XAUTOCLAIM s g bob 0 3-1 COUNT 1 JUSTID", "XAUTOCLAIM s g bob 0 (3-1", "XDEL s 1-1 2-1",
