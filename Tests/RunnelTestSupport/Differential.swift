@@ -183,9 +183,12 @@ public final class DifferentialRunner {
         return failures
     }
 
+    /// How a pipelined reply is compared: exactly, by shape (`~`), or with times masked (`%`).
+    enum Comparison { case exact, shape, timesMasked }
+
     /// Sends every command in one pipeline to both servers and compares the replies one by
-    /// one (a `~` prefix compares shape only). For long generated sequences without blocking
-    /// commands. Returns the differences, at most `maxReported`.
+    /// one (a `~` prefix compares shape only, a `%` prefix masks times). For long generated
+    /// sequences without blocking commands. Returns the differences, at most `maxReported`.
     public func runPipelined(_ commands: [String], resp3: Bool, label: String, maxReported: Int = 5) -> [String] {
         var failures: [String] = []
         for server in [redis, runnel] {
@@ -195,30 +198,41 @@ public final class DifferentialRunner {
             return ["[\(label)] cannot connect"]
         }
         var payload: [UInt8] = []
-        var shapeOnly: [Bool] = []
+        var comparisons: [Comparison] = []
         if resp3 {
             payload += encodeCommand(["HELLO", "3"])
-            shapeOnly.append(true)
+            comparisons.append(.shape)
         }
         for c in commands {
             var line = Substring(c)
-            let shape = line.hasPrefix("~")
-            if shape { line = line.dropFirst() }
+            var comparison = Comparison.exact
+            if line.hasPrefix("~") {
+                comparison = .shape
+                line = line.dropFirst()
+            } else if line.hasPrefix("%") {
+                comparison = .timesMasked
+                line = line.dropFirst()
+            }
             guard let args = InlineSplitter.split(bytes: Array(line.utf8)) else { continue }
             payload += encodeCommand(args)
-            shapeOnly.append(shape)
+            comparisons.append(comparison)
         }
         r.send(payload)
         n.send(payload)
-        guard let expected = try? r.read(shapeOnly.count, timeoutMs: 30_000),
-            let actual = try? n.read(shapeOnly.count, timeoutMs: 30_000)
+        guard let expected = try? r.read(comparisons.count, timeoutMs: 30_000),
+            let actual = try? n.read(comparisons.count, timeoutMs: 30_000)
         else {
-            return ["[\(label)] did not get \(shapeOnly.count) replies from both servers"]
+            return ["[\(label)] did not get \(comparisons.count) replies from both servers"]
         }
         let offset = resp3 ? 1 : 0
-        for i in 0..<shapeOnly.count {
-            let same = shapeOnly[i]
-                ? Self.without72Fields(expected[i]).shape == Self.without72Fields(actual[i]).shape : expected[i] == actual[i]
+        for i in 0..<comparisons.count {
+            let same: Bool
+            switch comparisons[i] {
+            case .exact: same = expected[i] == actual[i]
+            case .shape: same = Self.without72Fields(expected[i]).shape == Self.without72Fields(actual[i]).shape
+            case .timesMasked:
+                same = Self.maskingTimes(Self.without72Fields(expected[i])) == Self.maskingTimes(Self.without72Fields(actual[i]))
+            }
             if !same {
                 let command = i >= offset ? commands[i - offset] : "HELLO 3"
                 failures.append("[\(label)] command \(i + 1 - offset) `\(command)`\n  redis:  \(expected[i])\n  runnel: \(actual[i])")

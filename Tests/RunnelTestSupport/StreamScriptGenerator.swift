@@ -35,7 +35,7 @@ public struct StreamScriptGenerator: Sendable {
         return "\(int(top + 2))-\(int(3))"
     }
 
-    /// Whether the open MULTI queued a command whose reply carries times (compared by shape).
+    /// Whether the open MULTI queued a command whose reply carries times (compared with times masked).
     var multiMasked = false
 
     public mutating func command() -> String {
@@ -43,10 +43,10 @@ public struct StreamScriptGenerator: Sendable {
             multiLeft -= 1
             if multiLeft == 0 {
                 defer { multiMasked = false }
-                return chance(90) ? (multiMasked ? "~EXEC" : "EXEC") : "DISCARD"
+                return chance(90) ? (multiMasked ? "%EXEC" : "EXEC") : "DISCARD"
             }
             let queued = single()
-            if queued.hasPrefix("~") { multiMasked = true }
+            if queued.hasPrefix("%") { multiMasked = true }
             return queued
         } else if chance(2) {
             multiLeft = 2 + Int(int(4))
@@ -90,14 +90,17 @@ public struct StreamScriptGenerator: Sendable {
         case 82..<85: return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(someID(key)) JUSTID"
         case 85..<88: return "XAUTOCLAIM \(key) \(group) \(consumer) 0 0 COUNT \(1 + int(5)) JUSTID"
         case 88..<93: return "XINFO GROUPS \(key)"
-        case 93..<94: return "~XINFO CONSUMERS \(key) \(group)"
+        case 93..<94: return "%XINFO CONSUMERS \(key) \(group)"
         case 94..<95: return "XINFO STREAM \(key)"
         case 95..<97: return "XREAD COUNT \(1 + int(3)) STREAMS \(key) \(someID(key))"
         case 97..<98: return "XSETID \(key) \((nextMs[key] ?? 1) + 5)-0"
-        case 98..<100: return "~XPENDING \(key) \(group) - + \(int(10)) \(consumer)"
+        case 98..<100: return "%XPENDING \(key) \(group) - + \(int(10)) \(consumer)"
         // Less frequent forms: whole entries from claims, bounded trims, exclusive ranges,
         // key-level changes, and the shapes of replies that carry times.
-        case 100..<102: return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(someID(key))"
+        case 100..<101: return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(someID(key))"
+        case 101..<102:
+            let option = pick(["FORCE", "FORCE JUSTID", "RETRYCOUNT \(int(4))", "LASTID \(someID(key))", "FORCE RETRYCOUNT 0"])
+            return "XCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) \(option)"
         case 102..<104: return "XAUTOCLAIM \(key) \(group) \(consumer) 0 \(someID(key)) COUNT \(1 + int(4))"
         case 104..<106:
             let ms = (nextMs[key] ?? 1) + int(3)
@@ -114,8 +117,8 @@ public struct StreamScriptGenerator: Sendable {
             return "XGROUP CREATE \(key) \(group) \(someID(key))\(entriesRead)"
         case 112..<113: return "XGROUP SETID \(key) \(group) \(someID(key)) ENTRIESREAD \(int(12))"
         case 113..<115: return "XREADGROUP GROUP \(group) \(consumer) COUNT \(int(4)) STREAMS \(key) \(someID(key))"
-        case 115..<116: return "~XINFO STREAM \(key) FULL\(chance(50) ? " COUNT \(int(4))" : "")"
-        case 116..<117: return "~XPENDING \(key) \(group) IDLE 0 - + \(1 + int(9))"
+        case 115..<116: return "%XINFO STREAM \(key) FULL\(chance(50) ? " COUNT \(int(4))" : "")"
+        case 116..<117: return "%XPENDING \(key) \(group) IDLE 0 - + \(1 + int(9))"
         case 117..<118:
             let top = nextMs[key] ?? 1
             return "XSETID \(key) \(top + 5)-0 ENTRIESADDED \(int(60)) MAXDELETEDID \(int(top + 2))-0"
