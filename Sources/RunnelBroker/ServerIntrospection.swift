@@ -48,7 +48,12 @@ extension Broker {
             }
         }
         for (name, arity) in [("sync", 1), ("psync", -3)] {
-            r.add(name, arity, ["admin", "noscript", "no_async_loading", "no_multi"], ["@admin", "@slow", "@dangerous"], "server", "Internal command used for replication", "1.0.0") { b, s, _ in
+            r.add(name, arity, ["admin", "noscript", "no_async_loading", "no_multi"], ["@admin", "@slow", "@dangerous"], "server", "Internal command used for replication", "1.0.0") { b, s, a in
+                // Redis reads PSYNC's offset before anything else.
+                if a.count > 2 && RESPInteger.parse(a[2]) == nil {
+                    b.replyError(s, "ERR value is not an integer or out of range")
+                    return
+                }
                 b.replyError(s, "ERR Runnel does not support replication")
             }
         }

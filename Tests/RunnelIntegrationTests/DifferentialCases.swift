@@ -56,7 +56,7 @@ let serverCoreCases: [DiffCase] = [
                                             "REPLICAOF no one", "SLAVEOF NO ONE", "FAILOVER", "FAILOVER x", "FAILOVER TO",
                                             "FAILOVER ABORT", "FAILOVER TO h 1", "FAILOVER TIMEOUT 5", "FAILOVER TIMEOUT -5",
                                             "FAILOVER TIMEOUT x", "FAILOVER FORCE", "LOLWUT", "LOLWUT VERSION x", "LOLWUT foo",
-                                            "LOLWUT VERSION", "PSYNC", "DEBUG", "DEBUG SLEEP 0", "DEBUG HELP"]),
+                                            "LOLWUT VERSION", "PSYNC", "PSYNC x y", "PSYNC ? 1x", "DEBUG", "DEBUG SLEEP 0", "DEBUG HELP"]),
     DiffCase("dump, restore errors", ["DUMP nokey", "DUMP", "XADD s 1-1 f v", "XADD s 2-1 f w g 12", "DUMP s",
                                       "RESTORE", "RESTORE s 0 garbage", "RESTORE t x garbage", "RESTORE t -1 garbage",
                                       "RESTORE t 0 garbage", "RESTORE t 0 garbage FOO", "RESTORE t 0 garbage IDLETIME -1",
