@@ -56,7 +56,7 @@ public struct ServerConfig: Sendable {
         Directive(name: "logfile", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "pidfile", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "daemonize", kind: .bool, mutable: false, defaultValue: "no"),
-        Directive(name: "save", kind: .string, mutable: true, defaultValue: ""),
+        Directive(name: "save", kind: .special, mutable: true, defaultValue: ""),
         Directive(name: "dbfilename", kind: .string, mutable: false, defaultValue: "dump.rdb"),
         Directive(name: "appendonly", kind: .bool, mutable: true, defaultValue: "yes"),
         Directive(name: "appendfsync", kind: .choice(["everysec", "always", "no"]), mutable: true, defaultValue: "everysec"),
@@ -437,6 +437,24 @@ public struct ServerConfig: Sendable {
                     values.append(v)
                 }
                 canonical = values.map(Self.formatPercentile).joined(separator: " ")
+            case "save":
+                // Runnel's checkpoints play the RDB's part; the rules are kept, checked and
+                // printed as Redis does: pairs of seconds (>= 1) and changes (>= 0), each read by
+                // strtoll to its end, the changes then stored in a C int.
+                guard !text.isEmpty else {
+                    canonical = ""
+                    break
+                }
+                let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count % 2 == 0 else { throw Invalid(reason: "Invalid save parameters") }
+                var rules: [String] = []
+                for j in stride(from: 0, to: parts.count, by: 2) {
+                    guard let seconds = Self.strtollWhole(parts[j]), seconds >= 1,
+                        let changes = Self.strtollWhole(parts[j + 1]), changes >= 0
+                    else { throw Invalid(reason: "Invalid save parameters") }
+                    rules.append("\(seconds) \(Int32(truncatingIfNeeded: changes))")
+                }
+                canonical = rules.joined(separator: " ")
             case "notify-keyspace-events":
                 guard let flags = KeyspaceEventFlags(text) else {
                     throw Invalid(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
@@ -505,6 +523,29 @@ public struct ServerConfig: Sendable {
 
     /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
     /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
+    /// C's strtoll(text, &end, 10) where `*end` must be the terminating NUL: leading spaces, an
+    /// optional sign, digits (none: 0), clamped to Int64 on overflow; nil if anything follows.
+    static func strtollWhole(_ text: Substring) -> Int64? {
+        var bytes = text.utf8[...]
+        while let c = bytes.first, c == 32 || (9...13).contains(c) { bytes = bytes.dropFirst() }
+        var negative = false
+        if let c = bytes.first, c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
+            negative = c == UInt8(ascii: "-")
+            bytes = bytes.dropFirst()
+        }
+        let digits = bytes.prefix { $0 >= 48 && $0 <= 57 }
+        if digits.isEmpty { return text.isEmpty || text.allSatisfy({ $0 == " " }) ? 0 : nil }
+        guard digits.count == bytes.count else { return nil }
+        var value: Int64 = 0
+        for d in digits {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(d - 48))
+            if o1 || o2 { return negative ? .min : .max }
+            value = a
+        }
+        return negative ? -value : value
+    }
+
     static func parseMemory(_ text: String) -> Int? {
         let lower = text.lowercased()
         if lower.isEmpty || ["b", "k", "kb", "m", "mb", "g", "gb"].contains(lower) { return 0 }
@@ -537,6 +578,7 @@ public struct ServerConfig: Sendable {
     /// Applies the lines of a redis.conf-syntax text: `directive arg…`, `#` comments, quotes.
     public mutating func load(configText: String) throws(FileError) {
         var lineNo = 0
+        var saveRules: String?  // `save` lines add rules, as in redis.conf; `save ""` clears them
         for rawLine in configText.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNo += 1
             let line = rawLine.trimmingCharacters(in: " \t\r")
@@ -559,7 +601,11 @@ public struct ServerConfig: Sendable {
             else {
                 throw FileError(line: lineNo, text: String(line), reason: "Bad directive or wrong number of arguments")
             }
-            let value = parts.dropFirst().joined(separator: " ")
+            var value = parts.dropFirst().joined(separator: " ")
+            if name == "save" {
+                if let rules = saveRules, !rules.isEmpty, !value.isEmpty { value = rules + " " + value }
+                saveRules = value
+            }
             do {
                 try set(name, value, startup: true)
             } catch {

@@ -125,6 +125,14 @@ let serverCoreCases: [DiffCase] = [
     // Server
     // Types and ranges of redis-server 7.0's config table, names checked before values, the
     // directive's own name in value errors, memory values as memtoull reads them.
+    // Save rules: pairs of seconds (>= 1) and changes (>= 0), read by strtoll, printed back
+    // normalized; the changes are a C int.
+    DiffCase("config set save", [
+        "CONFIG SET save bad", "CONFIG SET save \"900 1 300\"", "CONFIG SET save \"0 1\"", "CONFIG SET save \"1 -1\"",
+        "CONFIG SET save \" 5 6\"", "CONFIG SET save \"5 6 \"", "CONFIG SET save \"1x 2\"", "CONFIG GET save",
+        "CONFIG SET save \"0900 +01 3000 4294967297\"", "CONFIG GET save", "CONFIG SET save \"7 \"", "CONFIG GET save",
+        "CONFIG SET save \"99999999999999999999 5\"", "CONFIG GET save", "CONFIG SET save \"\"", "CONFIG GET save",
+    ]),
     DiffCase("config set validation", [
         "CONFIG SET active-expire-effort 11", "CONFIG SET active-expire-effort 1gb", "CONFIG SET maxmemory-samples 0",
         "CONFIG SET maxmemory-samples 9223372036854775807", "CONFIG SET hash-max-listpack-entries -1",
