@@ -521,10 +521,9 @@ public struct ServerConfig: Sendable {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
     }
 
-    /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
-    /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
     /// C's strtoll(text, &end, 10) where `*end` must be the terminating NUL: leading spaces, an
-    /// optional sign, digits (none: 0), clamped to Int64 on overflow; nil if anything follows.
+    /// optional sign, digits, clamped to Int64 on overflow; nil if anything follows the digits
+    /// or there are none (then `end` stays at the start), except that "" reads as 0.
     static func strtollWhole(_ text: Substring) -> Int64? {
         var bytes = text.utf8[...]
         while let c = bytes.first, c == 32 || (9...13).contains(c) { bytes = bytes.dropFirst() }
@@ -534,7 +533,7 @@ public struct ServerConfig: Sendable {
             bytes = bytes.dropFirst()
         }
         let digits = bytes.prefix { $0 >= 48 && $0 <= 57 }
-        if digits.isEmpty { return text.isEmpty || text.allSatisfy({ $0 == " " }) ? 0 : nil }
+        if digits.isEmpty { return text.isEmpty ? 0 : nil }
         guard digits.count == bytes.count else { return nil }
         var value: Int64 = 0
         for d in digits {
@@ -546,6 +545,8 @@ public struct ServerConfig: Sendable {
         return negative ? -value : value
     }
 
+    /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
+    /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
     static func parseMemory(_ text: String) -> Int? {
         let lower = text.lowercased()
         if lower.isEmpty || ["b", "k", "kb", "m", "mb", "g", "gb"].contains(lower) { return 0 }
