@@ -94,6 +94,8 @@ public final class Broker {
     /// invalidations wait for its reply).
     var tracking = TrackingTables()
     unowned(unsafe) var executingSession: ClientSession?
+    /// The session whose input the loop is parsing and running (nil between reads).
+    unowned(unsafe) var processingSession: ClientSession?
     /// Sessions with replies or messages waiting to be flushed at the end of this turn.
     var pendingFlush: [ClientSession] = []
     /// Clients in MONITOR mode, in the order they asked.
@@ -645,10 +647,23 @@ public final class Broker {
     }
 
     /// Continues a suspended session: flushes what it produced and parses its next commands.
+    /// A session woken by another client's command (an XADD serving a blocked reader) runs
+    /// its next commands after that client's whole read batch, as Redis runs unblocked
+    /// clients' input in beforeSleep, not between two commands of the other client's pipeline.
     func resume(_ session: ClientSession) {
         session.suspended = false
         scheduleFlush(session)
-        session.onResume?()
+        if let current = processingSession, current !== session {
+            let bound = NIOLoopBound((broker: self, session: session), eventLoop: eventLoop)
+            eventLoop.execute {
+                let (b, s) = bound.value
+                guard !s.suspended else { return }
+                s.onResume?()
+                b.flushPending()
+            }
+        } else {
+            session.onResume?()
+        }
         flushPending()
     }
 

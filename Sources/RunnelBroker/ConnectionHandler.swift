@@ -103,6 +103,9 @@ public final class ConnectionHandler: ChannelInboundHandler {
     /// Parses and runs as many complete commands as the input holds.
     private func process() {
         guard let session else { return }
+        let previous = broker.processingSession
+        broker.processingSession = session
+        defer { broker.processingSession = previous }
         if let args = postponed {
             guard broker.execute(session, args) else { return waitForUnpause() }
             postponed = nil

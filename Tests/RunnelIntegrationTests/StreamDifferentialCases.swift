@@ -178,6 +178,13 @@ let streamCases: [DiffCase] = [
         "XGROUP CREATE s g 0 MKSTREAM", "XADD s 5-0 a b", "EXEC", "@1 ?", "@2 XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
         "DEL s", "@2 ?", "@1 XREAD BLOCK 0 STREAMS s 0", "XADD s 6-0 a b", "@1 ?",
     ]),
+    // A reader served by another client's XADD runs its next pipelined command after that
+    // client's whole pipeline (Redis runs unblocked clients' input in beforeSleep): here the
+    // FLUSHALL comes first, so the second read fails at once instead of blocking.
+    DiffCase("pipelined commands of a served reader wait for the writer's pipeline", [
+        "XADD s 1-0 f v", "XGROUP CREATE s g $", "@1 raw:*9\\r\\n$10\\r\\nXREADGROUP\\r\\n$5\\r\\nGROUP\\r\\n$1\\r\\ng\\r\\n$1\\r\\nc\\r\\n$5\\r\\nBLOCK\\r\\n$1\\r\\n0\\r\\n$7\\r\\nSTREAMS\\r\\n$1\\r\\ns\\r\\n$1\\r\\n>\\r\\n*9\\r\\n$10\\r\\nXREADGROUP\\r\\n$5\\r\\nGROUP\\r\\n$1\\r\\ng\\r\\n$1\\r\\nc\\r\\n$5\\r\\nBLOCK\\r\\n$1\\r\\n0\\r\\n$7\\r\\nSTREAMS\\r\\n$1\\r\\ns\\r\\n$1\\r\\n>\\r\\n",
+        "raw:*5\\r\\n$4\\r\\nXADD\\r\\n$1\\r\\ns\\r\\n$3\\r\\n2-0\\r\\n$1\\r\\nf\\r\\n$1\\r\\nv\\r\\n*1\\r\\n$8\\r\\nFLUSHALL\\r\\n", "@1 ?",
+    ]),
     // XGROUP DESTROY signals the key: plain readers behind the stream's last ID are served.
     DiffCase("xgroup destroy wakes the key's readers", [
         "XADD t 1-0 f v", "XGROUP CREATE t g $", "@2 XREADGROUP GROUP g c BLOCK 0 STREAMS t >", "XSETID t 22-5",
