@@ -362,20 +362,14 @@ extension Broker {
                 guard let box = stream(db, key) else {
                     // The key is gone (not merely replaced: a RENAME or COPY over it leaves a
                     // stream that is served like any other): group readers fail, as in Redis.
-                    if waiter.request.group != nil {
-                        unblock(waiter)
-                        replyError(s, "UNBLOCKED the stream key no longer exists")
-                        resume(s)
-                    }
+                    if waiter.request.group != nil { failBlocked(waiter, "UNBLOCKED the stream key no longer exists") }
                     continue
                 }
                 guard let k = waiter.request.keys.firstIndex(of: key) else { continue }
                 var request = waiter.request
                 if let g = request.group {
                     guard let group = box.stream.groups[g] else {
-                        unblock(waiter)
-                        replyError(s, "NOGROUP the consumer group this client was blocked on no longer exists")
-                        resume(s)
+                        failBlocked(waiter, "NOGROUP the consumer group this client was blocked on no longer exists")
                         continue
                     }
                     let claimable = request.claimMinIdle.map { hasClaimable(group, minIdle: $0) } ?? false
@@ -403,6 +397,13 @@ extension Broker {
                 resume(s)
             }
         }
+    }
+
+    /// Ends a blocked read with an error reply.
+    func failBlocked(_ waiter: BlockedRead, _ error: String) {
+        unblock(waiter)
+        replyError(waiter.session, error)
+        resume(waiter.session)
     }
 
     /// A key was deleted (DEL, RENAME, FLUSH, expiry). Like a write, this is looked at after the
