@@ -270,7 +270,8 @@ extension Broker {
         if let fp = fopen(configFile, "r") {
             var buf = [CChar](repeating: 0, count: 65536)
             while fgets(&buf, Int32(buf.count), fp) != nil {
-                var line = String(cString: buf)
+                let end = buf.firstIndex(of: 0) ?? buf.count
+                var line = String(decoding: buf[..<end].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if line.hasSuffix("\n") { line.removeLast() }
                 lines.append(line)
             }

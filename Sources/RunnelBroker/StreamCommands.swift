@@ -20,11 +20,12 @@ extension Broker {
             b.xrange(s, a, reverse: true)
         }
         r.add("xdel", -3, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            guard let ids = b.strictIDs(s, a.dropFirst(2)) else { return }
+            // As in Redis 7.0: a missing key answers 0 before the IDs are checked.
             guard let box = b.stream(s.db, a[1]) else {
                 s.out.integer(0)
                 return
             }
+            guard let ids = b.strictIDs(s, a.dropFirst(2)) else { return }
             let removed = box.stream.delete(ids)
             if removed > 0 {
                 b.touchWatched(s.db, a[1])
@@ -33,13 +34,14 @@ extension Broker {
             s.out.integer(removed)
         }
         r.add("xtrim", -4, ["write"], ["@write", "@stream", "@slow"], "stream", "Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0", keys: (1, 1, 1), complexity: "O(N)") { b, s, a in
-            guard let box = b.stream(s.db, a[1]) else {
-                s.out.integer(0)
-                return
-            }
+            // The arguments are checked first; a missing key then answers 0.
             guard let parsed = b.parseTrimArgs(s, a, xadd: false) else { return }
             guard let strategy = parsed.strategy else {
                 b.replyError(s, "ERR syntax error, XTRIM must be called with a trimming strategy")
+                return
+            }
+            guard let box = b.stream(s.db, a[1]) else {
+                s.out.integer(0)
                 return
             }
             let removed = box.stream.trim(strategy, approximate: parsed.approximate, limit: parsed.limit,

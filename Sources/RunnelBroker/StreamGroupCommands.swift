@@ -41,12 +41,13 @@ extension Broker {
             "    Prints this help.",
         ])
         r.add("xack", -4, ["write", "fast"], ["@write", "@stream", "@fast"], "stream", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
-            guard let ids = b.strictIDs(s, a.dropFirst(3)) else { return }
+            // As in Redis 7.0: no key or no group answers 0 before the IDs are checked.
             let name = Array(a[2].readableBytesView)
             guard let box = b.readStream(s.db, a[1]), box.stream.groups[name] != nil else {
                 s.out.integer(0)
                 return
             }
+            guard let ids = b.strictIDs(s, a.dropFirst(3)) else { return }
             let acked = box.stream.acknowledge(name, ids)
             s.out.integer(acked)
         }
@@ -169,7 +170,7 @@ extension Broker {
             s.out.integer(created ? 1 : 0)
         case "delconsumer":
             let pending = box!.stream.deleteConsumer(name, Array(a[4].readableBytesView))
-            if let pending {
+            if pending != nil {
                 notifyKeyspaceEvent(.stream, "xgroup-delconsumer", key, s.db)
             }
             s.out.integer(pending ?? 0)

@@ -84,6 +84,11 @@ extension Broker {
     }
 
     func xinfoStream(_ s: ClientSession, _ a: CommandArgs) {
+        // The key first, as in Redis: a missing key is "no such key" whatever the options say.
+        guard let box = readStream(s.db, a[2]) else {
+            replyError(s, "ERR no such key")
+            return
+        }
         var full = false
         var count = 10
         if a.count > 3 {
@@ -102,10 +107,6 @@ extension Broker {
                 replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
-        }
-        guard let box = readStream(s.db, a[2]) else {
-            replyError(s, "ERR no such key")
-            return
         }
         let st = box.stream
         s.out.mapHeader(full ? 9 : 10)

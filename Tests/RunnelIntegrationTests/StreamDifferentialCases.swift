@@ -220,6 +220,14 @@ let streamCases: [DiffCase] = [
                                  "@1 PSUBSCRIBE __key*__:*", "XADD s 1-1 a 1", "^@1 ?", "XGROUP CREATE s g 0", "^@1 ?",
                                  "XADD s MAXLEN 0 2-1 a 1", "^@1 ?", "XDEL s 9-9", "XSETID s 5-1", "^@1 ?",
                                  "XREADGROUP GROUP g c STREAMS s >", "^@1 ?", "CONFIG SET notify-keyspace-events \"\""]),
+    // Which check comes first when the key (or group) is missing: XDEL and XACK answer 0 before
+    // looking at the IDs, XTRIM checks its options first, XINFO STREAM looks the key up first.
+    DiffCase("missing key before argument errors", [
+        "XDEL nokey x", "XDEL nokey 1-1 (1", "XACK nokey g x", "XADD s 1-1 a 1", "XACK s nog x", "XACK s nog -",
+        "XGROUP CREATE s g 0", "XACK s g x", "XDEL s x", "XTRIM nokey MAXLEN x", "XTRIM nokey MINID x",
+        "XTRIM nokey FOO", "XTRIM nokey LIMIT 1", "XTRIM nokey MAXLEN 0", "XTRIM s MAXLEN x",
+        "XINFO STREAM nokey FOO", "XINFO STREAM nokey FULL COUNT x", "XINFO STREAM s FOO",
+    ]),
     // radix-tree-keys/-nodes exactly: node master IDs with shared and differing byte prefixes,
     // then deletions and trims that drop nodes.
     DiffCase("xinfo stream radix tree counts", [
