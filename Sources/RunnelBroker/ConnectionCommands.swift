@@ -30,7 +30,6 @@ extension Broker {
         }
         r.add("reset", 1, ["noscript", "loading", "stale", "fast", "no_auth"], ["@fast", "@connection"], "connection", "Reset the connection", "6.2.0") { b, s, _ in
             b.discardTransaction(s)
-            b.unwatchAll(s)
             b.pubsub.removeAll(s)
             b.stopMonitor(s)
             b.disableTracking(s)
@@ -267,15 +266,15 @@ extension Broker {
                 b.replyError(s, Broker.subcommandSyntaxError(a))
                 return
             }
-            guard RESPInteger.parse(a[2]) != nil else {
-                b.replyError(s, "ERR value is not an integer or out of range")
-                return
-            }
+            // The reason is checked before the id, as in Redis.
             if a.count == 4 && !(a[3].equalsIgnoringCase("timeout") || a[3].equalsIgnoringCase("error")) {
                 b.replyError(s, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
                 return
             }
-            let id = RESPInteger.parse(a[2])!
+            guard let id = RESPInteger.parse(a[2]) else {
+                b.replyError(s, "ERR value is not an integer or out of range")
+                return
+            }
             s.out.integer(b.clientUnblock(id, error: a.count == 4 && a[3].equalsIgnoringCase("error")) ? 1 : 0)
         }
         r.help("client", [

@@ -349,7 +349,7 @@ extension Broker {
             let specs = a.count > 2 ? a.dropFirst(2).compactMap { b.lookupFullName($0.lowercasedString) } : b.commands.all
             s.out.mapHeader(specs.count)
             for c in specs {
-                s.out.bulk(c.name)
+                s.out.bulk(c.fullName)
                 b.writeCommandDocs(s, c)
             }
         }
@@ -416,17 +416,19 @@ extension Broker {
 
     /// Keys of a full command line by its (first, last, step) key positions; nil after an error reply.
     func commandKeys(_ s: ClientSession, _ cmd: CommandArgs) -> [(ByteBuffer, [String])]? {
-        guard var spec = commands.lookup(cmd[0]) else {
+        // As Redis's lookupCommand: a container with an argument must name one of its subcommands.
+        var spec = commands.lookup(cmd[0])
+        if let container = spec, !container.subcommands.isEmpty, cmd.count > 1 { spec = container.subcommand(cmd[1]) }
+        guard let spec else {
             replyError(s, "ERR Invalid command specified")
-            return nil
-        }
-        if !spec.subcommands.isEmpty, cmd.count > 1, let sub = spec.subcommand(cmd[1]) { spec = sub }
-        guard spec.arityOK(cmd.count) else {
-            replyError(s, "ERR Invalid number of arguments specified for command")
             return nil
         }
         guard !spec.keySpecs.isEmpty else {
             replyError(s, "ERR The command has no key arguments")
+            return nil
+        }
+        guard spec.arityOK(cmd.count) else {
+            replyError(s, "ERR Invalid number of arguments specified for command")
             return nil
         }
         let keys = spec.keyPositionsWithSpecs(cmd).map { (cmd[$0.0], $0.1.flagNames) }
@@ -447,31 +449,51 @@ extension Broker {
         s.out.arrayHeader(10)
         s.out.bulk(c.fullName)
         s.out.integer(c.arity)
-        s.out.setHeader(c.flags.count)
-        for f in c.flags { s.out.simpleString(f) }
+        // Flags, tips and key specifications as redis-server 7.0 reports them, where Redis has the
+        // command (Runnel's table keeps the flags that drive its own behaviour).
+        let doc = redisCommandDocs[c.fullName]
+        if let doc {
+            s.out.transcode(resp3: doc.flags)
+        } else {
+            s.out.setHeader(c.flags.count)
+            for f in c.flags { s.out.simpleString(f) }
+        }
         s.out.integer(c.firstKey)
         s.out.integer(c.lastKey)
         s.out.integer(c.keyStep)
         s.out.setHeader(c.categories.count)
         for cat in c.categories { s.out.simpleString(cat) }
-        s.out.setHeader(0)
-        s.out.setHeader(0)
+        if let doc {
+            s.out.transcode(resp3: doc.tips)
+            s.out.transcode(resp3: doc.keySpecs)
+        } else {
+            s.out.setHeader(0)
+            s.out.setHeader(0)
+        }
+        // As Redis: an empty set for a command without subcommands, else an array.
         let subs = c.subcommands.values.sorted { $0.fullName < $1.fullName }
-        s.out.setHeader(subs.count)
+        if subs.isEmpty { s.out.setHeader(0) } else { s.out.arrayHeader(subs.count) }
         for sub in subs { writeCommandInfo(s, sub) }
     }
 
+    /// Redis 7.0's documentation of the command where Redis has it (`redisCommandDocs`: summary,
+    /// history, arguments …), else what the command table knows; subcommands from the table.
     func writeCommandDocs(_ s: ClientSession, _ c: CommandSpec) {
         let subs = c.subcommands.values.sorted { $0.fullName < $1.fullName }
-        s.out.mapHeader(subs.isEmpty ? 4 : 5)
-        s.out.bulk("summary" as StaticString)
-        s.out.bulk(c.summary)
-        s.out.bulk("since" as StaticString)
-        s.out.bulk(c.since)
-        s.out.bulk("group" as StaticString)
-        s.out.bulk(c.group)
-        s.out.bulk("complexity" as StaticString)
-        s.out.bulk(c.complexity)
+        if let doc = redisCommandDocs[c.fullName] {
+            s.out.mapHeader(doc.docFields + (subs.isEmpty ? 0 : 1))
+            s.out.transcode(resp3: doc.docs)
+        } else {
+            s.out.mapHeader(subs.isEmpty ? 4 : 5)
+            s.out.bulk("summary" as StaticString)
+            s.out.bulk(c.summary)
+            s.out.bulk("since" as StaticString)
+            s.out.bulk(c.since)
+            s.out.bulk("group" as StaticString)
+            s.out.bulk(c.group)
+            s.out.bulk("complexity" as StaticString)
+            s.out.bulk(c.complexity)
+        }
         if !subs.isEmpty {
             s.out.bulk("subcommands" as StaticString)
             s.out.mapHeader(subs.count)

@@ -19,7 +19,6 @@ extension Broker {
                 return
             }
             b.discardTransaction(s)
-            b.unwatchAll(s)
             s.out.ok()
         }
         r.add("exec", 1, ["noscript", "loading", "stale", "skip_slowlog"], ["@slow", "@transaction"], "transactions", "Execute all commands issued after MULTI", "1.2.0") { b, s, _ in
@@ -43,10 +42,13 @@ extension Broker {
         }
     }
 
+    /// Ends a transaction and forgets the watched keys, as Redis's `discardTransaction`: after
+    /// EXEC, DISCARD, RESET, and an EXEC refused before running (arity, ACL …).
     func discardTransaction(_ s: ClientSession) {
         s.inMulti = false
         s.multiQueue = []
         s.multiError = nil
+        unwatchAll(s)
     }
 
     func unwatchAll(_ s: ClientSession) {
@@ -66,19 +68,16 @@ extension Broker {
         }
         if s.multiError != nil {
             discardTransaction(s)
-            unwatchAll(s)
             replyError(s, "EXECABORT Transaction discarded because of previous errors.")
             return
         }
         if s.watchDirty {
             discardTransaction(s)
-            unwatchAll(s)
             s.out.nullArray()
             return
         }
         let queue = s.multiQueue
         discardTransaction(s)
-        unwatchAll(s)
         s.out.arrayHeader(queue.count)
         s.inExec = true
         defer { s.inExec = false }

@@ -274,6 +274,65 @@ public struct RESPWriter {
         var copy = bytes
         buffer.writeBuffer(&copy)
     }
+
+    /// Writes stored RESP3 values (one or more, back to back) in this connection's protocol:
+    /// as they are for RESP3, with maps, sets, nulls, booleans and doubles in their RESP2 shape
+    /// otherwise. For fixed reply data (the command documentation catalog). Returns false, having
+    /// written a prefix, if the bytes are not well-formed RESP3.
+    @discardableResult
+    public mutating func transcode(resp3 text: String) -> Bool {
+        if version == .resp3 {
+            buffer.writeString(text)
+            return true
+        }
+        let bytes = Array(text.utf8)
+        var i = 0
+        while i < bytes.count {
+            guard transcodeValue(bytes, &i) else { return false }
+        }
+        return true
+    }
+
+    private mutating func transcodeValue(_ b: [UInt8], _ i: inout Int) -> Bool {
+        guard i < b.count, let lineEnd = Self.lineEnd(b, from: i + 1) else { return false }
+        let marker = b[i]
+        let head = b[(i + 1)..<lineEnd]
+        i = lineEnd + 2
+        let count = Int(String(decoding: head, as: UTF8.self))
+        switch marker {
+        case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: "%"), UInt8(ascii: ">"):
+            guard let n = count else { return false }
+            let items = marker == UInt8(ascii: "%") ? 2 * n : n
+            writeHeader(UInt8(ascii: "*"), items)
+            for _ in 0..<max(items, 0) {
+                guard transcodeValue(b, &i) else { return false }
+            }
+        case UInt8(ascii: "$"), UInt8(ascii: "="):
+            guard let n = count, n >= 0, i + n + 2 <= b.count else { return false }
+            bulk(slice: b[i..<(i + n)])
+            i += n + 2
+        case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"):
+            buffer.writeBytes(b[(i - head.count - 3)..<i])
+        case UInt8(ascii: "_"):
+            null()
+        case UInt8(ascii: "#"):
+            integer(head.first == UInt8(ascii: "t") ? 1 : 0)
+        case UInt8(ascii: ","):
+            bulk(slice: head)
+        default:
+            return false
+        }
+        return true
+    }
+
+    private static func lineEnd(_ b: [UInt8], from start: Int) -> Int? {
+        var j = start
+        while j + 1 < b.count {
+            if b[j] == 13 && b[j + 1] == 10 { return j }
+            j += 1
+        }
+        return nil
+    }
 }
 
 /// Double formatting as redis-server prints doubles in replies.

@@ -183,7 +183,8 @@ let serverCoreCases: [DiffCase] = [
                               "CLIENT PAUSE 50 WRITE", "PING", "XLEN s", "CLIENT UNPAUSE", "XADD s 1-1 a b",
                               "CLIENT PAUSE 40", "@1 PING", "CLIENT UNPAUSE"]),
     DiffCase("client unblock", ["CLIENT UNBLOCK x", "CLIENT UNBLOCK 99999", "CLIENT UNBLOCK 99999 TIMEOUT",
-                                "CLIENT UNBLOCK 99999 foo", "CLIENT UNBLOCK 1 TIMEOUT x"]),
+                                "CLIENT UNBLOCK 99999 foo", "CLIENT UNBLOCK 1 TIMEOUT x", "CLIENT UNBLOCK x foo",
+                                "CLIENT UNBLOCK x TIMEOUT"]),
     DiffCase("time", ["~TIME", "TIME x"]),
     DiffCase("latency monitor, idle", ["LATENCY LATEST", "LATENCY RESET", "LATENCY RESET command fast-command",
                                        "LATENCY HISTORY command", "LATENCY FOO", "LATENCY", "LATENCY HISTORY",
@@ -210,6 +211,24 @@ let serverCoreCases: [DiffCase] = [
                          "COMMAND GETKEYS xgroup create s g $", "COMMAND INFO select xinfo|help"]),
     // Each key's flags come from the command's key specs (COPY reads its source, overwrites its
     // destination; DEL removes; MOVE and RENAME read and write).
+    // Redis 7.0's documentation, tips and key specifications for the commands Runnel has
+    // (containers' subcommands come in hash order in Redis, so only leaf commands here).
+    DiffCase("command docs and info", [
+        "COMMAND DOCS xadd xrange xrevrange xread xreadgroup xgroup|create xgroup|setid xclaim xautoclaim xpending",
+        "COMMAND DOCS xinfo|stream xinfo|groups xsetid xtrim xdel xack xlen ping echo del exists expire scan keys",
+        "COMMAND DOCS rename copy select swapdb flushall subscribe publish pubsub|channels client|list config|get hello",
+        "COMMAND DOCS multi exec watch info object|encoding migrate restore nosuch",
+        "COMMAND INFO xadd xrange xread xreadgroup xgroup|create xclaim xautoclaim xpending xinfo|stream xsetid xtrim",
+        "COMMAND INFO xdel xack del exists scan keys rename copy flushall publish config|get info migrate nosuch",
+        "COMMAND GETKEYS xgroup 1 2", "COMMAND GETKEYS xgroup nosuch s g", "COMMAND GETKEYS swapdb 1 2 3",
+        "COMMAND GETKEYS select", "COMMAND GETKEYS xlen a b", "COMMAND GETKEYSANDFLAGS xinfo help x",
+    ]),
+    // An EXEC refused before it runs (here for its arity) ends the transaction and the WATCHes.
+    DiffCase("rejected exec unwatches", [
+        "WATCH k", "EXEC 0", "@1 XADD k 1-1 a b", "MULTI", "PING", "EXEC", "WATCH k", "MULTI", "EXEC 1",
+        "@1 XADD k 2-1 a b", "MULTI", "PING", "EXEC", "WATCH k", "DISCARD 1", "UNWATCH 1", "@1 XADD k 3-1 a b",
+        "MULTI", "PING", "EXEC",
+    ]),
     DiffCase("command getkeysandflags", ["COMMAND GETKEYSANDFLAGS copy a b", "COMMAND GETKEYSANDFLAGS del a b",
                                          "COMMAND GETKEYSANDFLAGS rename a b", "COMMAND GETKEYSANDFLAGS renamenx a b",
                                          "COMMAND GETKEYSANDFLAGS move a 1", "COMMAND GETKEYSANDFLAGS xadd s * f v",

@@ -21,6 +21,20 @@ struct RESPWriterTests {
         #expect(render(.resp2) { $0.ok() } == "+OK\r\n")
     }
 
+    @Test("stored RESP3 values written in either protocol")
+    func transcode() {
+        let stored = "%2\r\n$4\r\nname\r\n~2\r\n+RO\r\n:-3\r\n$5\r\nextra\r\n*3\r\n_\r\n#t\r\n,1.5\r\n$0\r\n\r\n"
+        #expect(render(.resp3) { $0.transcode(resp3: stored) } == stored)
+        let resp2 = "*4\r\n$4\r\nname\r\n*2\r\n+RO\r\n:-3\r\n$5\r\nextra\r\n*3\r\n$-1\r\n:1\r\n$3\r\n1.5\r\n$0\r\n\r\n"
+        #expect(render(.resp2) { $0.transcode(resp3: stored) } == resp2)
+        // Malformed input stops with false, never traps.
+        for bad in ["*2\r\n:1\r\n", "$5\r\nab\r\n", "?x\r\n", "*x\r\n", "$-1\r\n", "+no end"] {
+            var ok = true
+            _ = render(.resp2) { ok = $0.transcode(resp3: bad) }
+            #expect(!ok, "\(bad.debugDescription)")
+        }
+    }
+
     @Test("integers at every digit count, both signs")
     func integers() {
         var samples: [Int] = [0, 1, 9, 10, 99, 100, Int.max, Int.min, Int.min + 1]
