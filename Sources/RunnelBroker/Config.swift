@@ -163,7 +163,7 @@ public struct ServerConfig: Sendable {
         Directive(name: "min-replicas-to-write", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "0", aliases: ["min-slaves-to-write"]),
         Directive(name: "no-appendfsync-on-rewrite", kind: .bool, mutable: true, defaultValue: "no"),
         Directive(name: "oom-score-adj", kind: .choice(["no", "yes", "relative", "absolute"]), mutable: true, defaultValue: "no"),
-        Directive(name: "oom-score-adj-values", kind: .string, mutable: true, defaultValue: "0 200 800"),
+        Directive(name: "oom-score-adj-values", kind: .special, mutable: true, defaultValue: "0 200 800"),
         Directive(name: "proc-title-template", kind: .string, mutable: true, defaultValue: "{title} {listen-addr} {server-mode}"),
         Directive(name: "propagation-error-behavior", kind: .choice(["ignore", "panic", "panic-on-replicas"]), mutable: true, defaultValue: "ignore"),
         Directive(name: "rdb-del-sync-files", kind: .bool, mutable: true, defaultValue: "no"),
@@ -193,8 +193,8 @@ public struct ServerConfig: Sendable {
         Directive(name: "server_cpulist", kind: .string, mutable: false, defaultValue: ""),
         Directive(name: "set-max-intset-entries", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "512"),
         Directive(name: "set-proc-title", kind: .bool, mutable: false, defaultValue: "yes"),
-        Directive(name: "shutdown-on-sigint", kind: .string, mutable: true, defaultValue: "default"),
-        Directive(name: "shutdown-on-sigterm", kind: .string, mutable: true, defaultValue: "default"),
+        Directive(name: "shutdown-on-sigint", kind: .special, mutable: true, defaultValue: "default"),
+        Directive(name: "shutdown-on-sigterm", kind: .special, mutable: true, defaultValue: "default"),
         Directive(name: "shutdown-timeout", kind: .integer(min: 0, max: Int(Int32.max)), mutable: true, defaultValue: "10"),
         Directive(name: "socket-mark-id", kind: .number, mutable: false, defaultValue: "0"),
         Directive(name: "stop-writes-on-bgsave-error", kind: .bool, mutable: true, defaultValue: "yes"),
@@ -352,6 +352,11 @@ public struct ServerConfig: Sendable {
         }
         do {
             try apply(index: index, text: text)
+            // CONFIG SET resizes the replication backlog, which Redis keeps at 16 KiB or more
+            // (a config file's smaller value stays as given until then).
+            if !startup && d.name == "repl-backlog-size", let v = Int(values[index]), v < 16384 {
+                try apply(index: index, text: "16384")
+            }
         } catch {
             throw SetError(directive: name, reason: error.reason)
         }
@@ -384,7 +389,9 @@ public struct ServerConfig: Sendable {
         case .memoryOrPercent(let minPercent, let max):
             if let v = Self.parseMemory(text) {
                 guard v <= max else { throw Invalid(reason: "argument must be between \(-minPercent) and \(max) inclusive") }
-                canonical = String(v)
+                // A memory value past 2^63 wraps negative and then reads as a percentage, as in Redis.
+                guard v >= -minPercent else { throw Invalid(reason: "percentage argument must be less or equal to \(minPercent)") }
+                canonical = v < 0 ? "\(-v)%" : String(v)
             } else if text.count > 1, text.hasSuffix("%"), let p = RESPInteger.parse(ByteBuffer(string: String(text.dropLast()))), p >= 0 {
                 guard p <= minPercent else { throw Invalid(reason: "percentage argument must be less or equal to \(minPercent)") }
                 canonical = "\(p)%"
@@ -427,8 +434,10 @@ public struct ServerConfig: Sendable {
                 canonical = limits.description
             case "latency-tracking-info-percentiles":
                 var values: [Double] = []
-                for word in text.split(separator: " ") {
-                    guard let v = Double(word), v.isFinite else {
+                // Words at single spaces (an empty word is invalid); strtod-style numbers where
+                // an infinity is a number (then out of range) and NaN is not.
+                for word in text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false) {
+                    guard let v = Double(word), !v.isNaN else {
                         throw Invalid(reason: "Invalid latency-tracking-info-percentiles parameters")
                     }
                     guard v >= 0 && v <= 100 else {
@@ -455,6 +464,21 @@ public struct ServerConfig: Sendable {
                     rules.append("\(seconds) \(Int32(truncatingIfNeeded: changes))")
                 }
                 canonical = rules.joined(separator: " ")
+            case "oom-score-adj-values":
+                // Three strtoll values in -2000…2000, split at single spaces as Redis's sdssplitlen
+                // does (two spaces make an empty word, which strtoll reads as 0).
+                let words = text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false)
+                guard words.count == 3 else { throw Invalid(reason: "wrong number of arguments") }
+                var values: [Int64] = []
+                for w in words {
+                    guard let v = Self.strtollWhole(w), v >= -2000 && v <= 2000 else {
+                        throw Invalid(reason: "Invalid oom-score-adj-values, elements must be between -2000 and 2000.")
+                    }
+                    values.append(v)
+                }
+                canonical = values.map(String.init).joined(separator: " ")
+            case "shutdown-on-sigint", "shutdown-on-sigterm":
+                canonical = try Self.shutdownFlags(text)
             case "notify-keyspace-events":
                 guard let flags = KeyspaceEventFlags(text) else {
                     throw Invalid(reason: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
@@ -524,6 +548,29 @@ public struct ServerConfig: Sendable {
     /// C's strtoll(text, &end, 10) where `*end` must be the terminating NUL: leading spaces, an
     /// optional sign, digits, clamped to Int64 on overflow; nil if anything follows the digits
     /// or there are none (then `end` stays at the start), except that "" reads as 0.
+    /// `shutdown-on-sigint`/`-sigterm`: Redis's flag enum. Words (split at single spaces) name
+    /// flags case-insensitively; the value prints as the one name that matches it exactly, else
+    /// the set flags in declaration order ("force now save" → "save now force").
+    private static func shutdownFlags(_ text: String) throws(Invalid) -> String {
+        let names = ["default", "save", "nosave", "now", "force"]
+        let words = text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false)
+        var flags = 0
+        for w in words {
+            guard let i = names.firstIndex(of: w.lowercased()) else {
+                throw Invalid(reason: "argument(s) must be one of the following: " + names.joined(separator: ", "))
+            }
+            flags |= i == 0 ? 0 : 1 << (i - 1)
+        }
+        if words.isEmpty {
+            throw Invalid(reason: "argument(s) must be one of the following: " + names.joined(separator: ", "))
+        }
+        if flags & 0b11 == 0b11 {
+            throw Invalid(reason: "shutdown options SAVE and NOSAVE can't be used simultaneously")
+        }
+        if flags == 0 { return "default" }
+        return (1..<names.count).filter { flags & (1 << ($0 - 1)) != 0 }.map { names[$0] }.joined(separator: " ")
+    }
+
     static func strtollWhole(_ text: Substring) -> Int64? {
         var bytes = text.utf8[...]
         while let c = bytes.first, c == 32 || (9...13).contains(c) { bytes = bytes.dropFirst() }
@@ -546,22 +593,33 @@ public struct ServerConfig: Sendable {
     }
 
     /// A memory value as Redis's `memtoull` reads it: digits and an optional unit (b, k, kb,
-    /// m, mb, g, gb); no digits read as 0 (`""`, `kb`). Values past 2^63-1 are nil here.
-    static func parseMemory(_ text: String) -> Int? {
-        let lower = text.lowercased()
-        if lower.isEmpty || ["b", "k", "kb", "m", "mb", "g", "gb"].contains(lower) { return 0 }
-        let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
-                                      ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
-        var digits = Substring(lower)
-        var mul = 1
-        for (suffix, m) in units where lower.hasSuffix(suffix) {
-            digits = lower.dropLast(suffix.count)
-            mul = m
-            break
+    /// m, mb, g, gb, any case); no digits read as 0 (`""`, `kb`); a sign, other text or 128
+    /// digits or more are refused (nil). As in C, digits past 2^64-1 read as 2^64-1 and the
+    /// unit multiplies modulo 2^64.
+    static func memtoull(_ text: String) -> UInt64? {
+        let bytes = Array(text.utf8)
+        let digitCount = bytes.prefix { $0 >= 48 && $0 <= 57 }.count
+        let unit = String(decoding: bytes[digitCount...], as: UTF8.self).lowercased()
+        let units: [String: UInt64] = ["": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1_000_000, "mb": 1 << 20,
+                                       "g": 1_000_000_000, "gb": 1 << 30]
+        guard let mul = units[unit], digitCount < 128 else { return nil }
+        var value: UInt64 = 0
+        for d in bytes[..<digitCount] {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(d - 48))
+            if o1 || o2 {
+                value = .max
+                break
+            }
+            value = a
         }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let v = Int(digits) else { return nil }
-        let (r, o) = v.multipliedReportingOverflow(by: mul)
-        return o ? nil : r
+        return value &* mul
+    }
+
+    /// `memtoull` stored in a C `long long`, as Redis's memory directives are: values of 2^63
+    /// and more read as negative, and then fail the directive's range check.
+    static func parseMemory(_ text: String) -> Int? {
+        memtoull(text).map { Int(bitPattern: UInt($0)) }
     }
 
     // MARK: - Config files (redis.conf syntax)
@@ -651,7 +709,8 @@ public struct OutputBufferLimits: Sendable, CustomStringConvertible {
     /// (nothing changes then). As Redis: sizes are memory values, the seconds are read with
     /// `strtoll` into a C `int` (so 2^31 reads as negative and is refused, 2^32 as 0).
     mutating func apply(_ text: String) -> String? {
-        let parts = text.split(separator: " ").map(String.init)
+        // Words at single spaces, as Redis's sdssplitlen: "a  b" has an empty word.
+        let parts = text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard parts.count % 4 == 0 else { return "Wrong number of arguments in buffer limit configuration." }
         var copy = self
         var i = 0
@@ -698,7 +757,9 @@ public struct OutputBufferLimits: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "normal \(normal.hard) \(normal.soft) \(normal.softSeconds) slave \(replica.hard) \(replica.soft) \(replica.softSeconds) pubsub \(pubsub.hard) \(pubsub.soft) \(pubsub.softSeconds)"
+        // Sizes print as the unsigned values Redis keeps (a size past 2^63 is stored wrapped).
+        func u(_ v: Int) -> String { String(UInt(bitPattern: v)) }
+        return "normal \(u(normal.hard)) \(u(normal.soft)) \(normal.softSeconds) slave \(u(replica.hard)) \(u(replica.soft)) \(replica.softSeconds) pubsub \(u(pubsub.hard)) \(u(pubsub.soft)) \(pubsub.softSeconds)"
     }
 }
 

@@ -135,7 +135,10 @@ extension Broker {
                 return
             }
             // As Redis: every name is checked first (unknown, immutable, given twice; the first
-            // problem is reported), then the values in order; errors name the argument as typed.
+            // problem is reported), then the values in order. Name errors quote the argument as
+            // typed, value errors the directive's name as registered (lowercase, an alias stays
+            // an alias). An alias and its directive are different entries to Redis, so giving both
+            // is not "duplicate"; the later value wins.
             var updated = b.config
             var seen = Set<String>()
             var names: [String] = []
@@ -149,7 +152,7 @@ extension Broker {
                     b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
                     return
                 }
-                guard seen.insert(canonical).inserted else {
+                guard seen.insert(name.lowercased()).inserted else {
                     b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
                     return
                 }
@@ -159,7 +162,7 @@ extension Broker {
                 do {
                     try updated.set(name, a[3 + 2 * k].string)
                 } catch let error as ServerConfig.SetError {
-                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[2 + 2 * k].string)') - \(error.reason)")
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[2 + 2 * k].string.lowercased())') - \(error.reason)")
                     return
                 } catch {
                     return
