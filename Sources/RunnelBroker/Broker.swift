@@ -447,7 +447,7 @@ public final class Broker {
             } else if let sub = spec.subcommand(args[1]) {
                 spec = sub
             } else {
-                let text = "ERR unknown subcommand '\(String(args[1].string.prefix(128)))'. Try \(spec.fullName.uppercased()) HELP."
+                let text = "ERR unknown subcommand '\(args[1].cString(limit: 128))'. Try \(spec.fullName.uppercased()) HELP."
                 reject(session, spec, text)
                 return true
             }
@@ -593,14 +593,15 @@ public final class Broker {
     }
 
     private func rejectUnknown(_ session: ClientSession, _ args: CommandArgs) {
+        // Redis prints these with %.*s: each stops at a NUL byte.
         var argText = ""
         var i = 1
         while i < args.count && argText.utf8.count < 128 {
             let room = 128 - argText.utf8.count
-            argText += "'" + String(decoding: args[i].readableBytesView.prefix(room), as: UTF8.self) + "' "
+            argText += "'" + args[i].cString(limit: room) + "' "
             i += 1
         }
-        let name = String(decoding: args[0].readableBytesView.prefix(128), as: UTF8.self)
+        let name = args[0].cString(limit: 128)
         reject(session, nil, "ERR unknown command '\(name)', with args beginning with: \(argText)")
     }
 

@@ -16,6 +16,14 @@ extension ByteBuffer {
     /// The bytes as a String (lossy UTF-8), for messages and logs.
     var string: String { String(decoding: readableBytesView, as: UTF8.self) }
 
+    /// At most `limit` bytes, up to the first NUL: what Redis's `%.Ns` prints of an argument
+    /// in an error message.
+    func cString(limit: Int = .max) -> String {
+        let bytes = readableBytesView
+        let end = bytes.firstIndex(of: 0) ?? bytes.endIndex
+        return String(decoding: bytes[..<end].prefix(limit), as: UTF8.self)
+    }
+
     /// ASCII-lowercased string of the bytes.
     var lowercasedString: String {
         String(decoding: readableBytesView.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)

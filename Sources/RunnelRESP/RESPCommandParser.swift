@@ -88,7 +88,15 @@ public struct RESPCommandParser: Sendable {
                 while done < want {
                     guard pos < count else { return .needMore }
                     let marker = raw[pos]
-                    if marker != UInt8(ascii: "$") { return .failed(.expectedDollar(got: marker)) }
+                    if marker != UInt8(ascii: "$") {
+                        // Redis looks at the marker only once the whole line (a '\r' and one
+                        // more byte) is in; until then it waits, as for any header.
+                        guard Self.lineCR(base, count: count, from: pos) != nil else {
+                            if count - pos > Self.inlineMaxSize { return .failed(.tooBigBulkCount) }
+                            return .needMore
+                        }
+                        return .failed(.expectedDollar(got: marker))
+                    }
                     // Fast path: short decimal length followed by CRLF.
                     var i = pos + 1
                     var length = 0
@@ -103,13 +111,11 @@ public struct RESPCommandParser: Sendable {
                         lineEnd = i
                     } else {
                         // General path: find the CR, then parse with string2ll rules.
-                        guard pos + 1 < count, let hit = memchr(base + pos + 1, 0x0D, count - pos - 1),
-                            base.distance(to: UnsafeRawPointer(hit)) + 1 < count
-                        else {
+                        guard let hit = Self.lineCR(base, count: count, from: pos + 1) else {
                             if count - pos > Self.inlineMaxSize { return .failed(.tooBigBulkCount) }
                             return .needMore
                         }
-                        lineEnd = base.distance(to: UnsafeRawPointer(hit))
+                        lineEnd = hit
                         guard let parsed = RESPInteger.parse(UnsafeRawBufferPointer(start: base + pos + 1, count: lineEnd - pos - 1))
                         else { return .failed(.invalidBulkLength) }
                         length = parsed
@@ -162,13 +168,21 @@ public struct RESPCommandParser: Sendable {
     /// Offset (relative to the reader index) of a `\r` that has at least one byte after it.
     private func findCR(_ buffer: ByteBuffer, from offset: Int) -> Int? {
         buffer.withUnsafeReadableBytes { raw -> Int? in
-            guard offset < raw.count, let base = raw.baseAddress,
-                let hit = memchr(base + offset, 0x0D, raw.count - offset)
-            else { return nil }
-            let rel = base.distance(to: UnsafeRawPointer(hit))
-            // Redis needs the byte after '\r' to be present too.
-            return rel + 1 < raw.count ? rel : nil
+            guard let base = raw.baseAddress else { return nil }
+            return Self.lineCR(base, count: raw.count, from: offset)
         }
+    }
+
+    /// Where Redis's `strchr(p, '\r')` finds a header line's end: the first `\r` at or after
+    /// `from`, with at least one byte after it, and no NUL byte before it (Redis's query
+    /// buffer is a C string to strchr, so a NUL hides everything after it: Redis then waits
+    /// for more input until the 64 KiB limit). Nil when the line is not complete in that sense.
+    @inline(__always)
+    static func lineCR(_ base: UnsafeRawPointer, count: Int, from: Int) -> Int? {
+        guard from < count, let hit = memchr(base + from, 0x0D, count - from) else { return nil }
+        let cr = base.distance(to: UnsafeRawPointer(hit))
+        guard cr + 1 < count, cr == from || memchr(base + from, 0, cr - from) == nil else { return nil }
+        return cr
     }
 
     /// Redis's `string2ll` on the bytes in `[from, to)`: optional '-', no leading zeros, no '+'.
@@ -180,9 +194,11 @@ public struct RESPCommandParser: Sendable {
 
     private mutating func parseInline(_ buffer: inout ByteBuffer) throws(RESPProtocolError) -> CommandArgs? {
         // Offset of the first '\n' and whether a '\r' precedes it, via memchr.
+        // A NUL before the '\n' hides it from Redis's strchr: the line is not complete then.
         let found = buffer.withUnsafeReadableBytes { raw -> (Int, Bool)? in
             guard let base = raw.baseAddress, let hit = memchr(base, 0x0A, raw.count) else { return nil }
             let offset = base.distance(to: UnsafeRawPointer(hit))
+            if offset > 0 && memchr(base, 0, offset) != nil { return nil }
             return (offset, offset > 0 && raw[offset - 1] == 0x0D)
         }
         guard let (nlOffset, hasCR) = found else {

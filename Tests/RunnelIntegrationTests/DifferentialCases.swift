@@ -282,4 +282,11 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("multi-GB bulk header", ["raw:*2\r\n$4\r\nECHO\r\n$9000000000\r\n"]),
     DiffCase("leading zero bulk length", ["raw:*1\r\n$04\r\nPING\r\n"]),
     DiffCase("command before protocol error", ["raw:PING\r\n*1\r\n$x\r\n"]),
+    // Redis reads a header only once its line is complete (a '\r' and one more byte, found by
+    // strchr, so a NUL byte hides it); the two bytes after a count line are skipped unread.
+    DiffCase("header checked once its line is in", ["raw:*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n*2\r\r\n", "raw:$4",
+                                                  "raw:\r\n"]),
+    DiffCase("nul byte hides a line end", ["raw:PI\\x00NG\r\n", "raw:*1\r\n$4\r\nPING\r\n"]),
+    DiffCase("nul byte in a bulk header", ["raw:*1\r\n$\\x004\r\nPING\r\n"]),
+    DiffCase("unknown command name with a nul byte", ["raw:*2\r\n$6\r\nDBS\\x00IZ\r\n$3\r\na\\x00b\r\n"]),
 ]
