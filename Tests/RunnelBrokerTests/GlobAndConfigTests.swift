@@ -117,9 +117,12 @@ struct ConfigTests {
         #expect(throws: ServerConfig.SetError.self) { try c.set("set-max-intset-entries", "many") }
         #expect(throws: ServerConfig.SetError.self) { try c.set("repl-diskless-load", "sometimes") }
         #expect(throws: ServerConfig.SetError.self) { try c.set("always-show-logo", "yes") }  // immutable
-        try c.set("replicaof", "")
-        #expect(throws: ServerConfig.SetError.self) { try c.set("replicaof", "10.0.0.1 6379") }
-        #expect(throws: ServerConfig.SetError.self) { try c.set("slaveof", "10.0.0.1 6379") }
+        // replicaof is a startup directive (CONFIG SET calls it immutable, as Redis); Runnel
+        // refuses a primary there.
+        try c.set("replicaof", "", startup: true)
+        #expect(throws: ServerConfig.SetError.self) { try c.set("replicaof", "", startup: false) }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("replicaof", "10.0.0.1 6379", startup: true) }
+        #expect(throws: ServerConfig.SetError.self) { try c.set("slaveof", "10.0.0.1 6379", startup: true) }
         try c.set("cluster-enabled", "no", startup: true)
         #expect(throws: ServerConfig.SetError.self) { try c.set("cluster-enabled", "yes", startup: true) }
     }
