@@ -501,7 +501,8 @@ public final class Broker {
 
     /// Runs a command that passed all checks, with statistics and slowlog.
     func call(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs) {
-        session.lastCommand = spec
+        // Inside EXEC the last command stays EXEC (CLIENT LIST `cmd=`), as in Redis.
+        if !session.inExec { session.lastCommand = spec }
         let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
         let start = lastClockNs

@@ -31,6 +31,11 @@ public final class ClientSession {
     var watchDirty = false
     /// True while EXEC runs this session's queued commands (blocking reads do not block).
     var inExec = false
+    /// How many commands the running EXEC has: CLIENT LIST still shows the transaction then
+    /// (flag `x`, `multi=`), as Redis does.
+    var execCount = 0
+    /// CLIENT NO-EVICT ON (flag `e`). Runnel never evicts clients; the flag is reported.
+    var noEvict = false
 
     // Pub/Sub.
     var channels: Set<Key> = []
@@ -91,13 +96,14 @@ public final class ClientSession {
         var f = ""
         if isMonitor { f += "O" }
         if isSubscribed { f += "P" }
-        if inMulti { f += "x" }
+        if inMulti || inExec { f += "x" }
         if blocked { f += "b" }
         if tracking.on { f += "t" }
         if tracking.brokenRedirect { f += "R" }
         if tracking.bcast { f += "B" }
         if watchDirty { f += "d" }
         if closeAfterReply { f += "c" }
+        if noEvict { f += "e" }
         return f.isEmpty ? "N" : f
     }
 }

@@ -256,6 +256,7 @@ extension Broker {
         }
         r.sub("client", "no-evict", 3, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous", "@connection"], "Set client eviction mode for the current connection", since: "7.0.0") { b, s, a in
             if a[2].equalsIgnoringCase("on") || a[2].equalsIgnoringCase("off") {
+                s.noEvict = a[2].equalsIgnoringCase("on")
                 s.out.ok()
             } else {
                 b.replyError(s, "ERR syntax error")
@@ -334,7 +335,7 @@ extension Broker {
         let now = Clock.nowMs()
         let age = (now - c.createdAtMs) / 1000
         let idle = (now - c.lastInteractionMs) / 1000
-        let multi = c.inMulti ? c.multiQueue.count : -1
+        let multi = c.inMulti ? c.multiQueue.count : c.inExec ? c.execCount : -1
         let obl = c.out.buffer.readableBytes
         return "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=8 name=\(c.name?.string ?? "") "
             + "age=\(age) idle=\(idle) flags=\(c.flagString(blocked: blockedSessions[c.id] != nil)) db=\(c.db) sub=\(c.channels.count) "

@@ -80,7 +80,11 @@ extension Broker {
         discardTransaction(s)
         s.out.arrayHeader(queue.count)
         s.inExec = true
-        defer { s.inExec = false }
+        s.execCount = queue.count
+        defer {
+            s.inExec = false
+            s.execCount = 0
+        }
         for args in queue {
             guard var spec = commands.lookup(args[0]) else { continue }
             if !spec.subcommands.isEmpty, args.count > 1, let sub = spec.subcommand(args[1]) { spec = sub }

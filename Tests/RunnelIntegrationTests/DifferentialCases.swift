@@ -202,6 +202,13 @@ let serverCoreCases: [DiffCase] = [
                                "CLIENT HELP", "CLIENT REPLY foo", "CLIENT NO-EVICT on", "CLIENT NO-EVICT maybe",
                                "~CLIENT INFO", "~CLIENT LIST", "CLIENT LIST TYPE foo", "~CLIENT LIST TYPE pubsub",
                                "CLIENT LIST ID x", "CLIENT LIST FOO"]),
+    // CLIENT INFO's flags and fields as redis-server reports them (varying fields masked): a
+    // database, a name, MULTI (also while EXEC runs, with cmd=exec), NO-EVICT, tracking.
+    DiffCase("client info fields", [
+        "%CLIENT INFO", "SELECT 3", "CLIENT SETNAME alpha", "%CLIENT INFO", "MULTI", "%CLIENT INFO", "%EXEC",
+        "CLIENT NO-EVICT on", "%CLIENT INFO", "RESET", "%CLIENT INFO", "CLIENT NO-EVICT off",
+        "CLIENT TRACKING on BCAST PREFIX x", "%CLIENT INFO", "CLIENT TRACKING off", "%CLIENT INFO",
+    ]),
     DiffCase("client kill", ["CLIENT KILL 1.2.3.4:5", "CLIENT KILL ID 999999", "CLIENT KILL ID x",
                              "CLIENT KILL FOO bar", "CLIENT KILL TYPE foo", "CLIENT KILL TYPE master",
                              "CLIENT KILL SKIPME maybe", "CLIENT KILL ADDR 1.2.3.4:5 SKIPME yes",

@@ -301,8 +301,24 @@ public final class DifferentialRunner {
         case .map(let m):
             return .map(m.map { k, v in (k, text(k).map(timeKeys.contains) == true && isInt(v) ? .integer(0) : maskingTimes(v)) })
         case .set(let s): return .set(s.map(maskingTimes))
+        case .bulk(let b?): return .bulk(Array(maskingClientFields(String(decoding: b, as: UTF8.self)).utf8))
+        case .verbatim(let t): return .verbatim(String(t.prefix(4)) + maskingClientFields(String(t.dropFirst(4))))  // "txt:"
         default: return v
         }
+    }
+
+    /// CLIENT INFO/LIST lines with the fields that differ between any two servers (ids,
+    /// addresses, ages, buffer sizes) replaced by `*`; other text unchanged.
+    static func maskingClientFields(_ text: String) -> String {
+        guard text.contains(" addr="), text.contains(" laddr=") else { return text }
+        let varying: Set<Substring> = ["id", "addr", "laddr", "fd", "age", "idle", "qbuf", "qbuf-free", "argv-mem",
+                                       "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events"]
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
+                guard let eq = word.firstIndex(of: "="), varying.contains(word[..<eq]) else { return String(word) }
+                return word[..<eq] + "=*"
+            }.joined(separator: " ")
+        }.joined(separator: "\n")
     }
 
     /// The value with the space-separated words of every bulk string sorted.
