@@ -221,7 +221,7 @@ extension Broker {
                 return
             }
             guard let bit = ACLCategory.bit(a[2].string) else {
-                b.replyError(s, "ERR Unknown category '\(String(a[2].string.prefix(128)))'")
+                b.replyError(s, "ERR Unknown category '\(a[2].cString(limit: 128))'")
                 return
             }
             // Runnel's own commands (ACL rules also accept the rest of Redis's table).
@@ -303,7 +303,7 @@ extension Broker {
         switch ACL.mergeSelectorArguments(a.dropFirst(3).map { Array($0.readableBytesView) }) {
         case .rules(let merged): rules = merged
         case .unmatched(let index):
-            replyError(s, "ERR Unmatched parenthesis in acl selector starting at '\(a[index + 3].string)'.")
+            replyError(s, "ERR Unmatched parenthesis in acl selector starting at '\(a[index + 3].errorText)'.")
             return
         }
         switch acl.stage(name, rules) {
@@ -388,17 +388,17 @@ extension Broker {
 
     func aclDryRun(_ s: ClientSession, _ a: CommandArgs) {
         guard let user = acl.user(a[2].string) else {
-            replyError(s, "ERR User '\(a[2].string)' not found")
+            replyError(s, "ERR User '\(a[2].errorText)' not found")
             return
         }
         let cmd = CommandArgs(a.dropFirst(3))
         guard var spec = commands.lookup(cmd[0]) else {
-            replyError(s, "ERR Command '\(cmd[0].string)' not found")
+            replyError(s, "ERR Command '\(cmd[0].errorText)' not found")
             return
         }
         if !spec.subcommands.isEmpty, cmd.count > 1 {
             guard let sub = spec.subcommand(cmd[1]) else {
-                replyError(s, "ERR Command '\(cmd[0].string)' not found")
+                replyError(s, "ERR Command '\(cmd[0].errorText)' not found")
                 return
             }
             spec = sub

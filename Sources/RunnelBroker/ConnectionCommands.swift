@@ -104,7 +104,7 @@ extension Broker {
                 newName = a[i + 1]
                 i += 2
             } else {
-                replyError(s, "ERR Syntax error in HELLO option '\(a[i].string)'")
+                replyError(s, "ERR Syntax error in HELLO option '\(a[i].errorText)'")
                 return
             }
         }
@@ -174,7 +174,7 @@ extension Broker {
                 if a[i].equalsIgnoringCase("type") && i + 1 < a.count {
                     let t = a[i + 1].lowercasedString
                     guard ["normal", "master", "replica", "slave", "pubsub"].contains(t) else {
-                        b.replyError(s, "ERR Unknown client type '\(a[i + 1].string)'")
+                        b.replyError(s, "ERR Unknown client type '\(a[i + 1].errorText)'")
                         return
                     }
                     filterType = t
@@ -378,13 +378,13 @@ extension Broker {
             } else if a[i].equalsIgnoringCase("type") {
                 let t = value.lowercasedString
                 guard ["normal", "master", "replica", "slave", "pubsub"].contains(t) else {
-                    replyError(s, "ERR Unknown client type '\(value.string)'")
+                    replyError(s, "ERR Unknown client type '\(value.errorText)'")
                     return
                 }
                 type = t
             } else if a[i].equalsIgnoringCase("user") {
                 guard let u = acl.user(value.string) else {
-                    replyError(s, "ERR No such user '\(value.string)'")
+                    replyError(s, "ERR No such user '\(value.errorText)'")
                     return
                 }
                 user = u

@@ -1,4 +1,5 @@
 import NIOCore
+import RunnelRESP
 import RunnelStreams
 
 /// A key: its bytes, stored compactly (copied out of the request buffer).
@@ -16,12 +17,16 @@ extension ByteBuffer {
     /// The bytes as a String (lossy UTF-8), for messages and logs.
     var string: String { String(decoding: readableBytesView, as: UTF8.self) }
 
+    /// An argument as Redis's `%s` quotes it in an error message: the bytes up to the first
+    /// NUL, exact also when they are not UTF-8 (`RESPWriter.escapedText`).
+    var errorText: String { cString() }
+
     /// At most `limit` bytes, up to the first NUL: what Redis's `%.Ns` prints of an argument
-    /// in an error message.
+    /// in an error message (exact bytes, as `errorText`).
     func cString(limit: Int = .max) -> String {
         let bytes = readableBytesView
         let end = bytes.firstIndex(of: 0) ?? bytes.endIndex
-        return String(decoding: bytes[..<end].prefix(limit), as: UTF8.self)
+        return RESPWriter.escapedText(bytes[..<end].prefix(limit))
     }
 
     /// ASCII-lowercased string of the bytes.

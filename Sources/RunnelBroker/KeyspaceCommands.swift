@@ -444,7 +444,7 @@ extension Broker {
             else if opt.equalsIgnoringCase("gt") { gt = true }
             else if opt.equalsIgnoringCase("lt") { lt = true }
             else {
-                replyError(s, "ERR Unsupported option \(opt.string)")
+                replyError(s, "ERR Unsupported option \(opt.errorText)")
                 return
             }
         }

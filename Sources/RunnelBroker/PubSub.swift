@@ -172,14 +172,14 @@ extension Broker {
         let introspect = ["pubsub", "loading", "stale"]
         r.sub("pubsub", "channels", -2, introspect, ["@pubsub", "@slow"], "List active channels") { b, s, a in
             guard a.count <= 3 else {
-                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try PUBSUB HELP.")
+                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].errorText)'. Try PUBSUB HELP.")
                 return
             }
             b.replyChannelList(s, b.pubsub.channels, pattern: a.count > 2 ? a[2] : nil)
         }
         r.sub("pubsub", "shardchannels", -2, introspect, ["@pubsub", "@slow"], "List active shard channels") { b, s, a in
             guard a.count <= 3 else {
-                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].string)'. Try PUBSUB HELP.")
+                b.replyError(s, "ERR unknown subcommand or wrong number of arguments for '\(a[1].errorText)'. Try PUBSUB HELP.")
                 return
             }
             b.replyChannelList(s, b.pubsub.shardChannels, pattern: a.count > 2 ? a[2] : nil)

@@ -145,15 +145,15 @@ extension Broker {
             for i in stride(from: 2, to: a.count, by: 2) {
                 let name = a[i].string
                 guard let canonical = ServerConfig.canonicalName(name) else {
-                    b.replyError(s, "ERR Unknown option or number of arguments for CONFIG SET - '\(name)'")
+                    b.replyError(s, "ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].errorText)'")
                     return
                 }
                 guard ServerConfig.isMutable(canonical) else {
-                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - can't set immutable config")
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[i].errorText)') - can't set immutable config")
                     return
                 }
                 guard seen.insert(name.lowercased()).inserted else {
-                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(name)') - duplicate parameter")
+                    b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[i].errorText)') - duplicate parameter")
                     return
                 }
                 names.append(canonical)

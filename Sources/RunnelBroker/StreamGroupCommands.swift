@@ -63,7 +63,7 @@ extension Broker {
     }
 
     func noGroupForKey(_ s: ClientSession, _ key: ByteBuffer, _ group: ByteBuffer) {
-        replyError(s, "NOGROUP No such consumer group '\(group.string)' for key name '\(key.string)'")
+        replyError(s, "NOGROUP No such consumer group '\(group.errorText)' for key name '\(key.errorText)'")
     }
 
     func xgroup(_ s: ClientSession, _ a: CommandArgs) {
@@ -175,7 +175,7 @@ extension Broker {
             }
             s.out.integer(pending ?? 0)
         default:
-            replyError(s, "ERR unknown subcommand '\(a[1].string)'. Try XGROUP HELP.")
+            replyError(s, "ERR unknown subcommand '\(a[1].errorText)'. Try XGROUP HELP.")
         }
     }
 
@@ -216,7 +216,7 @@ extension Broker {
         }
         let name = Array(a[2].readableBytesView)
         guard let box = readStream(s.db, a[1]), let group = box.stream.groups[name] else {
-            replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
+            replyError(s, "NOGROUP No such key '\(a[1].errorText)' or consumer group '\(a[2].errorText)'")
             return
         }
         if count < 0 {
@@ -270,7 +270,7 @@ extension Broker {
     func xclaim(_ s: ClientSession, _ a: CommandArgs) {
         let groupName = Array(a[2].readableBytesView)
         guard let box = readStream(s.db, a[1]), box.stream.groups[groupName] != nil else {
-            replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
+            replyError(s, "NOGROUP No such key '\(a[1].errorText)' or consumer group '\(a[2].errorText)'")
             return
         }
         guard let minIdleRaw = RESPInteger.parse(a[4]) else {
@@ -318,7 +318,7 @@ extension Broker {
                 }
                 lastID = id
             } else {
-                replyError(s, "ERR Unrecognized XCLAIM option '\(opt.string)'")
+                replyError(s, "ERR Unrecognized XCLAIM option '\(opt.errorText)'")
                 return
             }
             j += 1
@@ -401,7 +401,7 @@ extension Broker {
         }
         let groupName = Array(a[2].readableBytesView)
         guard let box = readStream(s.db, a[1]), let group = box.stream.groups[groupName] else {
-            replyError(s, "NOGROUP No such key '\(a[1].string)' or consumer group '\(a[2].string)'")
+            replyError(s, "NOGROUP No such key '\(a[1].errorText)' or consumer group '\(a[2].errorText)'")
             return
         }
         let now = turnTimeMs

@@ -133,7 +133,7 @@ extension Broker {
             let idArg = a[streamsAt + streamCount + k]
             let box = readStream(s.db, key)
             if let g = request.group, box?.stream.groups[g] == nil {
-                replyError(s, "NOGROUP No such key '\(key.string)' or consumer group '\(groupName!.string)' in XREADGROUP with GROUP option")
+                replyError(s, "NOGROUP No such key '\(key.errorText)' or consumer group '\(groupName!.errorText)' in XREADGROUP with GROUP option")
                 return
             }
             let id: StreamID

@@ -86,12 +86,65 @@ public struct RESPWriter {
     /// CR and LF are replaced by spaces as Redis does.
     public mutating func error(_ text: String) {
         buffer.writeInteger(UInt8(ascii: "-"))
-        if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
-            buffer.writeBytes(text.utf8.map { ($0 == 0x0D || $0 == 0x0A) ? 0x20 : $0 })
+        if text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0xF4 }) {
+            // Newlines become spaces (as Redis's addReplyError does); stand-ins for raw bytes
+            // (`escapedText`) become those bytes again.
+            for scalar in text.unicodeScalars {
+                if scalar.value >= Self.rawByteBase {
+                    buffer.writeInteger(UInt8(scalar.value - Self.rawByteBase + 0x80))
+                } else if scalar == "\r" || scalar == "\n" {
+                    buffer.writeInteger(UInt8(0x20))
+                } else {
+                    buffer.writeString(String(scalar))
+                }
+            }
         } else {
             buffer.writeString(text)
         }
         writeCRLF()
+    }
+
+    /// First of the 128 stand-in scalars (U+10FF80…U+10FFFF, private use) for bytes 0x80…0xFF
+    /// that are not part of valid UTF-8.
+    public static let rawByteBase: UInt32 = 0x10FF80
+
+    /// Argument bytes as text for an error message: valid UTF-8 as it is, every other byte as
+    /// its stand-in scalar, which `error` writes back as the byte. So errors quote arguments
+    /// byte for byte, as Redis's do. (Valid UTF-8 for U+10FF80…U+10FFFF, private-use code
+    /// points no client sends, would come out as single bytes.)
+    public static func escapedText<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let b = Array(bytes)
+        if !b.contains(where: { $0 >= 0x80 }) { return String(decoding: b, as: UTF8.self) }
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < b.count {
+            let lead = b[i]
+            var length = 0
+            var value: UInt32 = 0
+            var minimum: UInt32 = 0
+            switch lead {
+            case 0x00...0x7F: length = 1; value = UInt32(lead)
+            case 0xC2...0xDF: length = 2; value = UInt32(lead & 0x1F); minimum = 0x80
+            case 0xE0...0xEF: length = 3; value = UInt32(lead & 0x0F); minimum = 0x800
+            case 0xF0...0xF4: length = 4; value = UInt32(lead & 0x07); minimum = 0x10000
+            default: length = 0
+            }
+            var valid = length > 0 && i + length <= b.count
+            if valid {
+                for k in 1..<max(length, 1) where valid {
+                    let c = b[i + k]
+                    if c & 0xC0 != 0x80 { valid = false } else { value = value << 6 | UInt32(c & 0x3F) }
+                }
+            }
+            if valid, value >= minimum, let scalar = Unicode.Scalar(value) {
+                out.append(scalar)
+                i += length
+            } else {
+                out.append(Unicode.Scalar(rawByteBase + UInt32(lead) - 0x80)!)
+                i += 1
+            }
+        }
+        return String(out)
     }
 
     @inlinable

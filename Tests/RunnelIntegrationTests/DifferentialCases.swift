@@ -298,5 +298,9 @@ let serverCoreCases: [DiffCase] = [
                                                   "raw:\r\n"]),
     DiffCase("nul byte hides a line end", ["raw:PI\\x00NG\r\n", "raw:*1\r\n$4\r\nPING\r\n"]),
     DiffCase("nul byte in a bulk header", ["raw:*1\r\n$\\x004\r\nPING\r\n"]),
+    DiffCase("argument bytes that are not UTF-8 in errors", [
+        "raw:*2\r\n$3\r\nx\\x94y\r\n$1\r\na\r\n", "raw:*3\r\n$8\r\nXPENDING\r\n$2\r\nk\\xc3\r\n$3\r\ng\\xc3\\xa9\r\n",
+        "raw:*2\r\n$6\r\nOBJECT\r\n$4\r\n\\xf4\\x90\\x80\\x80\r\n", "raw:*3\r\n$5\r\nHELLO\r\n$1\r\n3\r\n$2\r\n\\xc0\\x80\r\n",
+    ]),
     DiffCase("unknown command name with a nul byte", ["raw:*2\r\n$6\r\nDBS\\x00IZ\r\n$3\r\na\\x00b\r\n"]),
 ]

@@ -35,6 +35,19 @@ struct RESPWriterTests {
         }
     }
 
+    @Test("errors quote argument bytes exactly, UTF-8 or not")
+    func errorBytes() {
+        let samples: [[UInt8]] = [[0x78, 0x94, 0x79], [0xC3], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xE2, 0x82], [0xC0, 0x80],
+                                  [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF0, 0x9F, 0x98, 0x80], Array(0x80...0xFF)]
+        for bytes in samples {
+            let text = "ERR x '" + RESPWriter.escapedText(bytes) + "'\r\n"
+            var w = RESPWriter(buffer: ByteBuffer(), version: .resp2)
+            w.error(text)
+            #expect(Array(w.buffer.readableBytesView) == Array("-ERR x '".utf8) + bytes + Array("'  \r\n".utf8))
+        }
+        #expect(RESPWriter.escapedText(Array("plain é".utf8)) == "plain é")
+    }
+
     @Test("integers at every digit count, both signs")
     func integers() {
         var samples: [Int] = [0, 1, 9, 10, 99, 100, Int.max, Int.min, Int.min + 1]
