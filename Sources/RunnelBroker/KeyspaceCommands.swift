@@ -521,7 +521,9 @@ extension Broker {
                 count = c
                 i += 2
             } else if a[i].equalsIgnoringCase("match") && remaining >= 1 {
-                pattern = a[i + 1]
+                // As Redis: MATCH * filters nothing (and so keeps the empty key name, which
+                // the glob "*" does not match).
+                pattern = a[i + 1].isOnly(UInt8(ascii: "*")) ? nil : a[i + 1]
                 i += 2
             } else if a[i].equalsIgnoringCase("type") && remaining >= 1 {
                 type = a[i + 1].lowercasedString

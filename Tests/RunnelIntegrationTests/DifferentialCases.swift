@@ -204,6 +204,10 @@ let serverCoreCases: [DiffCase] = [
                                "CLIENT LIST ID x", "CLIENT LIST FOO"]),
     // CLIENT INFO's flags and fields as redis-server reports them (varying fields masked): a
     // database, a name, MULTI (also while EXEC runs, with cmd=exec), NO-EVICT, tracking.
+    DiffCase("empty key name and match-all patterns", [
+        "XADD \"\" 1-1 f v", "SCAN 0 MATCH *", "SCAN 0 MATCH \"\"", "SCAN 0 MATCH **", "KEYS *", "KEYS **", "RANDOMKEY",
+        "EXISTS \"\"", "TYPE \"\"", "@1 SUBSCRIBE \"\"", "PUBSUB CHANNELS *", "PUBSUB CHANNELS", "PUBSUB NUMSUB \"\"",
+    ]),
     DiffCase("client info fields", [
         "%CLIENT INFO", "SELECT 3", "CLIENT SETNAME alpha", "%CLIENT INFO", "MULTI", "%CLIENT INFO", "%EXEC",
         "CLIENT NO-EVICT on", "%CLIENT INFO", "RESET", "%CLIENT INFO", "CLIENT NO-EVICT off",
