@@ -198,17 +198,21 @@ extension Broker {
             replyError(s, "ERR You can't specify both OPTIN mode and OPTOUT mode")
             return
         }
+        if s.tracking.on && (optin && s.tracking.optout || optout && s.tracking.optin) {
+            replyError(s, "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.")
+            return
+        }
         // Prefixes must not overlap (one a prefix of the other), with the client's current
         // ones or with each other. Redis's check reports an overlap inside the given list but
         // goes on to enable tracking (and answer OK too) unless the overlap involves the
         // first prefix given; replies match it.
         for (i, p) in prefixes.enumerated() {
             for old in s.tracking.prefixes where Self.prefixesOverlap(old, p) {
-                replyError(s, "ERR Prefix '\(p.cString)' overlaps with an existing prefix '\(old.cString)'. Prefixes for a single client must not overlap.")
+                replyError(s, "ERR Prefix '\(p.errorText)' overlaps with an existing prefix '\(old.errorText)'. Prefixes for a single client must not overlap.")
                 return
             }
             if let q = prefixes[(i + 1)...].first(where: { Self.prefixesOverlap(p, $0) }) {
-                replyError(s, "ERR Prefix '\(p.cString)' overlaps with another provided prefix '\(q.cString)'. Prefixes for a single client must not overlap.")
+                replyError(s, "ERR Prefix '\(p.errorText)' overlaps with another provided prefix '\(q.errorText)'. Prefixes for a single client must not overlap.")
                 if i == 0 { return }
                 break
             }
@@ -409,7 +413,13 @@ extension Broker {
             dest.out.arrayHeader(1)
             dest.out.bulk(k)
         case .all:
-            dest.out.null()
+            // Redis writes the null of the *tracking* client's protocol, raw: a RESP3 client
+            // redirecting to a RESP2 subscriber makes it receive `_` inside a `message`.
+            if source.resp == .resp3 {
+                dest.out.buffer.writeStaticString("_\r\n")
+            } else {
+                dest.out.buffer.writeStaticString("$-1\r\n")
+            }
         case .keys(let ks):
             dest.out.arrayHeader(ks.count)
             for k in ks { dest.out.bulk(k) }
@@ -418,11 +428,3 @@ extension Broker {
     }
 }
 
-extension ByteBuffer {
-    /// The bytes up to the first NUL as text, as Redis's `%s` prints a key.
-    var cString: String {
-        let bytes = readableBytesView
-        let end = bytes.firstIndex(of: 0) ?? bytes.endIndex
-        return String(decoding: bytes[..<end], as: UTF8.self)
-    }
-}

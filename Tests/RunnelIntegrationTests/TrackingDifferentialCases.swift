@@ -6,6 +6,18 @@ import RunnelTestSupport
 /// `__redis__:invalidate` messages). `@n ?` reads what reached connection n. Replies that carry
 /// a client ID (which differs between the servers) compare by shape (`~`).
 let trackingCases: [DiffCase] = [
+    // OPTIN and OPTOUT cannot be swapped while tracking is on (plain ON may follow either).
+    DiffCase("tracking optin optout switch", [
+        "CLIENT TRACKING on OPTIN", "CLIENT TRACKING on OPTOUT", "CLIENT CACHING yes", "CLIENT TRACKING on",
+        "CLIENT TRACKING on OPTOUT", "CLIENT TRACKING on OPTIN", "CLIENT CACHING no", "CLIENT TRACKING off",
+        "CLIENT TRACKING on OPTIN", "CLIENT TRACKINGINFO", "CLIENT TRACKING off",
+    ]),
+    // A flush invalidates everything with a null in the tracking client's protocol, written
+    // as it is also into a RESP2 `message` when a RESP3 client redirects there.
+    DiffCase("tracking flush null by the tracking client's protocol", [
+        "@2 SUBSCRIBE __redis__:invalidate", "@1 ~HELLO 3", "@1 CLIENT TRACKING on REDIRECT $ID2", "@1 XLEN k",
+        "FLUSHALL", "@2 ?", "@1 CLIENT TRACKING off", "@3 CLIENT TRACKING on REDIRECT $ID2", "@3 XLEN k", "FLUSHALL", "@2 ?",
+    ]),
     DiffCase("tracking remembers read keys", [
         "@1 CLIENT TRACKING on", "@1 XLEN k1", "@1 XRANGE k2 - +", "@1 XREAD STREAMS k3 k4 0 0", "@1 XINFO STREAM k5",
         "@2 XADD k1 1-1 f v", "@1 ?", "@2 XADD k2 1-1 f v", "@2 XADD k3 1-1 f v", "@2 XADD k4 1-1 f v", "@1 ?",
