@@ -233,6 +233,7 @@ extension Broker {
         s.tracking.on = true
         s.tracking.brokenRedirect = false
         s.tracking.redirect = redirect
+        s.trackingRedirection = redirect
         s.tracking.optin = optin
         s.tracking.optout = optout
         s.tracking.noloop = noloop
@@ -382,13 +383,14 @@ extension Broker {
     private func deliverInvalidation(_ source: ClientSession, _ what: Invalidation) {
         var dest = source
         var redirected = false
-        if source.tracking.redirect != 0 {
-            guard let r = clients[source.tracking.redirect] else {
+        if source.trackingRedirection != 0 {
+            guard let r = clients[source.trackingRedirection] else {
+                // Told at every invalidation while the redirect is gone (as Redis 7.0).
                 source.tracking.brokenRedirect = true
                 if source.resp == .resp3 {
                     source.out.pushHeader(2)
                     source.out.bulk("tracking-redir-broken" as StaticString)
-                    source.out.integer(source.tracking.redirect)
+                    source.out.integer(source.trackingRedirection)
                     if source !== executingSession { scheduleFlush(source) }
                 }
                 return

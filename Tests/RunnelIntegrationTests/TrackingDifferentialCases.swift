@@ -12,6 +12,18 @@ let trackingCases: [DiffCase] = [
         "CLIENT TRACKING on OPTOUT", "CLIENT TRACKING on OPTIN", "CLIENT CACHING no", "CLIENT TRACKING off",
         "CLIENT TRACKING on OPTIN", "CLIENT TRACKINGINFO", "CLIENT TRACKING off",
     ]),
+    // An invalidation a client causes for itself inside EXEC goes out after EXEC, to the
+    // REDIRECT it had, even if the transaction turned tracking off meanwhile.
+    DiffCase("tracking off inside exec keeps the pending invalidation", [
+        "@2 SUBSCRIBE __redis__:invalidate", "@1 CLIENT TRACKING on REDIRECT $ID2", "@1 XLEN pb", "@1 MULTI",
+        "@1 XADD pb 1-1 f v", "@1 CLIENT TRACKING off", "@1 EXEC", "@2 ?",
+    ]),
+    // A redirect target that goes away is reported at each invalidation (RESP3 push with its
+    // id, so compared in shape), and the client is flagged `R`.
+    DiffCase("tracking redirect broken", [
+        "@1 ~HELLO 3", "@2 PING", "@1 CLIENT TRACKING on REDIRECT $ID2", "@1 XLEN k", "@1 XLEN j", "@2 QUIT",
+        "sleep:50", "XADD k 1-1 f v", "@1 ~PING", "XADD j 1-1 f v", "@1 ~PING", "@1 %CLIENT INFO", "@1 ~CLIENT TRACKINGINFO",
+    ]),
     // A flush invalidates everything with a null in the tracking client's protocol, written
     // as it is also into a RESP2 `message` when a RESP3 client redirects there.
     DiffCase("tracking flush null by the tracking client's protocol", [

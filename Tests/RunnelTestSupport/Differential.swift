@@ -315,7 +315,10 @@ public final class DifferentialRunner {
                                        "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events"]
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             line.split(separator: " ", omittingEmptySubsequences: false).map { word -> String in
-                guard let eq = word.firstIndex(of: "="), varying.contains(word[..<eq]) else { return String(word) }
+                guard let eq = word.firstIndex(of: "=") else { return String(word) }
+                // A redirect is a client id: kept when none (-1, 0), masked otherwise.
+                if word[..<eq] == "redir" && !["-1", "0"].contains(word[word.index(after: eq)...]) { return "redir=ID" }
+                guard varying.contains(word[..<eq]) else { return String(word) }
                 return word[..<eq] + "=*"
             }.joined(separator: " ")
         }.joined(separator: "\n")
