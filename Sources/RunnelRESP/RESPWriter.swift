@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The protocol a connection speaks: RESP2 (default) or RESP3 (after `HELLO 3`).
 public enum RESPVersion: Int, Sendable {
     case resp2 = 2
@@ -390,12 +396,13 @@ public struct RESPWriter {
 
 /// Double formatting as redis-server prints doubles in replies.
 public enum RESPDouble {
+    /// `%.17g`, as redis-server 7.0's addReplyDouble prints (so 0.028 is
+    /// "0.028000000000000001" and 0.5 is "0.5"); "inf", "-inf", "nan" as Redis.
     public static func format(_ value: Double) -> String {
         if value.isInfinite { return value > 0 ? "inf" : "-inf" }
         if value.isNaN { return "nan" }
-        if value == value.rounded(.towardZero) && abs(value) < 1e17 {
-            return String(Int64(value))
-        }
-        return "\(value)"
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.17g", $0) }
+        return String(decoding: buffer.prefix(Int(max(0, min(n, 63)))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

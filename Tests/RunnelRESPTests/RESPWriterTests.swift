@@ -94,6 +94,11 @@ struct RESPWriterTests {
         #expect(render(.resp2) { $0.double(1.5) } == "$3\r\n1.5\r\n")
         #expect(render(.resp3) { $0.double(3) } == ",3\r\n")
         #expect(render(.resp3) { $0.double(-.infinity) } == ",-inf\r\n")
+        // %.17g, as redis-server 7.0 prints doubles.
+        #expect(render(.resp3) { $0.double(0.028) } == ",0.028000000000000001\r\n")
+        #expect(render(.resp2) { $0.double(0.16) } == "$4\r\n0.16\r\n")
+        #expect(render(.resp3) { $0.double(1e20) } == ",1e+20\r\n")
+        #expect(render(.resp3) { $0.double(-0.5) } == ",-0.5\r\n")
         #expect(render(.resp2) { $0.verbatim("a") } == "$1\r\na\r\n")
         #expect(render(.resp3) { $0.verbatim("a") } == "=5\r\ntxt:a\r\n")
     }
