@@ -545,24 +545,17 @@ public struct ServerConfig: Sendable {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : "\(v)"
     }
 
-    /// C's strtoll(text, &end, 10) where `*end` must be the terminating NUL: leading spaces, an
-    /// optional sign, digits, clamped to Int64 on overflow; nil if anything follows the digits
-    /// or there are none (then `end` stays at the start), except that "" reads as 0.
     /// `shutdown-on-sigint`/`-sigterm`: Redis's flag enum. Words (split at single spaces) name
     /// flags case-insensitively; the value prints as the one name that matches it exactly, else
     /// the set flags in declaration order ("force now save" → "save now force").
     private static func shutdownFlags(_ text: String) throws(Invalid) -> String {
         let names = ["default", "save", "nosave", "now", "force"]
-        let words = text.isEmpty ? [] : text.split(separator: " ", omittingEmptySubsequences: false)
+        let invalid = Invalid(reason: "argument(s) must be one of the following: " + names.joined(separator: ", "))
+        guard !text.isEmpty else { throw invalid }
         var flags = 0
-        for w in words {
-            guard let i = names.firstIndex(of: w.lowercased()) else {
-                throw Invalid(reason: "argument(s) must be one of the following: " + names.joined(separator: ", "))
-            }
+        for w in text.split(separator: " ", omittingEmptySubsequences: false) {
+            guard let i = names.firstIndex(of: w.lowercased()) else { throw invalid }
             flags |= i == 0 ? 0 : 1 << (i - 1)
-        }
-        if words.isEmpty {
-            throw Invalid(reason: "argument(s) must be one of the following: " + names.joined(separator: ", "))
         }
         if flags & 0b11 == 0b11 {
             throw Invalid(reason: "shutdown options SAVE and NOSAVE can't be used simultaneously")
@@ -571,6 +564,9 @@ public struct ServerConfig: Sendable {
         return (1..<names.count).filter { flags & (1 << ($0 - 1)) != 0 }.map { names[$0] }.joined(separator: " ")
     }
 
+    /// C's strtoll(text, &end, 10) where `*end` must be the terminating NUL: leading spaces, an
+    /// optional sign, digits, clamped to Int64 on overflow; nil if anything follows the digits
+    /// or there are none (then `end` stays at the start), except that "" reads as 0.
     static func strtollWhole(_ text: Substring) -> Int64? {
         var bytes = text.utf8[...]
         while let c = bytes.first, c == 32 || (9...13).contains(c) { bytes = bytes.dropFirst() }

@@ -368,7 +368,9 @@ public struct RESPWriter {
             }
         case UInt8(ascii: "$"), UInt8(ascii: "="):
             guard let n = count, n >= 0, i + n + 2 <= b.count else { return false }
-            bulk(slice: b[i..<(i + n)])
+            // A verbatim string's 4-byte format prefix ("txt:") is dropped in RESP2, as Redis does.
+            let skip = marker == UInt8(ascii: "=") ? min(4, n) : 0
+            bulk(slice: b[(i + skip)..<(i + n)])
             i += n + 2
         case UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: ":"):
             buffer.writeBytes(b[(i - head.count - 3)..<i])

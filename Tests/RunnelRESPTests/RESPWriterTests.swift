@@ -27,6 +27,7 @@ struct RESPWriterTests {
         #expect(render(.resp3) { $0.transcode(resp3: stored) } == stored)
         let resp2 = "*4\r\n$4\r\nname\r\n*2\r\n+RO\r\n:-3\r\n$5\r\nextra\r\n*3\r\n$-1\r\n:1\r\n$3\r\n1.5\r\n$0\r\n\r\n"
         #expect(render(.resp2) { $0.transcode(resp3: stored) } == resp2)
+        #expect(render(.resp2) { $0.transcode(resp3: "=7\r\ntxt:abc\r\n") } == "$3\r\nabc\r\n")
         // Malformed input stops with false, never traps.
         for bad in ["*2\r\n:1\r\n", "$5\r\nab\r\n", "?x\r\n", "*x\r\n", "$-1\r\n", "+no end"] {
             var ok = true
