@@ -80,23 +80,29 @@ extension Broker {
             s.out.simpleString("Background append only file rewriting started" as StaticString)
         }
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
-            var abort = false
+            // As Redis: any of NOSAVE, SAVE, NOW, FORCE, ABORT (repeats allowed); ABORT with
+            // another flag, or NOSAVE with SAVE, is a syntax error.
+            var abort = false, save = false, nosave = false, otherFlag = false
             for opt in a.dropFirst() {
                 if opt.equalsIgnoringCase("abort") {
                     abort = true
-                } else if !(opt.equalsIgnoringCase("nosave") || opt.equalsIgnoringCase("save")
-                    || opt.equalsIgnoringCase("now") || opt.equalsIgnoringCase("force"))
-                {
+                } else if opt.equalsIgnoringCase("nosave") {
+                    nosave = true
+                } else if opt.equalsIgnoringCase("save") {
+                    save = true
+                } else if opt.equalsIgnoringCase("now") || opt.equalsIgnoringCase("force") {
+                    otherFlag = true
+                } else {
                     b.replyError(s, "ERR syntax error")
                     return
                 }
             }
+            if abort && (save || nosave || otherFlag) || save && nosave {
+                b.replyError(s, "ERR syntax error")
+                return
+            }
             if abort {
-                if a.count > 2 {
-                    b.replyError(s, "ERR syntax error")
-                } else {
-                    b.replyError(s, "ERR No shutdown in progress.")
-                }
+                b.replyError(s, "ERR No shutdown in progress.")
                 return
             }
             b.logger.notice("User requested shutdown...")

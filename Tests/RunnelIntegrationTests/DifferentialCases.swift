@@ -278,7 +278,8 @@ let serverCoreCases: [DiffCase] = [
                                          "COMMAND GETKEYSANDFLAGS migrate h 1 \"\" 0 1 KEYS a b", "COMMAND GETKEYSANDFLAGS expire k 1",
                                          "COMMAND GETKEYSANDFLAGS object encoding k", "COMMAND GETKEYSANDFLAGS touch a b",
                                          "COMMAND GETKEYSANDFLAGS xgroup create s g $", "COMMAND GETKEYSANDFLAGS unlink a"]),
-    DiffCase("shutdown errors", ["SHUTDOWN ABORT", "SHUTDOWN FOO", "SHUTDOWN ABORT NOW"]),
+    DiffCase("shutdown errors", ["SHUTDOWN ABORT", "SHUTDOWN FOO", "SHUTDOWN ABORT NOW", "SHUTDOWN NOSAVE SAVE",
+                                 "SHUTDOWN save NOSAVE now", "SHUTDOWN ABORT ABORT", "SHUTDOWN NOW FORCE FOO", "PING"]),
     DiffCase("lastsave", ["~LASTSAVE", "LASTSAVE x"]),
     // Protocol
     DiffCase("inline commands", ["raw:PING\r\n", "raw:ECHO \"a b\"\r\n", "raw:ECHO 'it\\'s'\r\n",
