@@ -385,7 +385,8 @@ extension Broker {
         while j < a.count {
             let more = a.count - 1 - j
             if a[j].equalsIgnoringCase("count") && more > 0 {
-                guard let n = RESPInteger.parse(a[j + 1]), n >= 1, n <= Int.max / 10 else {
+                // Redis 7.0 caps COUNT at LONG_MAX / 16 (the size of a stream ID).
+                guard let n = RESPInteger.parse(a[j + 1]), n >= 1, n <= Int.max / 16 else {
                     replyError(s, "ERR COUNT must be > 0")
                     return
                 }
@@ -402,6 +403,12 @@ extension Broker {
         let groupName = Array(a[2].readableBytesView)
         guard let box = readStream(s.db, a[1]), let group = box.stream.groups[groupName] else {
             replyError(s, "NOGROUP No such key '\(a[1].errorText)' or consumer group '\(a[2].errorText)'")
+            return
+        }
+        // Redis then allocates COUNT stream IDs up front; past what a 47-bit address space can
+        // map (2^43 IDs of 16 bytes) that always fails, with this error.
+        if count > 1 << 43 {
+            replyError(s, "ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
             return
         }
         let now = turnTimeMs

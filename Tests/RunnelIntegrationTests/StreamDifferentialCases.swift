@@ -220,6 +220,14 @@ let streamCases: [DiffCase] = [
                                  "@1 PSUBSCRIBE __key*__:*", "XADD s 1-1 a 1", "^@1 ?", "XGROUP CREATE s g 0", "^@1 ?",
                                  "XADD s MAXLEN 0 2-1 a 1", "^@1 ?", "XDEL s 9-9", "XSETID s 5-1", "^@1 ?",
                                  "XREADGROUP GROUP g c STREAMS s >", "^@1 ?", "CONFIG SET notify-keyspace-events \"\""]),
+    // XAUTOCLAIM's COUNT: at most LONG_MAX/16, and Redis's up-front allocation of COUNT IDs
+    // fails far below that (no claim happens then).
+    DiffCase("xautoclaim count limits", [
+        "XADD s 1-1 a 1", "XGROUP CREATE s g 0", "XREADGROUP GROUP g c STREAMS s >",
+        "XAUTOCLAIM s g c 0 0 COUNT 576460752303423488", "XAUTOCLAIM s g c 0 0 COUNT 576460752303423487",
+        "XAUTOCLAIM nokey g c 0 0 COUNT 576460752303423487", "XAUTOCLAIM s g c 0 0 COUNT 1000000000",
+        "%XPENDING s g - + 10",
+    ]),
     // Which check comes first when the key (or group) is missing: XDEL and XACK answer 0 before
     // looking at the IDs, XTRIM checks its options first, XINFO STREAM looks the key up first.
     DiffCase("missing key before argument errors", [
