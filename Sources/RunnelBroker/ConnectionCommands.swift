@@ -93,37 +93,32 @@ extension Broker {
             version = v == 3 ? .resp3 : .resp2
             i = 2
         }
-        var newName: ByteBuffer?
-        var authPair: (String, ByteBuffer)?
+        // As redis-server 7.0: the options take effect one by one, in order. AUTH logs in (or
+        // fails) and SETNAME renames at once, so an error in a later option leaves them done
+        // but the protocol unchanged.
         while i < a.count {
             let more = a.count - i - 1
             if a[i].equalsIgnoringCase("auth") && more >= 2 {
-                authPair = (a[i + 1].string, a[i + 2])
+                guard authenticate(s, user: a[i + 1].string, password: a[i + 2], command: a[0]) else {
+                    replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
+                    return
+                }
                 i += 3
             } else if a[i].equalsIgnoringCase("setname") && more >= 1 {
-                newName = a[i + 1]
+                guard Self.validClientName(a[i + 1]) else {
+                    replyError(s, "ERR Client names cannot contain spaces, newlines or special characters.")
+                    return
+                }
+                s.name = a[i + 1].readableBytes == 0 ? nil : a[i + 1].detached
                 i += 2
             } else {
                 replyError(s, "ERR Syntax error in HELLO option '\(a[i].errorText)'")
                 return
             }
         }
-        if let (user, pass) = authPair {
-            guard authenticate(s, user: user, password: pass, command: a[0]) else {
-                replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
-                return
-            }
-        }
         if !s.authenticated {
             replyError(s, "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
             return
-        }
-        if let newName {
-            guard Self.validClientName(newName) else {
-                replyError(s, "ERR Client names cannot contain spaces, newlines or special characters.")
-                return
-            }
-            s.name = newName.readableBytes == 0 ? nil : newName.detached
         }
         s.resp = version
         s.out.version = version

@@ -13,6 +13,13 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("hello", ["HELLO 4", "HELLO x", "HELLO 2 FOO", "HELLO 2 SETNAME \"a b\"", "~HELLO 2 SETNAME conn1",
                        "CLIENT GETNAME", "~HELLO", "~HELLO 2 AUTH default anything", "HELLO 2 AUTH other pw",
                        "HELLO 2 AUTH default", "~HELLO 3", "PING", "~HELLO 2"]),
+    // HELLO's options act one by one: a bad AUTH stops before a later bad option, a SETNAME
+    // before a bad option stays done, and the protocol changes only if all succeed.
+    DiffCase("hello options in order", [
+        "HELLO 2 AUTH nobody x AUTH default x", "HELLO 2 AUTH nobody x SETNAME", "HELLO 3 SETNAME first FOO",
+        "CLIENT GETNAME", "PING", "HELLO 3 SETNAME \"a b\" AUTH nobody x", "CLIENT GETNAME",
+        "~HELLO 2 AUTH default x SETNAME second", "CLIENT GETNAME",
+    ]),
     DiffCase("auth without password", ["AUTH x", "AUTH default x", "AUTH other x", "AUTH a b c"]),
     DiffCase("reset", ["SELECT 3", "CLIENT SETNAME n", "MULTI", "RESET", "CLIENT GETNAME", "EXEC", "DBSIZE"]),
     DiffCase("quit", ["QUIT"]),
