@@ -56,9 +56,10 @@ public final class ClientSession {
     var isMonitor = false
     /// CLIENT TRACKING mode, and invalidations this client's running command caused for it.
     var tracking = TrackingMode()
-    /// The REDIRECT of the last CLIENT TRACKING ON. Unlike `tracking`, kept when tracking is
-    /// turned off, as Redis keeps `client_tracking_redirection`: invalidations this client
-    /// caused in a command that then turned tracking off (inside EXEC) still go there.
+    /// The REDIRECT of the last CLIENT TRACKING ON (0 for none). Unlike `tracking`, kept when
+    /// tracking is turned off, as Redis keeps `client_tracking_redirection`: invalidations this
+    /// client caused in a command that then turned tracking off (inside EXEC) still go there.
+    /// CLIENT LIST, GETREDIR and TRACKINGINFO show it only while tracking is on.
     var trackingRedirection = 0
     var pendingInvalidations: [Invalidation] = []
     /// Time the pubsub output buffer first exceeded the soft limit, if it still does.

@@ -336,7 +336,7 @@ extension Broker {
             + "age=\(age) idle=\(idle) flags=\(c.flagString(blocked: blockedSessions[c.id] != nil)) db=\(c.db) sub=\(c.channels.count) "
             + "psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(multi) qbuf=0 qbuf-free=0 "
             + "argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=\(obl) oll=0 omem=\(c.bufferedBytes()) tot-mem=0 "
-            + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=\(c.tracking.on ? c.tracking.redirect : -1) resp=\(c.resp.rawValue)"
+            + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=\(c.tracking.on ? c.trackingRedirection : -1) resp=\(c.resp.rawValue)"
     }
 
     func clientKill(_ s: ClientSession, _ a: CommandArgs) {

@@ -24,8 +24,7 @@ struct TrackingMode {
     var caching = false
     /// The REDIRECT client was gone when a message was due.
     var brokenRedirect = false
-    /// REDIRECT client ID; 0 for none.
-    var redirect = 0
+    // The REDIRECT client ID is the session's `trackingRedirection` (it outlives the mode).
     /// BCAST prefixes, in byte order.
     var prefixes: [Key] = []
 }
@@ -101,7 +100,7 @@ extension Broker {
             "client", "getredir", 2, flags, ["@slow", "@connection"],
             "Get tracking notifications redirection client ID if any", since: "6.0.0"
         ) { _, s, _ in
-            s.out.integer(s.tracking.on ? s.tracking.redirect : -1)
+            s.out.integer(s.tracking.on ? s.trackingRedirection : -1)
         }
         r.sub(
             "client", "trackinginfo", 2, flags, ["@slow", "@connection"],
@@ -125,7 +124,7 @@ extension Broker {
             s.out.setHeader(names.count)
             for n in names { s.out.bulk(n) }
             s.out.bulk("redirect" as StaticString)
-            s.out.integer(t.on ? t.redirect : -1)
+            s.out.integer(t.on ? s.trackingRedirection : -1)
             s.out.bulk("prefixes" as StaticString)
             s.out.arrayHeader(t.prefixes.count)
             for p in t.prefixes { s.out.bulk(p) }
@@ -232,7 +231,6 @@ extension Broker {
         if !s.tracking.on { tracking.clients += 1 }
         s.tracking.on = true
         s.tracking.brokenRedirect = false
-        s.tracking.redirect = redirect
         s.trackingRedirection = redirect
         s.tracking.optin = optin
         s.tracking.optout = optout
