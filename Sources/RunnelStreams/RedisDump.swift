@@ -38,9 +38,11 @@ public enum RedisDump {
 
     // MARK: - LZF (the format of liblzf, which Redis uses for RDB strings)
 
-    /// Compresses `input` into at most `limit` bytes; nil when it does not fit. The hash
-    /// table starts empty, so the output is deterministic (Redis's starts with whatever its
-    /// stack held, and can find extra matches; every output decodes the same).
+    /// Compresses `input` into at most `limit` bytes; nil when it does not fit. Matches are
+    /// chosen as liblzf 3.6 chooses them, which Debian's redis-server links: a match may start
+    /// up to three bytes before the end (Redis's bundled copy stops at four). The hash table
+    /// starts empty, so the output is deterministic; liblzf's keeps what its stack held, which
+    /// can rarely add a match (any output decodes the same).
     static func lzfCompress(_ input: [UInt8], limit: Int) -> [UInt8]? {
         let n = input.count
         guard n > 0, limit > 0 else { return nil }
@@ -73,7 +75,7 @@ public enum RedisDump {
             let slot = index(h)
             let ref = table[slot]
             table[slot] = ip
-            if ref > 0, ip - ref - 1 < 1 << 13, ip + 4 < n, input[ref] == input[ip], input[ref + 1] == input[ip + 1],
+            if ref > 0, ip - ref - 1 < 1 << 13, input[ref] == input[ip], input[ref + 1] == input[ip + 1],
                 input[ref + 2] == input[ip + 2]
             {
                 let off = ip - ref - 1

@@ -70,6 +70,12 @@ let serverCoreCases: [DiffCase] = [
                                       "RESTORE t 0 garbage IDLETIME x", "RESTORE t 0 garbage FREQ 256",
                                       "RESTORE t 0 garbage FREQ 5 IDLETIME 5", "RESTORE t 0 garbage IDLETIME",
                                       "RESTORE t 0 garbage REPLACE ABSTTL", "RESTORE s 0 garbage REPLACE", "EXISTS s t"]),
+    // Debian's redis-server links liblzf 3.6, which takes a match up to the input's last three
+    // bytes (Redis's bundled copy stops four bytes short): here the listpack's end.
+    DiffCase("DUMP: LZF takes matches up to the end of the input", ["XADD s 1-1 b fff a xxxx b y",
+                                                                   "XADD s 1-2 b fff a xxxx b \"\"",
+                                                                   "XADD s 1-3 b fff a xxxx b y",
+                                                                   "XADD s 1-4 b fff a xxxx b 219", "DUMP s"]),
     DiffCase("memory", ["MEMORY", "MEMORY FOO", "MEMORY USAGE nokey", "MEMORY USAGE nokey SAMPLES x",
                         "MEMORY USAGE nokey SAMPLES -1", "MEMORY USAGE nokey FOO", "MEMORY USAGE nokey SAMPLES",
                         "MEMORY USAGE nokey SAMPLES 0", "MEMORY PURGE", "MEMORY PURGE x", "MEMORY HELP", "MEMORY DOCTOR",
