@@ -115,6 +115,8 @@ final class ACLCommandUniverse {
         let categories: UInt32
         let parent: Int?
         var children: [Int] = []
+        /// A command of Runnel's that Redis 7.0 does not have (XACKDEL, XDELEX).
+        var extra = false
     }
 
     private(set) var commands: [Command] = []
@@ -132,21 +134,21 @@ final class ACLCommandUniverse {
     ]
 
     init(table: CommandTable) {
-        var rows: [(String, UInt32, String)] = redisCommandCatalog.map {
-            ($0.name, ACLCategory.mask($0.categories.split(separator: " ").map(String.init)), $0.keys)
+        var rows: [(String, UInt32, String, extra: Bool)] = redisCommandCatalog.map {
+            ($0.name, ACLCategory.mask($0.categories.split(separator: " ").map(String.init)), $0.keys, false)
         }
         let known = Set(rows.map(\.0))
         for spec in table.all {
             for s in spec.allSpecs where !known.contains(s.fullName) {
-                rows.append((s.fullName, ACLCategory.mask(s.categories), Self.extraKeySpecs[s.fullName] ?? ""))
+                rows.append((s.fullName, ACLCategory.mask(s.categories), Self.extraKeySpecs[s.fullName] ?? "", true))
             }
         }
         rows.sort { $0.0 < $1.0 }
-        for (name, categories, keys) in rows {
+        for (name, categories, keys, extra) in rows {
             let parentName = name.split(separator: "|").count > 1 ? String(name.split(separator: "|")[0]) : nil
             let parent = parentName.flatMap { ids[$0] }
             let id = commands.count
-            commands.append(Command(name: name, categories: categories, parent: parent))
+            commands.append(Command(name: name, categories: categories, parent: parent, extra: extra))
             ids[name] = id
             if let parent { commands[parent].children.append(id) } else { topLevel.append(id) }
             if !keys.isEmpty { keySpecs[name] = keys.split(separator: ";").compactMap { KeySpec($0) } }
@@ -166,6 +168,15 @@ final class ACLCommandUniverse {
 
     func categoryMembers(_ bit: UInt32) -> [Int] {
         members[bit.trailingZeroBitCount]
+    }
+
+    /// The members Redis 7.0 has: what ACL LIST's category fitting counts, so that Runnel's
+    /// extra commands do not tip it to other categories than Redis's (they are then set right
+    /// by single-command rules).
+    private lazy var redisMembers: [[Int]] = members.map { $0.filter { !commands[$0].extra } }
+
+    func redisCategoryMembers(_ bit: UInt32) -> [Int] {
+        redisMembers[bit.trailingZeroBitCount]
     }
 }
 
@@ -303,6 +314,7 @@ struct ACLSelector {
                     }
                     offset += 1
                 }
+                if grants.isEmpty { throw .syntax }  // `%~…`, `%`: no permission named
             } else {
                 grants = .all
             }
@@ -421,7 +433,7 @@ struct ACLSelector {
                 let bit = ACLCategory.bit(name)!
                 var on = 0
                 var off = 0
-                for id in u.categoryMembers(bit) {
+                for id in u.redisCategoryMembers(bit) {
                     if temp.bits[id] { on += 1 } else { off += 1 }
                 }
                 let diff = additive ? off : on

@@ -13,8 +13,10 @@ let aclCases: [DiffCase] = [
         "ACL SETUSER g (~x* +xadd) (&ch +publish)",
         "ACL SETUSER h allkeys allchannels allcommands nocommands +@pubsub -@slow",
         "ACL SETUSER i skip-sanitize-payload ~a ~b ~a %R~c %W~c resetkeys ~d &x &y &x",
+        // Categories are fitted over Redis 7.0's commands only, Runnel's extra ones set after.
+        "ACL SETUSER j +@write -psubscribe -@stream +config|get +xgroup|create",
         "=ACL LIST", "ACL USERS",
-        "=ACL GETUSER a", "=ACL GETUSER b", "=ACL GETUSER d", "=ACL GETUSER g", "=ACL GETUSER i",
+        "=ACL GETUSER a", "=ACL GETUSER b", "=ACL GETUSER d", "=ACL GETUSER g", "=ACL GETUSER i", "=ACL GETUSER j",
         "ACL GETUSER nobody",
     ]),
     DiffCase("acl setuser errors", [
@@ -23,6 +25,7 @@ let aclCases: [DiffCase] = [
         "ACL SETUSER u &* &a", "ACL SETUSER u +xinfo|foo", "ACL SETUSER u +config|get|x", "ACL SETUSER u +select|",
         "ACL SETUSER u -select|0", "ACL SETUSER u %X~a", "ACL SETUSER u %RR~a", "ACL SETUSER u \"~a b\"",
         "ACL SETUSER \"a b\" on", "ACL SETUSER u on (~a", "ACL SETUSER u on (~a +get", "ACL SETUSER",
+        "ACL SETUSER u %~a", "ACL SETUSER u %", "ACL SETUSER u (%~a)", "ACL SETUSER u %R %W~ %RW~",
         "ACL SETUSER u \"(+nocmd)\"", "ACL USERS", "ACL SETUSER u", "ACL USERS", "=ACL GETUSER u",
         "ACL SETUSER u on >p1 >p2 >p1", "=ACL GETUSER u", "ACL SETUSER u <p1", "=ACL GETUSER u",
         "ACL SETUSER u !\(String(repeating: "0", count: 64))",
