@@ -44,6 +44,10 @@ struct BrokerStats {
     var keyspaceHits = 0
     var keyspaceMisses = 0
     var errorReplies = 0
+    /// `errorReplies` when the last command ended (or was rejected, or a blocked one was
+    /// ended): a command failed if errors were replied since, as Redis's
+    /// `incrCommandStatsOnError` decides, so EXEC does not fail for its commands' errors.
+    var errorsAtLastCall = 0
     var readsProcessed = 0
     var writesProcessed = 0
     var errorCounts: [String: Int] = [:]
@@ -448,7 +452,7 @@ public final class Broker {
                 spec = sub
             } else {
                 let text = "ERR unknown subcommand '\(args[1].cString(limit: 128))'. Try \(spec.fullName.uppercased()) HELP."
-                reject(session, spec, text)
+                reject(session, nil, text)  // no command was found: no commandstats line counts it
                 return true
             }
         }
@@ -503,7 +507,6 @@ public final class Broker {
     func call(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs) {
         // Inside EXEC the last command stays EXEC (CLIENT LIST `cmd=`), as in Redis.
         if !session.inExec { session.lastCommand = spec }
-        let errorsBefore = stats.errorReplies
         // One clock read per command: the previous command's end is this one's start.
         let start = lastClockNs
         let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
@@ -530,7 +533,8 @@ public final class Broker {
         stats.commandsProcessed += 1
         spec.calls += 1
         spec.usec += durationUs
-        if stats.errorReplies != errorsBefore { spec.failedCalls += 1 }
+        if stats.errorReplies > stats.errorsAtLastCall { spec.failedCalls += 1 }
+        stats.errorsAtLastCall = stats.errorReplies
         // In ms, as Redis compares: the threshold may be any value up to 2^63-1.
         if config.latencyMonitorThreshold > 0 && durationUs / 1000 >= config.latencyMonitorThreshold {
             recordLatency(spec.isFast ? "fast-command" : "command", ms: durationUs / 1000)
@@ -609,6 +613,7 @@ public final class Broker {
     /// A command refused before running: counts as rejected, aborts a transaction.
     func reject(_ session: ClientSession, _ spec: CommandSpec?, _ text: String) {
         spec?.rejectedCalls += 1
+        defer { stats.errorsAtLastCall = stats.errorReplies }
         if spec?.fullName == "exec" {
             discardTransaction(session)
             let message = text.hasPrefix("ERR ") ? String(text.dropFirst(4)) : text

@@ -234,7 +234,7 @@ extension Broker {
         case "commandstats":
             var lines = ["# Commandstats"]
             for top in commands.all {
-                for c in top.allSpecs where c.calls > 0 || c.rejectedCalls > 0 {
+                for c in top.allSpecs where c.calls > 0 || c.rejectedCalls > 0 || c.failedCalls > 0 {
                     let perCall = c.calls > 0 ? Double(c.usec) / Double(c.calls) : 0
                     lines.append(
                         "cmdstat_\(c.fullName):calls=\(c.calls),usec=\(c.usec),usec_per_call=\(Self.fixed2(perCall)),rejected_calls=\(c.rejectedCalls),failed_calls=\(c.failedCalls)"

@@ -403,6 +403,9 @@ extension Broker {
     func failBlocked(_ waiter: BlockedRead, _ error: String) {
         unblock(waiter)
         replyError(waiter.session, error)
+        waiter.session.lastCommand?.failedCalls += 1
+        // Served after the command that caused it: that command, and the next, did not fail.
+        stats.errorsAtLastCall = stats.errorReplies
         resume(waiter.session)
     }
 
@@ -431,6 +434,10 @@ extension Broker {
         } else {
             writeTimeoutReply(waiter)
         }
+        // The blocked command was counted as a call when it blocked; redis-server 7.0 counts it
+        // as failed when CLIENT UNBLOCK ends it, even with the timeout reply (and an ERROR
+        // reply counts against CLIENT UNBLOCK too).
+        waiter.session.lastCommand?.failedCalls += 1
         resume(waiter.session)
         return true
     }

@@ -112,6 +112,68 @@ struct BlockingTests {
         #expect(try run(runnel) == expected)
     }
 
+    @Test("commandstats count a blocked command as redis-server 7.0 does: a call when it blocks, failed when an error or CLIENT UNBLOCK ends it")
+    func blockedCommandStats() throws {
+        // (blocking command, what ends it: a command on the admin connection, or nil for its timeout)
+        let scenarios: [([String], [String]?)] = [
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["XADD", "s", "2-1", "f", "v"]),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", ">"], nil),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["CLIENT", "UNBLOCK", "$ID", "TIMEOUT"]),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["CLIENT", "UNBLOCK", "$ID", "ERROR"]),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["DEL", "s"]),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["XGROUP", "DESTROY", "s", "g"]),
+            (["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], ["CLIENT", "UNBLOCK", "$ID", "TIMEOUT"]),
+            (["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], ["XADD", "s", "2-1", "f", "v"]),
+            (["WAIT", "1", "0"], ["CLIENT", "UNBLOCK", "$ID", "TIMEOUT"]),
+        ]
+        func counts(_ a: TestConnection) throws -> [String] {
+            let text = try a.command("INFO", "commandstats").text ?? ""
+            return text.split(separator: "\r\n").compactMap { line -> String? in
+                guard line.hasPrefix("cmdstat_"), !line.hasPrefix("cmdstat_config"), !line.hasPrefix("cmdstat_info"), let colon = line.firstIndex(of: ":") else { return nil }
+                let fields = line[line.index(after: colon)...].split(separator: ",").filter { $0.hasPrefix("calls=") || $0.hasPrefix("failed_calls=") }
+                return line[..<colon] + " " + fields.joined(separator: " ")
+            }.sorted()
+        }
+        func run(_ server: ServerProcess) throws -> [String] {
+            let a = try TestConnection(port: server.port)
+            var out: [String] = []
+            for (blocking, end) in scenarios {
+                let b = try TestConnection(port: server.port)
+                guard case .integer(let id) = try b.command("CLIENT", "ID") else { return [] }
+                for cmd in [["FLUSHALL"], ["XADD", "s", "1-1", "f", "v"], ["XGROUP", "CREATE", "s", "g", "$"], ["CONFIG", "RESETSTAT"]] {
+                    _ = try a.command(cmd)
+                }
+                b.send(blocking)
+                _ = Self.waitUntilBlocked(a, 1, timeoutMs: 10_000, pollUs: 5_000)
+                out.append("\(blocking[0]) blocked: \(try counts(a))")
+                if let end { _ = try a.command(end.map { $0 == "$ID" ? "\(id)" : $0 }) }
+                let reply = try b.read(1, timeoutMs: 10_000)[0]
+                _ = try a.command("PING")  // an error served after the ending command must not fail the next one
+                out.append("ended by \(end?.joined(separator: " ") ?? "timeout"): \(reply) \(try counts(a))")
+                b.close()
+            }
+            // Blocked before CONFIG RESETSTAT, ended after it: a line with only a failed call.
+            let b = try TestConnection(port: server.port)
+            guard case .integer(let id) = try b.command("CLIENT", "ID") else { return [] }
+            b.send(["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"])
+            _ = Self.waitUntilBlocked(a, 1, timeoutMs: 10_000, pollUs: 5_000)
+            _ = try a.command("CONFIG", "RESETSTAT")
+            _ = try a.command("CLIENT", "UNBLOCK", "\(id)")
+            out.append("blocked across RESETSTAT: \(try b.read(1, timeoutMs: 10_000)[0]) \(try counts(a))")
+            return out
+        }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        #expect(expected.count == 2 * scenarios.count + 1)
+        #expect(expected.last?.contains("cmdstat_xreadgroup calls=0 failed_calls=1") == true)
+        #expect(expected.contains { $0.hasPrefix("ended by DEL s") && $0.contains("cmdstat_xreadgroup calls=1 failed_calls=1") })
+        let got = try run(runnel)
+        for (e, g) in zip(expected, got) { #expect(g == e) }
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()

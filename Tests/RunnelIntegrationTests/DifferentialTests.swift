@@ -89,6 +89,47 @@ struct DifferentialTests {
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 
+    /// INFO commandstats (calls, rejected and failed calls) and errorstats after commands that
+    /// succeed, fail, are rejected before running, or name an unknown subcommand (counted for
+    /// no command), including inside MULTI/EXEC and around CONFIG RESETSTAT.
+    @Test("commandstats and errorstats counts move as redis-server's")
+    func commandStats() throws {
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let script = [
+            "XADD s 1-1 f v", "XADD s 1-1 f v", "XLEN", "XGROUP FOO s", "XINFO NOPE", "OBJECT nope k", "XGROUP",
+            "XGROUP CREATE s g 0", "XGROUP CREATE s g 0", "XREADGROUP GROUP nog c STREAMS s >", "NOSUCHCMD",
+            "MULTI", "XLEN s", "XADD s 0-1 f v", "XGROUP BAR", "EXEC", "MULTI", "XLEN s", "XADD s 0-1 f v", "EXEC",
+            "XLEN", "CONFIG RESETSTAT", "XLEN s", "XSETID s 0-1", "XACK s g 1-1", "CLIENT UNBLOCK x",
+        ]
+        func stats(_ c: TestConnection) throws -> [String] {
+            let text = (try c.command("INFO", "commandstats").text ?? "") + (try c.command("INFO", "errorstats").text ?? "")
+            return text.split(separator: "\r\n").compactMap { line -> String? in
+                if line.hasPrefix("errorstat_") { return String(line) }
+                guard line.hasPrefix("cmdstat_"), !line.hasPrefix("cmdstat_info"), let colon = line.firstIndex(of: ":") else { return nil }
+                let fields = line[line.index(after: colon)...].split(separator: ",").filter { !$0.hasPrefix("usec") }
+                return line[..<colon] + " " + fields.joined(separator: " ")
+            }.sorted()
+        }
+        let conns = (try TestConnection(port: redis.port), try TestConnection(port: runnel.port))
+        var differences: [String] = []
+        for (i, command) in script.enumerated() {
+            var seen: [[String]] = []
+            for c in [conns.0, conns.1] {
+                _ = try c.command(command.split(separator: " ").map(String.init))
+                seen.append(try stats(c))
+            }
+            if seen[0] != seen[1] {
+                let only = { (a: [String], b: [String]) in a.filter { !b.contains($0) } }
+                differences.append("after step \(i + 1) `\(command)`: redis \(only(seen[0], seen[1])), runnel \(only(seen[1], seen[0]))")
+            }
+        }
+        #expect(try stats(conns.0).contains("cmdstat_config|resetstat calls=1 rejected_calls=0 failed_calls=0"))
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
+    }
+
     /// tracking-table-max-keys: past the limit the cron forgets keys, sending their clients an
     /// invalidation as if they had changed (redis-server picks the victims at random, so only
     /// the counts are compared with it here).
