@@ -373,6 +373,8 @@ extension Broker {
     }
 
     func xautoclaim(_ s: ClientSession, _ a: CommandArgs) {
+        // Redis looks the key up first (keyspace_hits/misses count it), then parses.
+        let found = readStream(s.db, a[1])
         guard let minIdleRaw = RESPInteger.parse(a[4]) else {
             replyError(s, "ERR Invalid min-idle-time argument for XAUTOCLAIM")
             return
@@ -401,7 +403,7 @@ extension Broker {
             }
         }
         let groupName = Array(a[2].readableBytesView)
-        guard let box = readStream(s.db, a[1]), let group = box.stream.groups[groupName] else {
+        guard let box = found, let group = box.stream.groups[groupName] else {
             replyError(s, "NOGROUP No such key '\(a[1].errorText)' or consumer group '\(a[2].errorText)'")
             return
         }

@@ -52,6 +52,7 @@ struct DifferentialTests {
             "XREAD STREAMS s $", "XREAD STREAMS s x", "XREADGROUP GROUP g c STREAMS s >", "XREADGROUP GROUP g c STREAMS s 0",
             "XREADGROUP GROUP nog c STREAMS s >", "XPENDING s g", "XPENDING s g - + 10", "XINFO STREAM s", "XINFO GROUPS s",
             "XINFO CONSUMERS s g", "XINFO STREAM s FULL", "XCLAIM s g c2 0 1-1", "XAUTOCLAIM s g c2 0 0", "XACK s g 1-1",
+            "XAUTOCLAIM s g c2 x 0", "XAUTOCLAIM s g c2 0 0 COUNT 0", "XCLAIM s g c2 x 1-1",
             "XRANGE s x +", "XADD s * f v", "XDEL s 1-1", "XTRIM s MAXLEN 100", "XGROUP CREATE s g2 0",
             "XGROUP SETID s g 0", "XSETID s 99999999999999-0", "EXISTS s", "EXISTS s s", "TYPE s", "TTL s", "PTTL s",
             "EXPIRETIME s", "OBJECT ENCODING s", "OBJECT IDLETIME s", "DUMP s", "TOUCH s s3", "MEMORY USAGE s",
