@@ -174,6 +174,7 @@ extension Broker {
         let adminCats = ["@admin", "@slow", "@dangerous"]
         let plain = ["noscript", "loading", "stale"]
         r.sub("acl", "setuser", -3, admin, adminCats, "Modify or create the rules for a specific ACL user", since: "6.0.0") { b, s, a in
+            for i in 2..<a.count { b.redact(s, i) }  // the whole rule list, as Redis
             b.aclSetUser(s, a)
         }
         r.sub("acl", "deluser", -3, admin, adminCats, "Remove the specified ACL users and the associated rules", since: "6.0.0") { b, s, a in
@@ -488,17 +489,31 @@ extension Broker {
 extension CommandSpec {
     static let migrateKeySpec = KeySpec("i3/0,1,0/rw,access,delete")!
 
-    /// MIGRATE's keys as Redis's own key function finds them (its key specs are incomplete):
-    /// the key argument, or, when it is empty and KEYS follows, the arguments after KEYS.
+    /// MIGRATE's keys as redis-server 7.0 finds them: the key argument, or, when it is empty
+    /// and KEYS follows, the arguments after KEYS.
     static func migrateKeys(_ args: CommandArgs) -> [(Int, KeySpec)] {
+        // Redis tries the key specs first: the key argument, and a KEYS keyword searched
+        // backwards from the second-to-last argument. That spec is marked incomplete, so when
+        // it finds KEYS, Redis falls back to migrateGetKeys, below.
+        let keywordFound = args.count >= 3 && (1...(args.count - 2)).contains { args[$0].equalsIgnoringCase("keys") }
+        if !keywordFound { return [(3, migrateKeySpec)] }
+        // migrateGetKeys: the keys after the first KEYS (skipping AUTH's and AUTH2's values);
+        // KEYS with a non-empty key argument names no key at all.
         var first = 3
         var count = 1
-        if args.count > 6 && args.count > 3 && args[3].readableBytes == 0 {
-            for i in 6..<args.count where args[i].equalsIgnoringCase("keys") {
+        var i = 6
+        while i < args.count {
+            if args[i].equalsIgnoringCase("auth") {
+                i += 1
+            } else if args[i].equalsIgnoringCase("auth2") {
+                i += 2
+            } else if args[i].equalsIgnoringCase("keys") {
+                if args[3].readableBytes > 0 { return [] }
                 first = i + 1
                 count = args.count - first
                 break
             }
+            i += 1
         }
         guard first + count <= args.count else { return [] }
         return (first..<(first + count)).map { ($0, migrateKeySpec) }

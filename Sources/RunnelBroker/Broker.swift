@@ -542,6 +542,7 @@ public final class Broker {
         if config.slowlogSlowerThan >= 0 && durationUs >= config.slowlogSlowerThan && !spec.skipSlowlog {
             addSlowlog(session, spec, args, durationUs)
         }
+        if !session.redactedArgs.isEmpty { session.redactedArgs.removeAll() }
     }
 
     /// The bytes of `session`'s output from `start` on wait until the log reaches `offset`.
@@ -551,29 +552,18 @@ public final class Broker {
         session.holdMarks.append((offset, start))
     }
 
-    /// Arguments SLOWLOG shows as `(redacted)`: passwords and ACL rules, as Redis hides them.
-    static func redactedArguments(_ spec: CommandSpec, _ args: CommandArgs) -> Set<Int> {
-        switch spec.fullName {
-        case "auth": return Set(1..<args.count)
-        case "acl|setuser": return Set(2..<args.count)
-        case "hello":
-            var out = Set<Int>()
-            for i in args.indices where args[i].equalsIgnoringCase("auth") && i + 2 < args.count {
-                out.formUnion([i + 1, i + 2])
-            }
-            return out
-        case "config|set":
-            return Set(stride(from: 2, to: args.count - 1, by: 2).filter { args[$0].equalsIgnoringCase("requirepass") }.map { $0 + 1 })
-        default: return []
-        }
+    /// Marks an argument of the running command as secret: SLOWLOG and MONITOR show it as
+    /// `(redacted)`. Commands call it where Redis redacts, so an argument refused before
+    /// that point (AUTH with too many arguments, HELLO after a failed option) is shown.
+    func redact(_ session: ClientSession, _ index: Int) {
+        session.redactedArgs.append(index)
     }
 
     func addSlowlog(_ session: ClientSession, _ spec: CommandSpec, _ args: CommandArgs, _ durationUs: Int) {
         // As Redis: at most 32 arguments, each cut to 128 bytes.
-        let redacted = Self.redactedArguments(spec, args)
         var kept: [ByteBuffer] = []
         for (i, a) in args.enumerated() {
-            if redacted.contains(i) {
+            if session.redactedArgs.contains(i) {
                 kept.append(ByteBuffer(string: "(redacted)"))
                 continue
             }

@@ -19,6 +19,9 @@ public final class ClientSession {
     /// broker's command table as long as the broker, and so longer than any session.
     unowned(unsafe) var lastCommand: CommandSpec?
     public var lastCommandName: String { lastCommand?.fullName ?? "NULL" }
+    /// Arguments of the running command that SLOWLOG and MONITOR show as `(redacted)`: the
+    /// command marks them as it parses them, as Redis's `redactClientCommandArgument`.
+    var redactedArgs: [Int] = []
 
     /// Replies waiting to be written to the socket.
     public var out: RESPWriter

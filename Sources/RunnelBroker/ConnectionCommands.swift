@@ -56,6 +56,8 @@ extension Broker {
                 b.replyError(s, "ERR syntax error")
                 return
             }
+            b.redact(s, 1)
+            if a.count == 3 { b.redact(s, 2) }
             if a.count == 2 && b.acl.defaultUser.nopass {
                 b.replyError(s, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
                 return
@@ -99,6 +101,8 @@ extension Broker {
         while i < a.count {
             let more = a.count - i - 1
             if a[i].equalsIgnoringCase("auth") && more >= 2 {
+                redact(s, i + 1)
+                redact(s, i + 2)
                 guard authenticate(s, user: a[i + 1].string, password: a[i + 2], command: a[0]) else {
                     replyError(s, "WRONGPASS invalid username-password pair or user is disabled.")
                     return

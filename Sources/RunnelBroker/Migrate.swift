@@ -28,9 +28,12 @@ extension Broker {
                 replace = true
             } else if a[j].equalsIgnoringCase("auth") && more >= 1 {
                 auth = [a[j + 1]]
+                redact(s, j + 1)
                 j += 1
             } else if a[j].equalsIgnoringCase("auth2") && more >= 2 {
                 auth = [a[j + 1], a[j + 2]]
+                redact(s, j + 1)
+                redact(s, j + 2)
                 j += 2
             } else if a[j].equalsIgnoringCase("keys") {
                 guard a[3].readableBytes == 0 else {

@@ -117,6 +117,10 @@ extension Broker {
 
     // MARK: - CONFIG
 
+    /// Parameters whose values CONFIG SET redacts in SLOWLOG and MONITOR (Redis's
+    /// SENSITIVE_CONFIG flag).
+    static let sensitiveConfigs: Set<String> = ["requirepass", "masterauth"]
+
     static func registerConfigCommands(_ r: inout CommandRegistrar) {
         r.container("config", group: "server", summary: "A container for server configuration commands", since: "2.0.0")
         let flags = ["admin", "noscript", "loading", "stale"]
@@ -139,6 +143,10 @@ extension Broker {
             guard a.count % 2 == 0 else {
                 b.replyError(s, "ERR syntax error")
                 return
+            }
+            // Values of sensitive parameters are redacted, whatever else is wrong in the call.
+            for i in stride(from: 2, to: a.count, by: 2) where Self.sensitiveConfigs.contains(a[i].lowercasedString) {
+                b.redact(s, i + 1)
             }
             // As Redis: every name is checked first (unknown, immutable, given twice; the first
             // problem is reported), then the values in order. Name errors quote the argument as

@@ -189,10 +189,9 @@ extension Broker {
         var line = ByteBufferAllocator().buffer(capacity: 64 + args.reduce(0) { $0 + $1.readableBytes + 3 })
         let usec = String(now % 1_000_000)
         line.writeString("+\(now / 1_000_000).\(String(repeating: "0", count: 6 - usec.count))\(usec) [\(session.db) \(session.remoteAddress)]")
-        let redacted = Self.redactedArguments(spec, args)
         for (i, arg) in args.enumerated() {
             line.writeString(" ")
-            if redacted.contains(i) {
+            if session.redactedArgs.contains(i) {
                 line.writeString("\"(redacted)\"")
             } else {
                 Self.writeQuoted(arg, into: &line)

@@ -161,25 +161,38 @@ struct ACLTests {
         #expect(try admin.command("ACL", "LOG").elements?.count == 1)
     }
 
-    @Test("SLOWLOG hides passwords and ACL rules as redis-server does")
+    @Test("SLOWLOG hides passwords and ACL rules as redis-server does, where it does")
     func slowlogRedaction() throws {
         let redis = try ServerProcess.redis()
         defer { redis.stop() }
         let runnel = try ServerProcess.runnel()
         defer { runnel.stop() }
+        // Redis redacts an argument when the command reaches it: AUTH with too many arguments,
+        // HELLO options after a failing one, MIGRATE's AUTH after a syntax error stay visible.
+        let script: [[String]] = [
+            ["ACL", "SETUSER", "spy", "on", ">topsecret", "+@all"], ["AUTH", "spy", "topsecret"],
+            ["HELLO", "2", "AUTH", "spy", "topsecret"], ["CONFIG", "SET", "requirepass", "topsecret2"],
+            ["CONFIG", "SET", "requirepass", ""], ["AUTH", "a", "b", "c"], ["AUTH", "x"],
+            ["HELLO", "3", "SETNAME", "a b", "AUTH", "u", "p"], ["HELLO", "2", "AUTH", "u", "p", "AUTH", "v", "q"],
+            ["HELLO", "9", "AUTH", "u", "p"], ["CONFIG", "SET", "masterauth", "x", "requirepass"],
+            ["CONFIG", "SET", "MASTERAUTH", "x", "tls-key-file-pass", "y"], ["CONFIG", "SET", "requirepass", "", "nosuch", "y"],
+            ["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "AUTH", "p"], ["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "FOO", "AUTH", "p"],
+            ["MIGRATE", "127.0.0.1", "1", "k", "0", "10", "AUTH2", "u", "p", "KEYS", "a"],
+        ]
+        var logged: [[RESPValue]] = []
         for server in [redis, runnel] {
             let c = try TestConnection(port: server.port)
             _ = try c.command("CONFIG", "SET", "slowlog-log-slower-than", "0")
             _ = try c.command("SLOWLOG", "RESET")
-            _ = try c.command("ACL", "SETUSER", "spy", "on", ">topsecret", "+@all")
-            _ = try c.command("AUTH", "spy", "topsecret")
-            _ = try c.command("HELLO", "2", "AUTH", "spy", "topsecret")
-            _ = try c.command("CONFIG", "SET", "requirepass", "topsecret2")
-            _ = try c.command("CONFIG", "SET", "requirepass", "")
-            let log = try c.command("SLOWLOG", "GET", "20").description
-            #expect(!log.contains("topsecret"), "\(server.name): \(log)")
-            #expect(log.contains("(redacted)"), "\(server.name): \(log)")
+            for cmd in script { _ = try c.command(cmd) }
+            let log = try c.command("SLOWLOG", "GET", "100")
+            #expect(!log.description.contains("topsecret"), "\(server.name): \(log)")
+            logged.append((log.elements ?? []).compactMap { $0.elements?[3] })
         }
+        // SLOWLOG RESET and the script, but the two MIGRATEs that name a key: refused (NOPERM,
+        // the user has no keys), so not logged. KEYS with a key argument names no key.
+        #expect(logged[0].count == script.count - 1 && logged[1].count == logged[0].count)
+        for (a, b) in zip(logged[0], logged[1]) { #expect(b == a) }
     }
 }
 

@@ -262,6 +262,16 @@ let serverCoreCases: [DiffCase] = [
                          "COMMAND GETKEYS rename a b", "COMMAND GETKEYS xread STREAMS a b 0 0",
                          "COMMAND GETKEYS xread COUNT 1 x y", "COMMAND GETKEYS xreadgroup GROUP g c STREAMS s >",
                          "COMMAND GETKEYS xgroup create s g $", "COMMAND INFO select xinfo|help"]),
+    // MIGRATE's keys: the key specs when they find no KEYS before the last argument, else
+    // Redis's own key function (which skips AUTH/AUTH2 values and refuses KEYS with a key).
+    DiffCase("command getkeys migrate", [
+        "COMMAND GETKEYS MIGRATE h 1 k 0 10 KEYS a", "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 KEYS a b",
+        "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 AUTH keys KEYS a b", "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 AUTH2 keys keys KEYS c",
+        "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10", "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 KEYS",
+        "COMMAND GETKEYS MIGRATE h 1 k 0 10 KEYS", "COMMAND GETKEYS MIGRATE keys 1 k 0 10",
+        "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 COPY KEYS a", "COMMAND GETKEYS MIGRATE h 1 k 0 keys KEYS x",
+        "COMMAND GETKEYSANDFLAGS MIGRATE h 1 \"\" 0 10 KEYS a",
+    ]),
     // Each key's flags come from the command's key specs (COPY reads its source, overwrites its
     // destination; DEL removes; MOVE and RENAME read and write).
     // Redis 7.0's documentation, tips and key specifications for the commands Runnel has
