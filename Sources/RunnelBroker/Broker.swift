@@ -438,10 +438,14 @@ public final class Broker {
     private func executeCommand(_ session: ClientSession, _ args: CommandArgs) -> Bool {
         guard !args.isEmpty else { return true }
         session.lastInteractionMs = turnTimeMs
+        // CLIENT LIST's `cmd=` names the command looked up, whether it then runs, is refused or
+        // is queued (NULL when none is found), as Redis's processCommand sets it.
         guard var spec = commands.lookup(args[0]) else {
+            session.lastCommand = nil
             rejectUnknown(session, args)
             return true
         }
+        session.lastCommand = spec
         if !spec.subcommands.isEmpty {
             if args.count == 1 {
                 if !spec.arityOK(1) {
@@ -451,11 +455,13 @@ public final class Broker {
             } else if let sub = spec.subcommand(args[1]) {
                 spec = sub
             } else {
+                session.lastCommand = nil
                 let text = "ERR unknown subcommand '\(args[1].cString(limit: 128))'. Try \(spec.fullName.uppercased()) HELP."
                 reject(session, nil, text)  // no command was found: no commandstats line counts it
                 return true
             }
         }
+        session.lastCommand = spec
         if !spec.arityOK(args.count) {
             reject(session, spec, "ERR wrong number of arguments for '\(spec.fullName)' command")
             return true
@@ -491,7 +497,9 @@ public final class Broker {
                 reject(session, spec, "ERR Command not allowed inside a transaction")
                 return true
             }
-            session.multiQueue.append(args.detached)
+            // As Redis: once EXEC is bound to fail (a refused command, a touched WATCHed key),
+            // commands are answered QUEUED but not kept (CLIENT LIST `multi=` stops growing).
+            if session.multiError == nil && !session.watchDirty { session.multiQueue.append(args.detached) }
             session.out.simpleString("QUEUED" as StaticString)
             return true
         }

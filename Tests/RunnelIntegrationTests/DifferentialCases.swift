@@ -264,6 +264,14 @@ let serverCoreCases: [DiffCase] = [
                          "COMMAND GETKEYS xgroup create s g $", "COMMAND INFO select xinfo|help"]),
     // MIGRATE's keys: the key specs when they find no KEYS before the last argument, else
     // Redis's own key function (which skips AUTH/AUTH2 values and refuses KEYS with a key).
+    // `cmd=` is the command looked up, even when refused (NULL when none is found); once a
+    // transaction is bound to fail, commands are answered QUEUED but not kept (`multi=`).
+    DiffCase("client list cmd and multi fields", [
+        "@1 XLEN", "%CLIENT LIST ID $ID1", "@1 NOSUCH", "%CLIENT LIST ID $ID1", "@1 XGROUP NOPE", "%CLIENT LIST ID $ID1",
+        "@1 XGROUP", "%CLIENT LIST ID $ID1", "@1 MULTI", "@1 XLEN s", "%CLIENT LIST ID $ID1", "@1 XLEN",
+        "@1 XLEN s", "@1 XADD s * f v", "%CLIENT LIST ID $ID1", "@1 EXEC", "@1 WATCH s", "@1 MULTI", "@1 XLEN s",
+        "XADD s 1-1 f v", "@1 XLEN s", "%CLIENT LIST ID $ID1", "@1 EXEC", "%CLIENT LIST ID $ID1",
+    ]),
     DiffCase("command getkeys migrate", [
         "COMMAND GETKEYS MIGRATE h 1 k 0 10 KEYS a", "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 KEYS a b",
         "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 AUTH keys KEYS a b", "COMMAND GETKEYS MIGRATE h 1 \"\" 0 10 AUTH2 keys keys KEYS c",
