@@ -72,7 +72,7 @@ extension Broker {
                 "client_recent_max_output_buffer:\(stats.clientRecentMaxOutput)",
                 "blocked_clients:\(blockedSessions.count)",
                 "tracking_clients:\(tracking.clients)",
-                "clients_in_timeout_table:0",
+                "clients_in_timeout_table:\(blockedSessions.values.filter { $0.timeout != nil }.count)",
                 "pubsub_clients:\(clients.values.filter(\.isSubscribed).count)",
             ]
         case "memory":

@@ -112,7 +112,7 @@ struct BlockingTests {
         #expect(try run(runnel) == expected)
     }
 
-    @Test("commandstats count a blocked command as redis-server 7.0 does: a call when it blocks, failed when an error or CLIENT UNBLOCK ends it")
+    @Test("commandstats count a blocked command as redis-server 7.0 does: a call when it blocks, failed when an error or CLIENT UNBLOCK ends it; INFO counts it in blocked_clients and, with a timeout, clients_in_timeout_table")
     func blockedCommandStats() throws {
         // (blocking command, what ends it: a command on the admin connection, or nil for its timeout)
         let scenarios: [([String], [String]?)] = [
@@ -127,8 +127,9 @@ struct BlockingTests {
             (["WAIT", "1", "0"], ["CLIENT", "UNBLOCK", "$ID", "TIMEOUT"]),
         ]
         func counts(_ a: TestConnection) throws -> [String] {
-            let text = try a.command("INFO", "commandstats").text ?? ""
+            let text = (try a.command("INFO", "commandstats").text ?? "") + (try a.command("INFO", "clients").text ?? "")
             return text.split(separator: "\r\n").compactMap { line -> String? in
+                if line.hasPrefix("blocked_clients:") || line.hasPrefix("clients_in_timeout_table:") { return String(line) }
                 guard line.hasPrefix("cmdstat_"), !line.hasPrefix("cmdstat_config"), !line.hasPrefix("cmdstat_info"), let colon = line.firstIndex(of: ":") else { return nil }
                 let fields = line[line.index(after: colon)...].split(separator: ",").filter { $0.hasPrefix("calls=") || $0.hasPrefix("failed_calls=") }
                 return line[..<colon] + " " + fields.joined(separator: " ")
@@ -169,6 +170,7 @@ struct BlockingTests {
         let expected = try run(redis)
         #expect(expected.count == 2 * scenarios.count + 1)
         #expect(expected.last?.contains("cmdstat_xreadgroup calls=0 failed_calls=1") == true)
+        #expect(expected.contains { $0.hasPrefix("XREADGROUP blocked") && $0.contains("clients_in_timeout_table:1") })
         #expect(expected.contains { $0.hasPrefix("ended by DEL s") && $0.contains("cmdstat_xreadgroup calls=1 failed_calls=1") })
         let got = try run(runnel)
         for (e, g) in zip(expected, got) { #expect(g == e) }
