@@ -53,6 +53,29 @@ struct BrokerStats {
     var errorCounts: [String: Int] = [:]
     var clientRecentMaxInput = 0
     var clientRecentMaxOutput = 0
+    /// INFO's instantaneous_ops_per_sec and _input/_output_kbps, sampled by the cron.
+    var opsPerSec = InstantaneousMetric()
+    var inputPerSec = InstantaneousMetric()
+    var outputPerSec = InstantaneousMetric()
+}
+
+/// A rate as redis-server reports its instantaneous metrics: a reading's change per second
+/// between samples taken every 100 ms, averaged over the last 16 samples.
+struct InstantaneousMetric {
+    private var samples = [Int](repeating: 0, count: 16)
+    private var index = 0
+    private var lastMs = Clock.nowMs()
+    private var lastReading = 0
+
+    mutating func sample(_ reading: Int, nowMs: Int64) {
+        let elapsed = Int(nowMs - lastMs)
+        samples[index] = elapsed > 0 ? (reading - lastReading) * 1000 / elapsed : 0
+        index = (index + 1) % samples.count
+        lastMs = nowMs
+        lastReading = reading
+    }
+
+    var value: Int { samples.reduce(0, +) / samples.count }
 }
 
 /// One SLOWLOG entry.
@@ -133,6 +156,8 @@ public final class Broker {
     public var boundPort: Int = 0
     var configFile: String = ""
     var cronTask: RepeatedTask?
+    /// When the cron last sampled the instantaneous rates (at most every 100 ms, as Redis).
+    var lastRateSampleMs: Int64 = 0
     var lastSaveTime: Int64
     /// Replaces the wall clock for command time (deterministic tests).
     var clockOverride: (() -> Int64)?
@@ -200,6 +225,12 @@ public final class Broker {
 
     func cron() {
         let now = Clock.nowMs()
+        if now - lastRateSampleMs >= 90 {  // every cron at the default hz 10, every ~100 ms above
+            lastRateSampleMs = now
+            stats.opsPerSec.sample(stats.commandsProcessed, nowMs: now)
+            stats.inputPerSec.sample(stats.netInputBytes, nowMs: now)
+            stats.outputPerSec.sample(stats.netOutputBytes, nowMs: now)
+        }
         activeExpireCycle(now: now)
         if !readyKeys.isEmpty { serveReadyKeys() }
         if !tracking.keys.isEmpty { trackingLimitKeys() }

@@ -54,6 +54,34 @@ struct ServerBinaryTests {
         }
     }
 
+    @Test("INFO's instantaneous_ops_per_sec and kbps follow the load and fall back to 0 when it stops")
+    func instantaneousRates() throws {
+        let server = try ServerProcess.runnel()
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        func stat(_ name: String) throws -> Double {
+            let text = try c.command("INFO", "stats").text ?? ""
+            return text.split(separator: "\r\n").first { $0.hasPrefix(name + ":") }.flatMap { Double($0.dropFirst(name.count + 1)) } ?? -1
+        }
+        #expect(try stat("instantaneous_ops_per_sec") == 0)
+        // About a second of pipelined PINGs (bounded by time and count).
+        let batch = (0..<100).flatMap { _ in encodeCommand(["PING"]) }
+        let start = monotonicMs()
+        var sent = 0
+        while monotonicMs() - start < 1200 && sent < 2_000_000 {
+            c.send(batch)
+            _ = try c.read(100, timeoutMs: 10_000)
+            sent += 100
+        }
+        let ops = try stat("instantaneous_ops_per_sec")
+        #expect(ops > 100 && ops < 10_000_000, "\(ops) ops/s after \(sent) PINGs")
+        #expect(try stat("instantaneous_input_kbps") > 0)
+        #expect(try stat("instantaneous_output_kbps") > 0)
+        // 16 samples, 100 ms apart: idle for 2.5 s, every sample is (almost) zero.
+        usleep(2_500_000)
+        #expect(try stat("instantaneous_ops_per_sec") < 10)
+    }
+
     @Test("maxclients refuses the extra client with Redis's error")
     func maxclients() throws {
         let server = try ServerProcess.runnel(extraArgs: ["--maxclients", "2"])
