@@ -117,11 +117,12 @@ public final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts the oracle: redis-server with no persistence.
-    public static func redis(extraArgs: [String] = []) throws -> ServerProcess {
-        try withRetries { try redisOnce(extraArgs: extraArgs) }
+    /// `leadingArgs`: a config file, as redis-server takes it before its options.
+    public static func redis(leadingArgs: [String] = [], extraArgs: [String] = []) throws -> ServerProcess {
+        try withRetries { try redisOnce(leadingArgs: leadingArgs, extraArgs: extraArgs) }
     }
 
-    static func redisOnce(extraArgs: [String]) throws -> ServerProcess {
+    static func redisOnce(leadingArgs: [String], extraArgs: [String]) throws -> ServerProcess {
         guard let bin = which("redis-server") else {
             throw Failure.missing("redis-server is not installed: run ./tools/test, which installs it")
         }
@@ -129,8 +130,8 @@ public final class ServerProcess: @unchecked Sendable {
         let dir = makeTempDir("runnel-oracle")
         return try ServerProcess(
             name: "redis-server", executable: bin,
-            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                        "--daemonize", "no", "--dir", dir] + extraArgs,
+            arguments: leadingArgs + ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                      "--daemonize", "no", "--dir", dir] + extraArgs,
             port: port, dataDir: dir)
     }
 
