@@ -398,23 +398,11 @@ extension Broker {
         return value
     }
 
-    /// `value` in double quotes with C escapes, as Redis's `sdscatrepr`.
+    /// `value` in double quotes with C escapes, as Redis's `sdscatrepr` (MONITOR's quoting).
     static func quotedRepr(_ value: String) -> String {
-        var out = "\""
-        for b in value.utf8 {
-            switch b {
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\""): out += "\\\""
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x07: out += "\\a"
-            case 0x08: out += "\\b"
-            case 0x20...0x7E: out += String(UnicodeScalar(b))
-            default: out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
-            }
-        }
-        return out + "\""
+        var out = ByteBuffer()
+        writeQuoted(ByteBuffer(string: value), into: &out)
+        return String(buffer: out)
     }
 
     // MARK: - COMMAND
