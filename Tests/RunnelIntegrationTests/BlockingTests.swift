@@ -117,7 +117,7 @@ struct BlockingTests {
         // (blocking command, what ends it: a command on the admin connection, or nil for its timeout)
         let scenarios: [([String], [String]?)] = [
             (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["XADD", "s", "2-1", "f", "v"]),
-            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", ">"], nil),
+            (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "500", "STREAMS", "s", ">"], nil),  // seen blocked before it times out
             (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["CLIENT", "UNBLOCK", "$ID", "TIMEOUT"]),
             (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["CLIENT", "UNBLOCK", "$ID", "ERROR"]),
             (["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"], ["DEL", "s"]),
@@ -173,6 +173,7 @@ struct BlockingTests {
         #expect(expected.contains { $0.hasPrefix("XREADGROUP blocked") && $0.contains("clients_in_timeout_table:1") })
         #expect(expected.contains { $0.hasPrefix("ended by DEL s") && $0.contains("cmdstat_xreadgroup calls=1 failed_calls=1") })
         let got = try run(runnel)
+        #expect(got.count == expected.count)
         for (e, g) in zip(expected, got) { #expect(g == e) }
     }
 
