@@ -485,6 +485,7 @@ public final class Broker {
                 }
             } else if let sub = spec.subcommand(args[1]) {
                 spec = sub
+                session.lastCommand = sub
             } else {
                 session.lastCommand = nil
                 let text = "ERR unknown subcommand '\(args[1].cString(limit: 128))'. Try \(spec.fullName.uppercased()) HELP."
@@ -492,7 +493,6 @@ public final class Broker {
                 return true
             }
         }
-        session.lastCommand = spec
         if !spec.arityOK(args.count) {
             reject(session, spec, "ERR wrong number of arguments for '\(spec.fullName)' command")
             return true
