@@ -31,6 +31,8 @@ public struct Stream: Sendable {
         case idTooSmall
         /// The stream's last ID is the maximum; no ID can follow it.
         case exhausted
+        /// `ms-*` with `ms` the last ID's milliseconds and its sequence already at the maximum.
+        case sequenceExhausted
     }
 
     /// How the caller asked for the new entry's ID.
@@ -52,7 +54,7 @@ public struct Stream: Sendable {
             return lastID.successor!
         case .autoSequence(let ms):
             if ms == lastID.ms {
-                guard lastID.seq < .max else { throw .idTooSmall }
+                guard lastID.seq < .max else { throw .sequenceExhausted }
                 return StreamID(ms: ms, seq: lastID.seq + 1)
             }
             let id = StreamID(ms: ms, seq: 0)

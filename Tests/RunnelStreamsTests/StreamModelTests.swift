@@ -28,9 +28,11 @@ struct StreamModelTests {
         #expect(try s.append(.autoSequence(ms: 200), fieldsAndValues: fv([("a", "1")]), nowMs: 0) == id(200, 0))
         #expect(throws: Stream.AppendError.idTooSmall) { try s.append(.explicit(id(200, 0)), fieldsAndValues: fv([("a", "1")]), nowMs: 0) }
         #expect(throws: Stream.AppendError.idTooSmall) { try s.append(.autoSequence(ms: 199), fieldsAndValues: fv([("a", "1")]), nowMs: 0) }
+        #expect(try s.append(.explicit(id(300, .max)), fieldsAndValues: fv([("a", "1")]), nowMs: 0) == id(300, .max))
+        #expect(throws: Stream.AppendError.sequenceExhausted) { try s.append(.autoSequence(ms: 300), fieldsAndValues: fv([("a", "1")]), nowMs: 0) }
         s.setMetadata(lastID: .max, entriesAdded: nil, maxDeletedID: nil)
         #expect(throws: Stream.AppendError.exhausted) { try s.append(.auto, fieldsAndValues: fv([("a", "1")]), nowMs: 0) }
-        #expect(s.length == 5 && s.entriesAdded == 5)
+        #expect(s.length == 6 && s.entriesAdded == 6)
     }
 
     @Test("entries round-trip, including fields that differ from the master entry")
