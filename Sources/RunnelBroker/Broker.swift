@@ -147,8 +147,9 @@ public final class Broker {
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
     var pauseEndMs: Int64 = 0
     var pauseWritesOnly = false
-    /// Sessions waiting for a pause to end; resumed by the connection handler's callback.
-    var pausedWaiters: [Int: () -> Void] = [:]
+    /// Sessions waiting for a pause to end, in the order they were postponed (the order Redis
+    /// resumes them in); each is resumed by its connection handler's callback.
+    var pausedWaiters: [(id: Int, resume: () -> Void)] = []
     var pauseTimer: Scheduled<Void>?
     /// Called by SHUTDOWN; the server stops accepting, flushes replies and exits.
     public var onShutdown: (() -> Void)?
@@ -325,7 +326,16 @@ public final class Broker {
         stopMonitor(session)
         disableTracking(session)
         persistence?.forget(session)
-        pausedWaiters.removeValue(forKey: session.id)
+        pausedWaiters.removeAll { $0.id == session.id }
+    }
+
+    /// Whether a session is postponed by CLIENT PAUSE (Redis counts it as blocked).
+    func isPostponed(_ id: Int) -> Bool { pausedWaiters.contains { $0.id == id } }
+
+    /// Postpones a session's command until the pause ends.
+    func postpone(_ id: Int, resume: @escaping () -> Void) {
+        pausedWaiters.removeAll { $0.id == id }
+        pausedWaiters.append((id, resume))
     }
 
     /// Queues a session for flushing at the end of the current turn.
@@ -501,6 +511,11 @@ public final class Broker {
             reject(session, spec, "NOAUTH Authentication required.")
             return true
         }
+        // Right after authentication, as Redis: before ACL, OOM or pause checks.
+        if session.inMulti && spec.noMulti {
+            reject(session, spec, "ERR Command not allowed inside a transaction")
+            return true
+        }
         if !session.user.unrestricted, let denial = session.user.check(spec, args) {
             rejectForACL(session, spec, args, denial)
             return true
@@ -523,19 +538,20 @@ public final class Broker {
             reject(session, spec, "MISCONF Errors writing to the AOF file: \(String(cString: strerror(code)))")
             return true
         }
+        // As Redis's processCommand: the pause is checked before a command is queued in MULTI,
+        // and EXEC counts as a write when a queued command writes.
+        if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs, queuedWrites: session.multiWrites) {
+            return false
+        }
         if session.inMulti && !spec.runsInMulti {
-            if spec.noMulti {
-                reject(session, spec, "ERR Command not allowed inside a transaction")
-                return true
-            }
             // As Redis: once EXEC is bound to fail (a refused command, a touched WATCHed key),
             // commands are answered QUEUED but not kept (CLIENT LIST `multi=` stops growing).
-            if session.multiError == nil && !session.watchDirty { session.multiQueue.append(args.detached) }
+            if session.multiError == nil && !session.watchDirty {
+                session.multiQueue.append(args.detached)
+                if spec.pausedByWritePause { session.multiWrites = true }
+            }
             session.out.simpleString("QUEUED" as StaticString)
             return true
-        }
-        if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs) {
-            return false
         }
         call(session, spec, args)
         if !readyKeys.isEmpty { serveReadyKeys() }
@@ -705,10 +721,17 @@ public final class Broker {
 
     // MARK: - CLIENT PAUSE
 
-    func isPaused(for spec: CommandSpec, now: Int64) -> Bool {
+    /// Whether a CLIENT PAUSE (WRITE or ALL) is in force.
+    func clientsPaused() -> Bool { pauseEndMs > 0 && pauseEndMs > Clock.nowMs() }
+
+    /// Whether CLIENT PAUSE postpones this command: every command under PAUSE ALL (CLIENT
+    /// UNPAUSE and QUIT too, as in Redis 7.0: the pause then ends only by its timeout or from a
+    /// connection that is not waiting); under PAUSE WRITE, writes, may-replicate commands and
+    /// an EXEC whose queue holds one (`queuedWrites`).
+    func isPaused(for spec: CommandSpec, now: Int64, queuedWrites: Bool) -> Bool {
         guard pauseEndMs > now else { return false }
-        if pauseWritesOnly { return spec.pausedByWritePause }
-        return !spec.exemptFromPause
+        if pauseWritesOnly { return spec.pausedByWritePause || (queuedWrites && spec.isExec) }
+        return true
     }
 
     func pause(untilMs: Int64, writesOnly: Bool) {
@@ -730,7 +753,7 @@ public final class Broker {
         pauseTimer = nil
         let waiters = pausedWaiters
         pausedWaiters.removeAll()
-        for (_, resume) in waiters.sorted(by: { $0.key < $1.key }) { resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: - Keyspace
@@ -744,7 +767,9 @@ public final class Broker {
     /// lookupKeyRead; its write lookups are not counted).
     func lookup(_ db: Int, _ key: Key, now: Int64? = nil, touch: Bool = true, stats: Bool = false) -> StoredValue? {
         if let at = dbs[db].expireTime(key), at <= now ?? Clock.nowMs() {
-            expireKey(db, key)
+            // While clients are paused the dataset stays as it is: an expired key reads as
+            // missing but is deleted (and announced) only after the pause, as in Redis.
+            if !clientsPaused() { expireKey(db, key) }
             if stats { self.stats.keyspaceMisses += 1 }
             return nil
         }
@@ -800,6 +825,8 @@ public final class Broker {
     }
 
     func activeExpireCycle(now: Int64) {
+        // Paused clients see a static dataset: no key expires until the pause ends.
+        if clientsPaused() { return }
         // Sample up to 20 keys with an expiry per db per cycle, repeating while > 25% expired.
         for db in 0..<dbs.count where !dbs[db].expires.isEmpty {
             var rounds = 0

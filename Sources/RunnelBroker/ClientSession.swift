@@ -30,6 +30,9 @@ public final class ClientSession {
     var inMulti = false
     var multiQueue: [CommandArgs] = []
     var multiError: String?  // first queue-time error, "previous errors" abort
+    /// A queued command writes or may replicate (Redis's mstate.cmd_flags): CLIENT PAUSE WRITE
+    /// then holds EXEC.
+    var multiWrites = false
     var watchedKeys: [(db: Int, key: Key)] = []
     var watchDirty = false
     /// True while EXEC runs this session's queued commands (blocking reads do not block).

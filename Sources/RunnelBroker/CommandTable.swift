@@ -78,7 +78,7 @@ final class CommandSpec {
         skipSlowlog = flags.contains("skip_slowlog")
         runsInMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(fullName)
         pausedByWritePause = isWrite || flags.contains("may_replicate")
-        exemptFromPause = ["client|unpause", "client|pause", "quit"].contains(fullName)
+        isExec = fullName == "exec"
     }
 
     // Dispatch properties, computed once so the hot path does no string work.
@@ -97,8 +97,8 @@ final class CommandSpec {
     let runsInMulti: Bool
     /// Paused by CLIENT PAUSE WRITE (writes, and commands that may publish).
     let pausedByWritePause: Bool
-    /// Not paused even by CLIENT PAUSE ALL.
-    let exemptFromPause: Bool
+    /// EXEC, which CLIENT PAUSE WRITE holds when its queue has a write.
+    let isExec: Bool
 
     func arityOK(_ argc: Int) -> Bool {
         arity > 0 ? argc == arity : argc >= -arity

@@ -337,7 +337,7 @@ extension Broker {
         let multi = c.inMulti ? c.multiQueue.count : c.inExec ? c.execCount : -1
         let obl = c.out.buffer.readableBytes
         return "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=8 name=\(c.name?.string ?? "") "
-            + "age=\(age) idle=\(idle) flags=\(c.flagString(blocked: blockedSessions[c.id] != nil)) db=\(c.db) sub=\(c.channels.count) "
+            + "age=\(age) idle=\(idle) flags=\(c.flagString(blocked: blockedSessions[c.id] != nil || isPostponed(c.id))) db=\(c.db) sub=\(c.channels.count) "
             + "psub=\(c.patterns.count) ssub=\(c.shardChannels.count) multi=\(multi) qbuf=0 qbuf-free=0 "
             + "argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=\(obl) oll=0 omem=\(c.bufferedBytes()) tot-mem=0 "
             + "events=r cmd=\(c.lastCommandName) user=\(c.user.name) redir=\(c.tracking.on ? c.trackingRedirection : -1) resp=\(c.resp.rawValue)"

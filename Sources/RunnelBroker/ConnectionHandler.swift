@@ -166,7 +166,7 @@ public final class ConnectionHandler: ChannelInboundHandler {
 
     private func waitForUnpause() {
         guard let session else { return }
-        broker.pausedWaiters[session.id] = { [weak self] in
+        broker.postpone(session.id) { [weak self] in
             self?.broker.beginTurn()
             self?.process()
             self?.finishTurn()

@@ -70,7 +70,7 @@ extension Broker {
                 "maxclients:\(config.maxclients)",
                 "client_recent_max_input_buffer:\(stats.clientRecentMaxInput)",
                 "client_recent_max_output_buffer:\(stats.clientRecentMaxOutput)",
-                "blocked_clients:\(blockedSessions.count)",
+                "blocked_clients:\(blockedSessions.count + pausedWaiters.count)",
                 "tracking_clients:\(tracking.clients)",
                 "clients_in_timeout_table:\(blockedSessions.values.filter { $0.timeout != nil }.count)",
                 "pubsub_clients:\(clients.values.filter(\.isSubscribed).count)",

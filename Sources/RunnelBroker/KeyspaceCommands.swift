@@ -23,7 +23,9 @@ extension Broker {
             var found: [Key] = []
             for key in Array(b.dbs[s.db].keys) {
                 if !all && !Glob.matches(pattern: a[1].readableBytesView, key.readableBytesView) { continue }
-                if b.lookup(s.db, key, now: now, touch: false) != nil { found.append(key) }
+                // Redis's KEYS skips expired keys without deleting them.
+                if let at = b.dbs[s.db].expireTime(key), at <= now { continue }
+                found.append(key)
             }
             s.out.arrayHeader(found.count)
             for k in found { s.out.bulk(k) }

@@ -79,7 +79,7 @@ final class BrokerMetrics {
         total("runnel_error_replies_total", "Error replies sent", b.stats.errorReplies)
         let t = b.streamTotals()
         gauges["runnel_connected_clients"]?.set(Double(b.clients.count))
-        gauges["runnel_blocked_clients"]?.set(Double(b.blockedSessions.count))
+        gauges["runnel_blocked_clients"]?.set(Double(b.blockedSessions.count + b.pausedWaiters.count))
         gauges["runnel_pubsub_channels"]?.set(Double(b.pubsub.channels.count))
         gauges["runnel_pubsub_patterns"]?.set(Double(b.pubsub.patterns.count))
         gauges["runnel_streams"]?.set(Double(t.streams))

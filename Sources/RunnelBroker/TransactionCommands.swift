@@ -11,6 +11,7 @@ extension Broker {
             s.inMulti = true
             s.multiQueue = []
             s.multiError = nil
+            s.multiWrites = false
             s.out.ok()
         }
         r.add("discard", 1, flags, ["@fast", "@transaction"], "transactions", "Discard all commands issued after MULTI", "2.0.0") { b, s, _ in
@@ -48,6 +49,7 @@ extension Broker {
         s.inMulti = false
         s.multiQueue = []
         s.multiError = nil
+        s.multiWrites = false
         unwatchAll(s)
     }
 

@@ -3,6 +3,9 @@ import RunnelTestSupport
 /// ACL scripts run against redis-server 7.0 and Runnel (see DiffCase for the line syntax).
 /// `=` compares rule lists as word sets: redis-server prints single commands in hash order.
 let aclCases: [DiffCase] = [
+    // A command refused in MULTI is refused for that before the ACL is consulted (no log entry).
+    DiffCase("no_multi before acl", ["ACL SETUSER u on nopass +@all -save -shutdown", "AUTH u x", "MULTI", "SAVE", "SHUTDOWN",
+                                     "SAVE x", "EXEC", "@1 ACL LOG"]),
     DiffCase("acl setuser and describe", [
         "ACL SETUSER a on >pw +@read -xrange ~inv:* &ev:*",
         "ACL SETUSER b +xadd +xlen +xrange -@write %R~x* %W~y* %RW~z",

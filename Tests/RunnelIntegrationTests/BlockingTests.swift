@@ -177,6 +177,77 @@ struct BlockingTests {
         for (e, g) in zip(expected, got) { #expect(g == e) }
     }
 
+    @Test("CLIENT PAUSE as redis-server 7.0: held clients count as blocked and resume in the order they came; MULTI queueing and EXEC with writes are held; no key expires until the pause ends; PAUSE ALL holds even CLIENT UNPAUSE and QUIT")
+    func clientPause() throws {
+        func line(_ v: RESPValue) -> String { "\(v)" }
+        func run(_ server: ServerProcess) throws -> [String] {
+            var out: [String] = []
+            let a = try TestConnection(port: server.port)
+            let events = try TestConnection(port: server.port)
+            for cmd in [["CONFIG", "SET", "notify-keyspace-events", "Ex"], ["XADD", "s", "1-1", "f", "v"], ["XADD", "t", "1-1", "f", "v"]] {
+                _ = try a.command(cmd)
+            }
+            _ = try events.command("SUBSCRIBE", "__keyevent@0__:expired")
+            // The first connection opened is held last: resuming by client ID would run it first.
+            let late = try TestConnection(port: server.port)
+            let early = try TestConnection(port: server.port)
+            guard case .integer(let earlyID) = try early.command("CLIENT", "ID") else { return [] }
+            let queuing = try TestConnection(port: server.port)
+            out.append(line(try queuing.command("MULTI")))
+            _ = try a.command("PEXPIRE", "t", "100")
+            out.append(line(try a.command("CLIENT", "PAUSE", "100000", "WRITE")))
+            early.send(["XADD", "s", "2-1", "f", "v"])
+            #expect(Self.waitUntilBlocked(a, 1, timeoutMs: 5_000, pollUs: 5_000))
+            late.send(["XADD", "s", "3-1", "f", "v"])
+            #expect(Self.waitUntilBlocked(a, 2, timeoutMs: 5_000, pollUs: 5_000))
+            queuing.send(["XADD", "s", "4-1", "f", "v"])  // held before it is even queued
+            #expect(Self.waitUntilBlocked(a, 3, timeoutMs: 5_000, pollUs: 5_000))
+            usleep(200_000)  // t's time passes during the pause
+            for cmd in [["XLEN", "s"], ["EXISTS", "t"], ["XLEN", "t"], ["DBSIZE"]] { out.append("\(cmd): \(line(try a.command(cmd)))") }
+            let stats = try a.command("INFO", "stats").text ?? ""
+            out.append(stats.split(separator: "\r\n").filter { $0.hasPrefix("expired_keys:") }.joined())
+            let held = try a.command("CLIENT", "LIST", "ID", "\(earlyID)").text ?? ""
+            out.append(held.split(separator: " ").filter { $0.hasPrefix("flags=") || $0.hasPrefix("cmd=") }.joined(separator: " "))
+            out.append(line(try a.command("CLIENT", "UNPAUSE")))
+            out.append("early: \(line(try early.read(1)[0])), late: \(line(try late.read(1)[0])), queued: \(line(try queuing.read(1)[0]))")
+            out.append("exec: \(line(try queuing.command("EXEC")))")
+            out.append("expired after the pause: \(line(try events.read(1, timeoutMs: 5_000)[0]))")
+            out.append("DBSIZE: \(line(try a.command("DBSIZE")))")
+            // EXEC is held when its queue writes; a read-only one runs.
+            let writer = try TestConnection(port: server.port)
+            let reader = try TestConnection(port: server.port)
+            for (c, cmd) in [(writer, "XADD"), (reader, "XLEN")] {
+                _ = try c.command("MULTI")
+                _ = try c.command(cmd == "XADD" ? ["XADD", "s", "9-1", "f", "v"] : ["XLEN", "s"])
+            }
+            _ = try a.command("CLIENT", "PAUSE", "100000", "WRITE")
+            writer.send(["EXEC"])
+            #expect(Self.waitUntilBlocked(a, 1, timeoutMs: 5_000, pollUs: 5_000))
+            out.append("read-only exec: \(line(try reader.command("EXEC")))")
+            out.append(line(try a.command("CLIENT", "UNPAUSE")))
+            out.append("held exec: \(line(try writer.read(1)[0]))")
+            // PAUSE ALL holds every command, CLIENT UNPAUSE and QUIT included, until it ends.
+            let quitter = try TestConnection(port: server.port)
+            out.append(line(try a.command("CLIENT", "PAUSE", "400", "ALL")))
+            let start = monotonicMs()
+            a.send(["CLIENT", "UNPAUSE"])
+            quitter.send(["QUIT"])
+            out.append("unpause: \(line(try a.read(1, timeoutMs: 5_000)[0])) held: \(monotonicMs() - start >= 250)")
+            out.append("quit: \(line(try quitter.read(1, timeoutMs: 5_000)[0])) held: \(monotonicMs() - start >= 250)")
+            return out
+        }
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        #expect(expected.contains("expired_keys:0"))
+        #expect(expected.contains("unpause: +OK held: true"))
+        let got = try run(runnel)
+        #expect(got.count == expected.count)
+        for (e, g) in zip(expected, got) { #expect(g == e) }
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()
