@@ -753,7 +753,15 @@ public final class Broker {
         pauseTimer = nil
         let waiters = pausedWaiters
         pausedWaiters.removeAll()
-        for waiter in waiters { waiter.resume() }
+        guard !waiters.isEmpty else { return }
+        // Ended by CLIENT UNPAUSE: the held clients run after the unpausing client's read batch
+        // (Redis queues them for beforeSleep), in the order they were held.
+        if processingSession != nil {
+            let bound = NIOLoopBound(waiters, eventLoop: eventLoop)
+            eventLoop.execute { for waiter in bound.value { waiter.resume() } }
+        } else {
+            for waiter in waiters { waiter.resume() }
+        }
     }
 
     // MARK: - Keyspace
@@ -766,7 +774,7 @@ public final class Broker {
     /// `stats`: a read lookup, counted in INFO's keyspace_hits/keyspace_misses (Redis's
     /// lookupKeyRead; its write lookups are not counted).
     func lookup(_ db: Int, _ key: Key, now: Int64? = nil, touch: Bool = true, stats: Bool = false) -> StoredValue? {
-        if let at = dbs[db].expireTime(key), at <= now ?? Clock.nowMs() {
+        if let at = dbs[db].expireTime(key), at < now ?? Clock.nowMs() {
             // While clients are paused the dataset stays as it is: an expired key reads as
             // missing but is deleted (and announced) only after the pause, as in Redis.
             if !clientsPaused() { expireKey(db, key) }
@@ -836,7 +844,7 @@ public final class Broker {
                 var expired: [Key] = []
                 for (key, at) in dbs[db].expires {
                     sampled += 1
-                    if at <= now { expired.append(key) }
+                    if at < now { expired.append(key) }
                     if sampled >= 20 { break }
                 }
                 for key in expired { expireKey(db, key) }
@@ -855,19 +863,55 @@ public final class Broker {
         return true
     }
 
+    /// Whether a key exists with an expiry time already passed (Redis's keyIsExpired: the
+    /// key expires once the clock is past its time).
+    func isExpired(_ db: Int, _ key: Key, now: Int64) -> Bool {
+        guard let at = dbs[db].expireTime(key) else { return false }
+        return at < now
+    }
+
     /// Signals that a key was modified: invalidates WATCHes on it.
     func touchWatched(_ db: Int, _ key: Key) {
         if tracking.active { trackingInvalidate(key, by: executingSession) }
         // Checked first: a lookup in an empty dictionary still hashes the key.
         guard !watchers.isEmpty, let ids = watchers[db]?[key] else { return }
-        for id in ids { clients[id]?.watchDirty = true }
+        for id in ids {
+            guard let c = clients[id] else { continue }
+            // A key watched when already expired: its deletion is no logical change.
+            if let i = c.watchedKeys.firstIndex(where: { $0.db == db && $0.key == key }), c.watchedKeys[i].expired {
+                if dbs[db].rawValue(key) == nil { c.watchedKeys[i].expired = false }
+                continue
+            }
+            c.watchDirty = true
+        }
     }
 
-    /// Invalidates WATCHes on existing keys of a db about to be flushed (all dbs when nil).
-    func touchAllWatched(db: Int?) {
+    /// Invalidates WATCHes on the keys of a db about to be emptied (all dbs when nil), or
+    /// (SWAPDB) whose contents `replacement` is about to take, as Redis's
+    /// touchAllWatchedKeysInDb: a watch is touched when its key exists on either side, except
+    /// that an expired key going away, or staying expired, is no change.
+    func touchAllWatched(db: Int?, replacement: Int? = nil) {
+        let now = Clock.nowMs()
         for (wdb, keys) in watchers where db == nil || db == wdb {
-            for (key, ids) in keys where dbs[wdb].rawValue(key) != nil {
-                for id in ids { clients[id]?.watchDirty = true }
+            for (key, ids) in keys {
+                let inEmptied = dbs[wdb].rawValue(key) != nil
+                let inReplacement = replacement.map { dbs[$0].rawValue(key) != nil } ?? false
+                guard inEmptied || inReplacement else { continue }
+                let replacementExpired = replacement.map { isExpired($0, key, now: now) } ?? false
+                for id in ids {
+                    guard let c = clients[id], let i = c.watchedKeys.firstIndex(where: { $0.db == wdb && $0.key == key }) else { continue }
+                    if c.watchedKeys[i].expired {
+                        if !inReplacement {
+                            c.watchedKeys[i].expired = false
+                            continue
+                        }
+                        if replacementExpired { continue }
+                    } else if !inEmptied && replacementExpired {
+                        c.watchedKeys[i].expired = true
+                        continue
+                    }
+                    c.watchDirty = true
+                }
             }
         }
     }

@@ -33,7 +33,9 @@ public final class ClientSession {
     /// A queued command writes or may replicate (Redis's mstate.cmd_flags): CLIENT PAUSE WRITE
     /// then holds EXEC.
     var multiWrites = false
-    var watchedKeys: [(db: Int, key: Key)] = []
+    /// WATCHed keys; `expired`: the key had expired (but was not yet deleted) when watched, or
+    /// a SWAPDB replaced it with such a key. Its deletion is then no change (Redis 7.0).
+    var watchedKeys: [(db: Int, key: Key, expired: Bool)] = []
     var watchDirty = false
     /// True while EXEC runs this session's queued commands (blocking reads do not block).
     var inExec = false

@@ -241,14 +241,12 @@ extension Broker {
             // watched key that exists on either side is touched; a blocked key that now
             // exists is served, a group reader whose key went away is told so.
             let before = [first: Set(dbs[first].keys), second: Set(dbs[second].keys)]
+            touchAllWatched(db: first, replacement: second)
+            touchAllWatched(db: second, replacement: first)
             var (x, y) = (dbs[first], dbs[second])
             Database.swapContents(&x, &y)
             (dbs[first], dbs[second]) = (x, y)
             for db in [first, second] {
-                let other = db == first ? second : first
-                for (key, ids) in watchers[db] ?? [:] where dbs[db].rawValue(key) != nil || dbs[other].rawValue(key) != nil {
-                    for id in ids { clients[id]?.watchDirty = true }
-                }
                 for key in (blockedReaders[db] ?? [:]).keys {
                     if dbs[db].rawValue(key) != nil {
                         signalStreamReady(db, key)

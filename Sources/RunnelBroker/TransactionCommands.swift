@@ -30,9 +30,10 @@ extension Broker {
                 b.replyError(s, "ERR WATCH inside MULTI is not allowed")
                 return
             }
+            let now = Clock.nowMs()
             for key in a.dropFirst() where !s.watchedKeys.contains(where: { $0.db == s.db && $0.key == key }) {
                 let k = key.detached
-                s.watchedKeys.append((s.db, k))
+                s.watchedKeys.append((s.db, k, b.isExpired(s.db, k, now: now)))
                 b.watchers[s.db, default: [:]][k, default: []].insert(s.id)
             }
             s.out.ok()
@@ -54,7 +55,7 @@ extension Broker {
     }
 
     func unwatchAll(_ s: ClientSession) {
-        for (db, key) in s.watchedKeys {
+        for (db, key, _) in s.watchedKeys {
             watchers[db]?[key]?.remove(s.id)
             if watchers[db]?[key]?.isEmpty == true { watchers[db]?[key] = nil }
             if watchers[db]?.isEmpty == true { watchers[db] = nil }
@@ -67,6 +68,12 @@ extension Broker {
         guard s.inMulti else {
             replyError(s, "ERR EXEC without MULTI")
             return
+        }
+        // A watched key that has expired since WATCH fails the transaction even before it is
+        // deleted (as during CLIENT PAUSE), as Redis's isWatchedKeyExpired.
+        if !s.watchDirty {
+            let now = Clock.nowMs()
+            if s.watchedKeys.contains(where: { !$0.expired && isExpired($0.db, $0.key, now: now) }) { s.watchDirty = true }
         }
         if s.multiError != nil {
             discardTransaction(s)
