@@ -226,6 +226,9 @@ public final class Broker {
 
     func cron() {
         let now = Clock.nowMs()
+        // The cached clock also moves between read turns (replies released by the log writer
+        // stamp their client's last interaction with it).
+        if clockOverride == nil { turnTimeMs = now }
         if now - lastRateSampleMs >= 90 {  // every cron at the default hz 10, every ~100 ms above
             lastRateSampleMs = now
             stats.opsPerSec.sample(stats.commandsProcessed, nowMs: now)
@@ -241,8 +244,12 @@ public final class Broker {
             persistence.maybeCheckpoint(now: now)
         }
         if config.timeoutSeconds > 0 {
+            // As Redis's clientsCronHandleTimeout: monitors, subscribers and blocked clients
+            // (a blocking read, or held by CLIENT PAUSE) are never idle.
             for session in clients.values
-            where !session.isSubscribed && now - session.lastInteractionMs > Int64(config.timeoutSeconds) * 1000 {
+            where !session.isSubscribed && !session.isMonitor && blockedSessions[session.id] == nil && !isPostponed(session.id)
+                && now / 1000 - session.lastInteractionMs / 1000 > Int64(config.timeoutSeconds)
+            {
                 session.killed = true
                 session.close?()
             }
@@ -394,6 +401,7 @@ public final class Broker {
                 if n > 0, let part = session.out.buffer.readSlice(length: n) {
                     stats.netOutputBytes += n
                     stats.writesProcessed += 1
+                    session.lastInteractionMs = turnTimeMs  // a write is an interaction, as in Redis
                     session.flushOut?(part)
                 }
                 let shift = session.out.buffer.readerIndex
@@ -406,6 +414,7 @@ public final class Broker {
         }
         stats.netOutputBytes += session.out.buffer.readableBytes
         stats.writesProcessed += 1
+        session.lastInteractionMs = turnTimeMs  // a write is an interaction, as in Redis
         session.flushOut?(session.out.buffer)
         // When the socket took the whole write, NIO has dropped its reference and clear()
         // keeps the storage for the next turn; otherwise clear() allocates fresh storage.

@@ -332,8 +332,9 @@ extension Broker {
     /// One CLIENT LIST line, with Redis's field names and order.
     func clientInfoLine(_ c: ClientSession) -> String {
         let now = Clock.nowMs()
-        let age = (now - c.createdAtMs) / 1000
-        let idle = (now - c.lastInteractionMs) / 1000
+        // Whole Unix seconds apart, as Redis keeps these times in seconds.
+        let age = now / 1000 - c.createdAtMs / 1000
+        let idle = now / 1000 - c.lastInteractionMs / 1000
         let multi = c.inMulti ? c.multiQueue.count : c.inExec ? c.execCount : -1
         let obl = c.out.buffer.readableBytes
         return "id=\(c.id) addr=\(c.remoteAddress) laddr=\(c.localAddress) fd=8 name=\(c.name?.string ?? "") "

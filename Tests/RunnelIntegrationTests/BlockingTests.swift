@@ -303,6 +303,47 @@ struct BlockingTests {
         for (e, g) in zip(expected, got) { #expect(g == e) }
     }
 
+    @Test("the idle timeout spares subscribers, monitors and blocked clients, and a reply counts as an interaction, as in redis-server")
+    func idleTimeout() throws {
+        let redis = try ServerProcess.redis()
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel()
+        defer { runnel.stop() }
+        let setups: [(String, [[String]])] = [
+            ("plain", []), ("in MULTI", [["MULTI"]]), ("subscriber", [["SUBSCRIBE", "ch"]]), ("monitor", [["MONITOR"]]),
+            ("blocked forever", [["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]]),
+            ("blocked 10 s", [["XREAD", "BLOCK", "10000", "STREAMS", "s", "$"]]),
+            ("served at 1.6 s", [["XREAD", "BLOCK", "0", "STREAMS", "t", "$"]]),
+        ]
+        // Both servers at once: the timeout counts whole seconds, so the checks keep a margin.
+        var conns: [[TestConnection]] = []
+        for server in [redis, runnel] {
+            var row: [TestConnection] = []
+            for (_, commands) in setups {
+                let c = try TestConnection(port: server.port)
+                for cmd in commands {
+                    if cmd[0] == "XREAD" { c.send(cmd) } else { _ = try c.command(cmd) }
+                }
+                row.append(c)
+            }
+            _ = try TestConnection(port: server.port).command("CONFIG", "SET", "timeout", "2")
+            conns.append(row)
+        }
+        usleep(1_600_000)
+        for server in [redis, runnel] { _ = try TestConnection(port: server.port).command("XADD", "t", "1-1", "f", "v") }
+        usleep(1_800_000)
+        var results: [[String]] = []
+        for row in conns {
+            results.append(zip(setups, row).map { setup, c in
+                while c.fill(timeoutMs: 50) {}
+                return "\(setup.0): \(c.closedByPeer ? "closed" : "open")"
+            })
+        }
+        for server in [redis, runnel] { _ = try TestConnection(port: server.port).command("CONFIG", "SET", "timeout", "0") }
+        #expect(results[0] == setups.map { "\($0.0): \($0.0 == "plain" || $0.0 == "in MULTI" ? "closed" : "open")" })
+        #expect(results[1] == results[0])
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()
