@@ -408,6 +408,7 @@ public final class Broker {
                 if shift > 1 << 20 {
                     session.out.buffer.discardReadBytes()
                     for j in session.holdMarks.indices { session.holdMarks[j].start -= shift }
+                    if let start = session.silencedReplyStart { session.silencedReplyStart = max(0, start - shift) }
                 }
                 return
             }
@@ -423,6 +424,7 @@ public final class Broker {
         } else {
             session.out.buffer.clear()
         }
+        if session.silencedReplyStart != nil { session.silencedReplyStart = 0 }
     }
 
     /// Applies `client-output-buffer-limit` to a client: the pubsub class to subscribers, the
@@ -713,6 +715,10 @@ public final class Broker {
     /// clients' input in beforeSleep, not between two commands of the other client's pipeline.
     func resume(_ session: ClientSession) {
         session.suspended = false
+        if let start = session.silencedReplyStart {
+            session.silencedReplyStart = nil
+            session.out.buffer.moveWriterIndex(to: max(start, session.out.buffer.readerIndex))
+        }
         scheduleFlush(session)
         if let current = processingSession, current !== session {
             let bound = NIOLoopBound((broker: self, session: session), eventLoop: eventLoop)

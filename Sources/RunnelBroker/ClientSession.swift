@@ -55,6 +55,10 @@ public final class ClientSession {
     // Reply control.
     enum ReplyMode { case on, off, skip, skipNext }
     var replyMode: ReplyMode = .on
+    /// Where the reply of a suspended command (a blocking read, off-loop work) that CLIENT
+    /// REPLY OFF or SKIP silences will start: cut there when it resumes, as Redis keeps the
+    /// client's reply flags until a blocked command ends.
+    var silencedReplyStart: Int?
 
     /// Set when the connection must close once its pending replies are written.
     var closeAfterReply = false

@@ -153,12 +153,14 @@ public final class ConnectionHandler: ChannelInboundHandler {
         case .on:
             return
         case .off:
+            if session.suspended { session.silencedReplyStart = mark }
             session.out.buffer.moveWriterIndex(to: mark)
         case .skip:
             // The CLIENT REPLY SKIP command itself is silent; the next one is dropped.
             session.out.buffer.moveWriterIndex(to: mark)
             session.replyMode = .skipNext
         case .skipNext:
+            if session.suspended { session.silencedReplyStart = mark }
             session.out.buffer.moveWriterIndex(to: mark)
             session.replyMode = .on
         }

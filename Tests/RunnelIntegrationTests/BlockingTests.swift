@@ -344,6 +344,48 @@ struct BlockingTests {
         #expect(results[1] == results[0])
     }
 
+    @Test("CLIENT REPLY OFF and SKIP silence a blocked read's reply however it ends, as in redis-server", arguments: ["everysec", "always"])
+    func replyModeOfBlockedRead(appendfsync: String) throws {
+        let endings = ["XADD", "timeout", "CLIENT UNBLOCK", "DEL"]
+        func run(_ server: ServerProcess) throws -> [String] {
+            var out: [String] = []
+            for mode in ["OFF", "SKIP"] {
+                for ending in endings {
+                    let a = try TestConnection(port: server.port)
+                    let b = try TestConnection(port: server.port)
+                    for cmd in [["FLUSHALL"], ["XADD", "s", "1-1", "f", "v"], ["XGROUP", "CREATE", "s", "g", "$"]] { _ = try a.command(cmd) }
+                    guard case .integer(let id) = try b.command("CLIENT", "ID") else { return [] }
+                    b.send(encodeCommand(["CLIENT", "REPLY", mode])
+                        + encodeCommand(["XREADGROUP", "GROUP", "g", "c", "BLOCK", ending == "timeout" ? "200" : "0", "STREAMS", "s", ">"])
+                        + encodeCommand(["PING", "after"]))
+                    #expect(Self.waitUntilBlocked(a, 1, timeoutMs: 5_000, pollUs: 5_000))
+                    switch ending {
+                    case "XADD": _ = try a.command("XADD", "s", "2-1", "f", "v")
+                    case "CLIENT UNBLOCK": _ = try a.command("CLIENT", "UNBLOCK", "\(id)", "ERROR")
+                    case "DEL": _ = try a.command("DEL", "s")
+                    default: break
+                    }
+                    _ = Self.waitUntilBlocked(a, 0, timeoutMs: 5_000, pollUs: 5_000)
+                    b.send(encodeCommand(["CLIENT", "REPLY", "ON"]) + encodeCommand(["PING", "on"]))
+                    let replies = try b.read(mode == "SKIP" ? 3 : 2)
+                    out.append("\(mode) \(ending): \(replies.map { "\($0)" })")
+                    a.close()
+                    b.close()
+                }
+            }
+            return out
+        }
+        let redis = try ServerProcess.redis(extraArgs: ["--appendonly", "yes", "--appendfsync", appendfsync])
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel(extraArgs: ["--appendfsync", appendfsync])
+        defer { runnel.stop() }
+        let expected = try run(redis)
+        // Redis sends none of the blocked read's replies: no entry, no error, no timeout null.
+        #expect(expected.count == 8 && expected.allSatisfy { !$0.contains("2-1") && !$0.contains("UNBLOCKED") && !$0.contains("nil") })
+        let got = try run(runnel)
+        #expect(got == expected)
+    }
+
     @Test("CLIENT UNBLOCK ends a blocked read with a timeout reply or an UNBLOCKED error")
     func clientUnblock() throws {
         let server = try ServerProcess.runnel()
