@@ -4,6 +4,10 @@ import RunnelTestSupport
 /// `=` compares rule lists as word sets: redis-server prints single commands in hash order.
 let aclCases: [DiffCase] = [
     // A command refused in MULTI is refused for that before the ACL is consulted (no log entry).
+    // Taking channels away disconnects the user's subscribers to channels and patterns now outside the list.
+    DiffCase("acl channels taken away", ["ACL SETUSER u on nopass +@all ~* &*", "@1 AUTH u x", "@1 SUBSCRIBE abc", "@2 AUTH u x",
+                                         "@2 SUBSCRIBE xyz", "@3 AUTH u x", "@3 PSUBSCRIBE b*", "@4 AUTH u x", "@4 PSUBSCRIBE a*",
+                                         "ACL SETUSER u resetchannels &a*", "@1 PING", "@2 PING", "@3 PING", "@4 PING"]),
     DiffCase("no_multi before acl", ["ACL SETUSER u on nopass +@all -save -shutdown", "AUTH u x", "MULTI", "SAVE", "SHUTDOWN",
                                      "SAVE x", "EXEC", "@1 ACL LOG"]),
     DiffCase("acl setuser and describe", [
