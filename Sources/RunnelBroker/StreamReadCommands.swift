@@ -171,30 +171,46 @@ extension Broker {
     /// `countStats`: the command's own second pass over its keys, which Redis counts as read
     /// lookups (a blocked reader's wake-up is not).
     func serveRead(_ s: ClientSession, _ request: ReadRequest, countStats: Bool = false) -> Bool {
-        var served: [(Key, Int)] = []  // key and index
-        for (k, key) in request.keys.enumerated() {
-            guard let box = countStats ? readStream(s.db, key) : stream(s.db, key) else { continue }
+        /// Whether the k-th stream has something for the reader now.
+        func servable(_ k: Int) -> Bool {
+            let key = request.keys[k]
+            guard let box = countStats ? readStream(s.db, key) : stream(s.db, key) else { return false }
             let after = request.after[k]
             if let g = request.group {
-                guard let group = box.stream.groups[g] else { continue }
-                if after != .max {
-                    served.append((key, k))  // history: always served
-                } else if box.stream.length > 0 && box.stream.lastLiveID > group.lastID {
-                    served.append((key, k))
-                } else if let minIdle = request.claimMinIdle, hasClaimable(group, minIdle: minIdle) {
-                    served.append((key, k))
-                }
-            } else if box.stream.length > 0 && box.stream.lastLiveID > after {
-                served.append((key, k))
+                guard let group = box.stream.groups[g] else { return false }
+                if after != .max { return true }  // history: always served
+                if box.stream.length > 0 && box.stream.lastLiveID > group.lastID { return true }
+                if let minIdle = request.claimMinIdle, hasClaimable(group, minIdle: minIdle) { return true }
+                return false
             }
+            return box.stream.length > 0 && box.stream.lastLiveID > after
         }
+        func writeStream(_ k: Int) {
+            if s.resp == .resp2 { s.out.arrayHeader(2) }
+            s.out.bulk(request.keys[k])
+            writeReadResult(s, request.keys[k], request, index: k)
+        }
+        // A group reader naming a key twice: as in Redis, each occurrence is looked at after the
+        // previous one delivered (a second `>` then finds nothing new and is left out), so the
+        // streams are written first and the header, whose count is known only then, put before.
+        if request.group != nil && request.keys.count > 1 && Set(request.keys).count < request.keys.count {
+            let start = s.out.buffer.writerIndex
+            var count = 0
+            for k in request.keys.indices where servable(k) {
+                count += 1
+                writeStream(k)
+            }
+            guard count > 0 else { return false }
+            let body = s.out.buffer.getBytes(at: start, length: s.out.buffer.writerIndex - start) ?? []
+            s.out.buffer.moveWriterIndex(to: start)
+            if s.resp == .resp3 { s.out.mapHeader(count) } else { s.out.arrayHeader(count) }
+            s.out.buffer.writeBytes(body)
+            return true
+        }
+        let served = request.keys.indices.filter { servable($0) }
         guard !served.isEmpty else { return false }
         if s.resp == .resp3 { s.out.mapHeader(served.count) } else { s.out.arrayHeader(served.count) }
-        for (key, k) in served {
-            if s.resp == .resp2 { s.out.arrayHeader(2) }
-            s.out.bulk(key)
-            writeReadResult(s, key, request, index: k)
-        }
+        for k in served { writeStream(k) }
         return true
     }
 

@@ -31,6 +31,11 @@ let streamCases: [DiffCase] = [
                           "XADD s 18446744073709551615-18446744073709551615 last 1", "XADD s * x 1",
                           "XADD s 18446744073709551615-* x 1", "XADD u 0-* a b", "XADD u2 01-02 a b",
                           "XADD u3 +5-+6 a b", "XRANGE u3 - +"]),
+    // A key named twice: each occurrence sees what the one before delivered.
+    DiffCase("xreadgroup key twice", ["XADD s 1-1 a 1", "XADD s 2-1 a 1", "XADD t 1-1 a 1", "XGROUP CREATE s g 0", "XGROUP CREATE t g 0",
+                                      "XREADGROUP GROUP g c COUNT 1 STREAMS s s > >", "XREADGROUP GROUP g c STREAMS s t s > > >",
+                                      "XADD s 3-1 a 1", "XREADGROUP GROUP g c STREAMS s s 0 >", "XREADGROUP GROUP g c STREAMS s s > >",
+                                      "XREAD STREAMS s s 0 2-1", "%XPENDING s g - + 10"]),
     // Redis 7.0 answers `ms-*` on a used-up sequence as if the entry were too large.
     DiffCase("xadd sequence used up", ["XADD s 5-18446744073709551615 a 1", "XADD s 5-* a 1", "XADD s NOMKSTREAM MAXLEN 0 5-* a 1",
                                        "XADD s 4-* a 1", "XADD s 6-* a 1", "XLEN s", "XINFO STREAM s"]),
