@@ -148,6 +148,12 @@ extension Broker {
             }
         }
         r.add("ssubscribe", -2, subFlags, ["@pubsub", "@slow"], "pubsub", "Listen for messages published to the given shard channels", "7.0.0", keys: (1, -1, 1)) { b, s, a in
+            // Inside EXEC a client may not block; SUBSCRIBE is let through there for backward
+            // compatibility, SSUBSCRIBE is not (Redis 7.0).
+            if s.inExec {
+                b.replyError(s, "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+                return
+            }
             for name in a.dropFirst() {
                 _ = b.pubsub.add(s, name.detached, .shard)
                 b.writeSubscriptionReply(s, "ssubscribe", name, s.shardChannels.count)

@@ -106,6 +106,9 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("multi runtime error", ["MULTI", "SELECT 99", "PING", "EXEC"]),
     DiffCase("discard", ["MULTI", "PING", "DISCARD", "PING", "DISCARD"]),
     DiffCase("multi shutdown", ["MULTI", "SHUTDOWN", "EXEC"]),
+    // SUBSCRIBE and PSUBSCRIBE run inside EXEC (backward compatibility), SSUBSCRIBE is refused.
+    DiffCase("multi subscribe", ["MULTI", "SUBSCRIBE a", "PSUBSCRIBE b*", "SSUBSCRIBE c", "PING", "EXEC", "PING", "UNSUBSCRIBE",
+                                 "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PING"]),
     DiffCase("watch touched", ["XADD k 1-1 a b", "WATCH k", "@1 XADD k 2-1 a b", "MULTI", "PING", "EXEC"]),
     DiffCase("watch untouched", ["XADD k 1-1 a b", "WATCH k", "@1 XADD other 2-1 a b", "MULTI", "PING", "EXEC"]),
     DiffCase("watch then unwatch", ["WATCH k", "@1 XADD k 1-1 a b", "UNWATCH", "MULTI", "PING", "EXEC"]),
