@@ -59,6 +59,10 @@ public final class ClientSession {
     /// REPLY OFF or SKIP silences will start: cut there when it resumes, as Redis keeps the
     /// client's reply flags until a blocked command ends.
     var silencedReplyStart: Int?
+    /// Pushes (Pub/Sub confirmations and messages, invalidations) written while this client's
+    /// own command ran under CLIENT REPLY OFF/SKIP: kept when the command's replies are cut,
+    /// as Redis sends pushes whatever the reply mode.
+    var keptPushes: [Range<Int>] = []
 
     /// Set when the connection must close once its pending replies are written.
     var closeAfterReply = false

@@ -147,23 +147,35 @@ public final class ConnectionHandler: ChannelInboundHandler {
         if session.out.buffer.readableBytes > 64 * 1024 { broker.flush(session) }
     }
 
-    /// CLIENT REPLY OFF/SKIP: drop what the last command wrote.
+    /// CLIENT REPLY OFF/SKIP: drop what the last command wrote, except pushes.
     private func applyReplyMode(_ session: ClientSession, mark: Int) {
         switch session.replyMode {
         case .on:
+            if !session.keptPushes.isEmpty { session.keptPushes = [] }
             return
         case .off:
             if session.suspended { session.silencedReplyStart = mark }
-            session.out.buffer.moveWriterIndex(to: mark)
+            cut(session, to: mark)
         case .skip:
             // The CLIENT REPLY SKIP command itself is silent; the next one is dropped.
-            session.out.buffer.moveWriterIndex(to: mark)
+            cut(session, to: mark)
             session.replyMode = .skipNext
         case .skipNext:
             if session.suspended { session.silencedReplyStart = mark }
-            session.out.buffer.moveWriterIndex(to: mark)
+            cut(session, to: mark)
             session.replyMode = .on
         }
+    }
+
+    /// Drops the output from `mark` on, keeping the pushes written there.
+    private func cut(_ session: ClientSession, to mark: Int) {
+        var kept: [UInt8] = []
+        for range in session.keptPushes where range.lowerBound >= mark {
+            kept += session.out.buffer.getBytes(at: range.lowerBound, length: range.count) ?? []
+        }
+        session.keptPushes = []
+        session.out.buffer.moveWriterIndex(to: mark)
+        if !kept.isEmpty { session.out.buffer.writeBytes(kept) }
     }
 
     private func waitForUnpause() {

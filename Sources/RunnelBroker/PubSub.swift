@@ -113,6 +113,8 @@ extension Broker {
         guard !session.killed else { return }
         // One raw copy per subscriber (RESP3 swaps the leading '*' for '>').
         let push = session.resp == .resp3
+        let start = session.out.buffer.writerIndex
+        defer { notePush(session, from: start) }
         frame.withUnsafeReadableBytes { src in
             session.out.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count) { dst in
                 dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count)
@@ -125,10 +127,20 @@ extension Broker {
 
     /// Writes a (un)subscribe confirmation: [kind, name, count] as a push.
     func writeSubscriptionReply(_ session: ClientSession, _ kind: StaticString, _ name: ByteBuffer?, _ count: Int) {
+        let start = session.out.buffer.writerIndex
         session.out.pushHeader(3)
         session.out.bulk(kind)
         if let name { session.out.bulk(name) } else { session.out.null() }
         session.out.integer(count)
+        notePush(session, from: start)
+    }
+
+    /// Records a push just written to `s` from `start` while `s`'s own commands run under
+    /// CLIENT REPLY OFF or SKIP, so that cutting the command's replies leaves it (Redis writes
+    /// pushes whatever the reply mode).
+    @inline(__always)
+    func notePush(_ s: ClientSession, from start: Int) {
+        if s.replyMode != .on && processingSession === s { s.keptPushes.append(start..<s.out.buffer.writerIndex) }
     }
 
     // MARK: - Commands

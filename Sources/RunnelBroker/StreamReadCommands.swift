@@ -352,6 +352,9 @@ extension Broker {
 
     /// Removes a waiter from every key it waits on.
     func unblock(_ waiter: BlockedRead) {
+        // A reply silenced by CLIENT REPLY OFF/SKIP starts here: pushes that came while the
+        // client waited stay.
+        if waiter.session.silencedReplyStart != nil { waiter.session.silencedReplyStart = waiter.session.out.buffer.writerIndex }
         waiter.timeout?.cancel()
         waiter.claimTimer?.cancel()
         blockedSessions.removeValue(forKey: waiter.session.id)

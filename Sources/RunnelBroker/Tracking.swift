@@ -386,6 +386,8 @@ extension Broker {
                 // Told at every invalidation while the redirect is gone (as Redis 7.0).
                 source.tracking.brokenRedirect = true
                 if source.resp == .resp3 {
+                    let start = source.out.buffer.writerIndex
+                    defer { notePush(source, from: start) }
                     source.out.pushHeader(2)
                     source.out.bulk("tracking-redir-broken" as StaticString)
                     source.out.integer(source.trackingRedirection)
@@ -397,6 +399,8 @@ extension Broker {
             redirected = true
         }
         guard !dest.killed else { return }
+        let start = dest.out.buffer.writerIndex
+        defer { notePush(dest, from: start) }
         if dest.resp == .resp3 {
             dest.out.pushHeader(2)
             dest.out.bulk("invalidate" as StaticString)

@@ -106,6 +106,11 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("multi runtime error", ["MULTI", "SELECT 99", "PING", "EXEC"]),
     DiffCase("discard", ["MULTI", "PING", "DISCARD", "PING", "DISCARD"]),
     DiffCase("multi shutdown", ["MULTI", "SHUTDOWN", "EXEC"]),
+    // CLIENT REPLY OFF and SKIP silence replies, never pushes (confirmations, messages).
+    DiffCase("reply off keeps pushes", [
+        "raw:CLIENT REPLY OFF\r\nSUBSCRIBE x\r\nPSUBSCRIBE y*\r\nSSUBSCRIBE z\r\nPUBLISH x self\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nPING\r\nCLIENT REPLY ON\r\nPING end\r\n",
+        "raw:CLIENT REPLY SKIP\r\nSUBSCRIBE x\r\nPUNSUBSCRIBE\r\nCLIENT REPLY SKIP\r\nUNSUBSCRIBE x\r\nPING\r\n",
+    ]),
     // SUBSCRIBE and PSUBSCRIBE run inside EXEC (backward compatibility), SSUBSCRIBE is refused.
     DiffCase("multi subscribe", ["MULTI", "SUBSCRIBE a", "PSUBSCRIBE b*", "SSUBSCRIBE c", "PING", "EXEC", "PING", "UNSUBSCRIBE",
                                  "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PING"]),
