@@ -53,8 +53,15 @@ public final class ClientSession {
     var isSubscribed: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }
 
     // Reply control.
-    enum ReplyMode { case on, off, skip, skipNext }
-    var replyMode: ReplyMode = .on
+    /// CLIENT REPLY state, as Redis's client flags: `replyOff` (OFF), `replySkip` (the running
+    /// command is skipped), `replySkipNext` (SKIP was asked: the next command is skipped).
+    var replyOff = false
+    var replySkip = false
+    var replySkipNext = false
+    /// Where the silenced part of the running command's output starts (while `replyOff` or
+    /// `replySkip`); cut when the command ends or CLIENT REPLY ON / RESET turn replies back on.
+    var silenceFrom: Int?
+    var repliesSilenced: Bool { replyOff || replySkip }
     /// Where the reply of a suspended command (a blocking read, off-loop work) that CLIENT
     /// REPLY OFF or SKIP silences will start: cut there when it resumes, as Redis keeps the
     /// client's reply flags until a blocked command ends.

@@ -37,7 +37,14 @@ extension Broker {
             s.resp = .resp2
             s.out.version = .resp2
             s.name = nil
-            s.replyMode = .on
+            // RESET turns OFF and a pending SKIP off (its own +RESET is then sent) but not the
+            // skipping of itself.
+            s.replyOff = false
+            s.replySkipNext = false
+            if !s.replySkip, let from = s.silenceFrom {
+                b.cutSilencedReplies(s, from: from)
+                s.silenceFrom = nil
+            }
             s.user = b.acl.defaultUser
             s.authenticated = s.user.nopass && s.user.enabled
             s.out.simpleString("RESET" as StaticString)
@@ -213,13 +220,19 @@ extension Broker {
             b.clientKill(s, a)
         }
         r.sub("client", "reply", 3, flags, ["@slow", "@connection"], "Instruct the server whether to reply to commands", since: "3.2.0") { b, s, a in
+            // As Redis: the flags change at once, so inside EXEC OFF silences the commands after it
+            // and ON the rest, while SKIP applies to the next command after EXEC.
             if a[2].equalsIgnoringCase("on") {
-                s.replyMode = .on
+                if let from = s.silenceFrom { b.cutSilencedReplies(s, from: from) }
+                s.replyOff = false
+                s.replySkip = false
+                s.silenceFrom = nil
                 s.out.ok()
             } else if a[2].equalsIgnoringCase("off") {
-                s.replyMode = .off
+                s.replyOff = true
+                if s.silenceFrom == nil { s.silenceFrom = s.out.buffer.writerIndex }
             } else if a[2].equalsIgnoringCase("skip") {
-                if s.replyMode == .on { s.replyMode = .skip }
+                if !s.replyOff { s.replySkipNext = true }
             } else {
                 b.replyError(s, "ERR syntax error")
             }

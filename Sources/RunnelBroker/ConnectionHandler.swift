@@ -107,8 +107,10 @@ public final class ConnectionHandler: ChannelInboundHandler {
         broker.processingSession = session
         defer { broker.processingSession = previous }
         if let args = postponed {
+            beginReplyMode(session)  // afresh: the output was flushed while the command waited
             guard broker.execute(session, args) else { return waitForUnpause() }
             postponed = nil
+            endReplyMode(session)
             afterCommand(session)
         }
         while !closing && !session.closeAfterReply && !session.killed && !session.suspended, inbound != nil {
@@ -126,13 +128,13 @@ public final class ConnectionHandler: ChannelInboundHandler {
             }
             guard var command = args.take() else { break }
             if command.isEmpty { continue }
-            let mark = session.out.buffer.writerIndex
+            beginReplyMode(session)
             guard broker.execute(session, command) else {
                 postponed = command.detached
                 return waitForUnpause()
             }
             parser.recycle(&command)
-            applyReplyMode(session, mark: mark)
+            endReplyMode(session)
             afterCommand(session)
         }
         if let buf = inbound, buf.readableBytes == 0 {
@@ -147,35 +149,27 @@ public final class ConnectionHandler: ChannelInboundHandler {
         if session.out.buffer.readableBytes > 64 * 1024 { broker.flush(session) }
     }
 
-    /// CLIENT REPLY OFF/SKIP: drop what the last command wrote, except pushes.
-    private func applyReplyMode(_ session: ClientSession, mark: Int) {
-        switch session.replyMode {
-        case .on:
-            if !session.keptPushes.isEmpty { session.keptPushes = [] }
-            return
-        case .off:
-            if session.suspended { session.silencedReplyStart = mark }
-            cut(session, to: mark)
-        case .skip:
-            // The CLIENT REPLY SKIP command itself is silent; the next one is dropped.
-            cut(session, to: mark)
-            session.replyMode = .skipNext
-        case .skipNext:
-            if session.suspended { session.silencedReplyStart = mark }
-            cut(session, to: mark)
-            session.replyMode = .on
+    /// Before a command: a SKIP asked for by the previous command now applies, and silenced
+    /// output starts at the command's first byte.
+    private func beginReplyMode(_ session: ClientSession) {
+        if session.replySkipNext {
+            session.replySkipNext = false
+            session.replySkip = true
         }
+        session.silenceFrom = session.repliesSilenced ? session.out.buffer.writerIndex : nil
     }
 
-    /// Drops the output from `mark` on, keeping the pushes written there.
-    private func cut(_ session: ClientSession, to mark: Int) {
-        var kept: [UInt8] = []
-        for range in session.keptPushes where range.lowerBound >= mark {
-            kept += session.out.buffer.getBytes(at: range.lowerBound, length: range.count) ?? []
+    /// After a command: CLIENT REPLY OFF/SKIP drop what it wrote while silenced, except pushes
+    /// (a suspended command's reply is dropped when it comes, see `Broker.resume`).
+    private func endReplyMode(_ session: ClientSession) {
+        guard let from = session.silenceFrom else {
+            if !session.keptPushes.isEmpty { session.keptPushes = [] }
+            return
         }
-        session.keptPushes = []
-        session.out.buffer.moveWriterIndex(to: mark)
-        if !kept.isEmpty { session.out.buffer.writeBytes(kept) }
+        if session.suspended { session.silencedReplyStart = from }
+        broker.cutSilencedReplies(session, from: from)
+        session.replySkip = false
+        session.silenceFrom = nil
     }
 
     private func waitForUnpause() {

@@ -138,9 +138,20 @@ extension Broker {
     /// Records a push just written to `s` from `start` while `s`'s own commands run under
     /// CLIENT REPLY OFF or SKIP, so that cutting the command's replies leaves it (Redis writes
     /// pushes whatever the reply mode).
+    /// Drops `s`'s output from `from` on, except the pushes written there (CLIENT REPLY).
+    func cutSilencedReplies(_ s: ClientSession, from: Int) {
+        var kept: [UInt8] = []
+        for range in s.keptPushes where range.lowerBound >= from {
+            kept += s.out.buffer.getBytes(at: range.lowerBound, length: range.count) ?? []
+        }
+        s.keptPushes = []
+        s.out.buffer.moveWriterIndex(to: max(from, s.out.buffer.readerIndex))
+        if !kept.isEmpty { s.out.buffer.writeBytes(kept) }
+    }
+
     @inline(__always)
     func notePush(_ s: ClientSession, from start: Int) {
-        if s.replyMode != .on && processingSession === s { s.keptPushes.append(start..<s.out.buffer.writerIndex) }
+        if s.silenceFrom != nil && processingSession === s { s.keptPushes.append(start..<s.out.buffer.writerIndex) }
     }
 
     // MARK: - Commands

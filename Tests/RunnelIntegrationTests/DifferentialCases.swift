@@ -111,6 +111,16 @@ let serverCoreCases: [DiffCase] = [
         "raw:CLIENT REPLY OFF\r\nSUBSCRIBE x\r\nPSUBSCRIBE y*\r\nSSUBSCRIBE z\r\nPUBLISH x self\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\nSUNSUBSCRIBE\r\nPING\r\nCLIENT REPLY ON\r\nPING end\r\n",
         "raw:CLIENT REPLY SKIP\r\nSUBSCRIBE x\r\nPUNSUBSCRIBE\r\nCLIENT REPLY SKIP\r\nUNSUBSCRIBE x\r\nPING\r\n",
     ]),
+    // CLIENT REPLY changes the flags at once: inside EXEC, OFF silences what follows (the array
+    // header already went out), ON turns replies back on, SKIP applies after EXEC.
+    DiffCase("client reply in transactions", [
+        "raw:MULTI\r\nCLIENT REPLY OFF\r\nPING a\r\nEXEC\r\nCLIENT REPLY ON\r\nPING end\r\n",
+        "raw:MULTI\r\nCLIENT REPLY SKIP\r\nPING a\r\nPING b\r\nEXEC\r\nPING c\r\nPING end\r\n",
+        "raw:CLIENT REPLY OFF\r\nMULTI\r\nCLIENT REPLY ON\r\nPING x\r\nEXEC\r\nPING y\r\n",
+        "raw:CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n",
+        "raw:CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING a\r\nRESET\r\nPING b\r\n",
+        "raw:CLIENT REPLY SKIP\r\nRESET\r\nPING c\r\n",
+    ]),
     // SUBSCRIBE and PSUBSCRIBE run inside EXEC (backward compatibility), SSUBSCRIBE is refused.
     DiffCase("multi subscribe", ["MULTI", "SUBSCRIBE a", "PSUBSCRIBE b*", "SSUBSCRIBE c", "PING", "EXEC", "PING", "UNSUBSCRIBE",
                                  "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PING"]),
