@@ -535,6 +535,13 @@ public final class Broker {
             reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
         }
+        if let error = persistence?.writeError, spec.isWrite || spec.fullName == "ping" {
+            // As Redis with a failing AOF: no writes (nor PING) until the disk accepts data.
+            var code = ENOSPC
+            if case .io(_, _, let e) = error { code = e }
+            reject(session, spec, "MISCONF Errors writing to the AOF file: \(String(cString: strerror(code)))")
+            return true
+        }
         if session.resp == .resp2 && session.isSubscribed && !spec.allowedInSubscribe {
             reject(
                 session, spec,
@@ -542,11 +549,9 @@ public final class Broker {
             )
             return true
         }
-        if let error = persistence?.writeError, spec.isWrite || spec.fullName == "ping" {
-            // As Redis with a failing AOF: no writes (nor PING) until the disk accepts data.
-            var code = ENOSPC
-            if case .io(_, _, let e) = error { code = e }
-            reject(session, spec, "MISCONF Errors writing to the AOF file: \(String(cString: strerror(code)))")
+        // Redis treats a MONITOR client as a replica: it may not read or write keys (nor publish).
+        if session.isMonitor && (spec.isReadonly || spec.pausedByWritePause) {
+            reject(session, spec, "ERR Replica can't interact with the keyspace")
             return true
         }
         // As Redis's processCommand: the pause is checked before a command is queued in MULTI,

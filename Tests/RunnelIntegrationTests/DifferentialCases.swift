@@ -121,6 +121,9 @@ let serverCoreCases: [DiffCase] = [
         "raw:CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING a\r\nRESET\r\nPING b\r\n",
         "raw:CLIENT REPLY SKIP\r\nRESET\r\nPING c\r\n",
     ]),
+    // A MONITOR client is a replica to Redis: no key reads or writes, no PUBLISH.
+    DiffCase("monitor client keyspace", ["MONITOR", "XLEN s", "XADD s * a b", "PUBLISH ch m", "XREAD BLOCK 100 STREAMS s $",
+                                         "SPUBLISH ch m", "EXISTS s"]),
     // SUBSCRIBE and PSUBSCRIBE run inside EXEC (backward compatibility), SSUBSCRIBE is refused.
     DiffCase("multi subscribe", ["MULTI", "SUBSCRIBE a", "PSUBSCRIBE b*", "SSUBSCRIBE c", "PING", "EXEC", "PING", "UNSUBSCRIBE",
                                  "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PING"]),
