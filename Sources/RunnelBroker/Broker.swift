@@ -383,6 +383,9 @@ public final class Broker {
     }
 
     func flush(_ session: ClientSession) {
+        if let at = session.closeAt, at < session.out.buffer.writerIndex {
+            session.out.buffer.moveWriterIndex(to: max(at, session.out.buffer.readerIndex))
+        }
         guard session.out.buffer.readableBytes > 0 else { return }
         // Output limits count replies before they are written, as Redis counts a reply when
         // it is queued: one reply larger than the hard limit closes the client even if it reads.
@@ -409,6 +412,7 @@ public final class Broker {
                     session.out.buffer.discardReadBytes()
                     for j in session.holdMarks.indices { session.holdMarks[j].start -= shift }
                     if let start = session.silencedReplyStart { session.silencedReplyStart = max(0, start - shift) }
+                    if let at = session.closeAt { session.closeAt = max(0, at - shift) }
                 }
                 return
             }
@@ -425,6 +429,7 @@ public final class Broker {
             session.out.buffer.clear()
         }
         if session.silencedReplyStart != nil { session.silencedReplyStart = 0 }
+        if session.closeAt != nil { session.closeAt = 0 }
     }
 
     /// Applies `client-output-buffer-limit` to a client: the pubsub class to subscribers, the

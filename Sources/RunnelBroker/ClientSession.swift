@@ -72,7 +72,13 @@ public final class ClientSession {
     var keptPushes: [Range<Int>] = []
 
     /// Set when the connection must close once its pending replies are written.
-    var closeAfterReply = false
+    var closeAfterReply = false {
+        didSet { if closeAfterReply && closeAt == nil { closeAt = out.buffer.writerIndex } }
+    }
+    /// Where the output ends for a client closing after its reply: what is written later (the
+    /// rest of an EXEC after a CLIENT KILL of itself, messages) is dropped, as Redis stops
+    /// adding replies to such a client.
+    var closeAt: Int?
     /// Set when the connection should be closed as soon as possible (CLIENT KILL, limits).
     var killed = false
     /// In MONITOR mode: every command the server runs is copied here.

@@ -121,6 +121,8 @@ let serverCoreCases: [DiffCase] = [
         "raw:CLIENT REPLY OFF\r\nCLIENT REPLY SKIP\r\nPING a\r\nRESET\r\nPING b\r\n",
         "raw:CLIENT REPLY SKIP\r\nRESET\r\nPING c\r\n",
     ]),
+    // A client that killed itself gets nothing after that reply, even from the rest of its EXEC.
+    DiffCase("client kill self in exec", ["raw:MULTI\r\nCLIENT KILL ID $ID0 SKIPME no\r\nPING\r\nEXEC\r\nPING\r\n"]),
     // A MONITOR client is a replica to Redis: no key reads or writes, no PUBLISH.
     DiffCase("monitor client keyspace", ["MONITOR", "XLEN s", "XADD s * a b", "PUBLISH ch m", "XREAD BLOCK 100 STREAMS s $",
                                          "SPUBLISH ch m", "EXISTS s"]),
