@@ -19,6 +19,12 @@ struct BlockingTests {
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// The same lines from both servers, each mismatch reported on its own.
+    static func expectSameLines(_ expected: [String], _ got: [String]) {
+        #expect(got.count == expected.count)
+        for (e, g) in zip(expected, got) { #expect(g == e) }
+    }
+
     /// Polls INFO until the server reports `count` blocked clients; false at the deadline.
     static func waitUntilBlocked(_ c: TestConnection, _ count: Int, timeoutMs: Int, pollUs: UInt32) -> Bool {
         let deadline = monotonicMs() + timeoutMs
@@ -76,13 +82,9 @@ struct BlockingTests {
             replies += try r3.read(1, timeoutMs: 10_000)
             return replies
         }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel()
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(run)
         #expect(expected.count == 5)
-        #expect(try run(runnel) == expected)
+        #expect(got == expected)
     }
 
     @Test("WAIT for replicas blocks until its timeout or CLIENT UNBLOCK, as on a redis-server with no replicas")
@@ -103,13 +105,9 @@ struct BlockingTests {
             out.append(.integer(monotonicMs() - start >= 90 ? 1 : 0))
             return out
         }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel()
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(run)
         #expect(expected.count == 8 && expected.last == .integer(1))
-        #expect(try run(runnel) == expected)
+        #expect(got == expected)
     }
 
     @Test("commandstats count a blocked command as redis-server 7.0 does: a call when it blocks, failed when an error or CLIENT UNBLOCK ends it; INFO counts it in blocked_clients and, with a timeout, clients_in_timeout_table")
@@ -163,18 +161,12 @@ struct BlockingTests {
             out.append("blocked across RESETSTAT: \(try b.read(1, timeoutMs: 10_000)[0]) \(try counts(a))")
             return out
         }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel()
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(run)
         #expect(expected.count == 2 * scenarios.count + 1)
         #expect(expected.last?.contains("cmdstat_xreadgroup calls=0 failed_calls=1") == true)
         #expect(expected.contains { $0.hasPrefix("XREADGROUP blocked") && $0.contains("clients_in_timeout_table:1") })
         #expect(expected.contains { $0.hasPrefix("ended by DEL s") && $0.contains("cmdstat_xreadgroup calls=1 failed_calls=1") })
-        let got = try run(runnel)
-        #expect(got.count == expected.count)
-        for (e, g) in zip(expected, got) { #expect(g == e) }
+        Self.expectSameLines(expected, got)
     }
 
     @Test("CLIENT PAUSE as redis-server 7.0: held clients count as blocked and resume in the order they came; MULTI queueing and EXEC with writes are held; no key expires until the pause ends; PAUSE ALL holds even CLIENT UNPAUSE and QUIT")
@@ -236,16 +228,10 @@ struct BlockingTests {
             out.append("quit: \(line(try quitter.read(1, timeoutMs: 5_000)[0])) held: \(monotonicMs() - start >= 250)")
             return out
         }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel()
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(run)
         #expect(expected.contains("expired_keys:0"))
         #expect(expected.contains("unpause: +OK held: true"))
-        let got = try run(runnel)
-        #expect(got.count == expected.count)
-        for (e, g) in zip(expected, got) { #expect(g == e) }
+        Self.expectSameLines(expected, got)
     }
 
     @Test("WATCH and expiring keys as redis-server 7.0: a key expired since WATCH fails EXEC before it is deleted; one already expired when watched changes nothing when deleted, flushed or swapped for another expired key; held clients run after the unpausing client's pipeline")
@@ -289,18 +275,12 @@ struct BlockingTests {
             }
             return out
         }
-        let redis = try ServerProcess.redis()
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel()
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(run)
         #expect(expected.count == scenarios.count)
         // The cases that a naive WATCH (touched on every deletion) gets wrong pass on Redis.
         #expect([0, 3, 4, 5, 8].allSatisfy { expected[$0].hasSuffix("exec: [+PONG]") })
         #expect(expected[1].hasSuffix("exec: (nil array)") && expected[9].contains(":1"))
-        let got = try run(runnel)
-        #expect(got.count == expected.count)
-        for (e, g) in zip(expected, got) { #expect(g == e) }
+        Self.expectSameLines(expected, got)
     }
 
     @Test("the idle timeout spares subscribers, monitors and blocked clients, and a reply counts as an interaction, as in redis-server")
@@ -313,7 +293,7 @@ struct BlockingTests {
             ("plain", []), ("in MULTI", [["MULTI"]]), ("subscriber", [["SUBSCRIBE", "ch"]]), ("monitor", [["MONITOR"]]),
             ("blocked forever", [["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]]),
             ("blocked 10 s", [["XREAD", "BLOCK", "10000", "STREAMS", "s", "$"]]),
-            ("served at 1.6 s", [["XREAD", "BLOCK", "0", "STREAMS", "t", "$"]]),
+            ("served at 2.2 s", [["XREAD", "BLOCK", "0", "STREAMS", "t", "$"]]),
         ]
         // Both servers at once: the timeout counts whole seconds, so the checks keep a margin.
         var conns: [[TestConnection]] = []
@@ -326,16 +306,18 @@ struct BlockingTests {
                 }
                 row.append(c)
             }
-            _ = try TestConnection(port: server.port).command("CONFIG", "SET", "timeout", "2")
+            _ = try TestConnection(port: server.port).command("CONFIG", "SET", "timeout", "3")
             conns.append(row)
         }
-        usleep(1_600_000)
+        // Idle means more than 3 whole Unix seconds apart: closed after 3.0-4.1 s. The served
+        // client was last written to 2.3 s before the check; the others 4.5 s.
+        usleep(2_200_000)
         for server in [redis, runnel] { _ = try TestConnection(port: server.port).command("XADD", "t", "1-1", "f", "v") }
-        usleep(1_800_000)
+        usleep(2_300_000)
         var results: [[String]] = []
         for row in conns {
             results.append(zip(setups, row).map { setup, c in
-                while c.fill(timeoutMs: 50) {}
+                while c.fill(timeoutMs: 0) {}
                 return "\(setup.0): \(c.closedByPeer ? "closed" : "open")"
             })
         }
@@ -375,14 +357,10 @@ struct BlockingTests {
             }
             return out
         }
-        let redis = try ServerProcess.redis(extraArgs: ["--appendonly", "yes", "--appendfsync", appendfsync])
-        defer { redis.stop() }
-        let runnel = try ServerProcess.runnel(extraArgs: ["--appendfsync", appendfsync])
-        defer { runnel.stop() }
-        let expected = try run(redis)
+        let (expected, got) = try ServerProcess.sideBySide(
+            redisArgs: ["--appendonly", "yes", "--appendfsync", appendfsync], runnelArgs: ["--appendfsync", appendfsync], run)
         // Redis sends none of the blocked read's replies: no entry, no error, no timeout null.
         #expect(expected.count == 8 && expected.allSatisfy { !$0.contains("2-1") && !$0.contains("UNBLOCKED") && !$0.contains("nil") })
-        let got = try run(runnel)
         #expect(got == expected)
     }
 

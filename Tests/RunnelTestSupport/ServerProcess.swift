@@ -116,6 +116,18 @@ public final class ServerProcess: @unchecked Sendable {
         throw lastError!
     }
 
+    /// Runs `script` against a fresh redis-server, then against a fresh runnel-server (both
+    /// started first, both stopped after), and returns the two results for comparison.
+    public static func sideBySide<T>(
+        redisArgs: [String] = [], runnelArgs: [String] = [], _ script: (ServerProcess) throws -> T
+    ) throws -> (redis: T, runnel: T) {
+        let redis = try ServerProcess.redis(extraArgs: redisArgs)
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel(extraArgs: runnelArgs)
+        defer { runnel.stop() }
+        return (try script(redis), try script(runnel))
+    }
+
     /// Starts the oracle: redis-server with no persistence.
     /// `leadingArgs`: a config file, as redis-server takes it before its options.
     public static func redis(leadingArgs: [String] = [], extraArgs: [String] = []) throws -> ServerProcess {
