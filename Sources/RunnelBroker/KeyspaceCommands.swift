@@ -24,7 +24,7 @@ extension Broker {
             for key in Array(b.dbs[s.db].keys) {
                 if !all && !Glob.matches(pattern: a[1].readableBytesView, key.readableBytesView) { continue }
                 // Redis's KEYS skips expired keys without deleting them.
-                if let at = b.dbs[s.db].expireTime(key), at <= now { continue }
+                if b.isExpired(s.db, key, now: now) { continue }
                 found.append(key)
             }
             s.out.arrayHeader(found.count)

@@ -135,9 +135,6 @@ extension Broker {
         notePush(session, from: start)
     }
 
-    /// Records a push just written to `s` from `start` while `s`'s own commands run under
-    /// CLIENT REPLY OFF or SKIP, so that cutting the command's replies leaves it (Redis writes
-    /// pushes whatever the reply mode).
     /// Drops `s`'s output from `from` on, except the pushes written there (CLIENT REPLY).
     func cutSilencedReplies(_ s: ClientSession, from: Int) {
         var kept: [UInt8] = []
@@ -149,6 +146,9 @@ extension Broker {
         if !kept.isEmpty { s.out.buffer.writeBytes(kept) }
     }
 
+    /// Records a push just written to `s` from `start` while `s`'s own command runs silenced
+    /// by CLIENT REPLY OFF or SKIP, so that cutting the command's replies leaves it (Redis
+    /// writes pushes whatever the reply mode).
     @inline(__always)
     func notePush(_ s: ClientSession, from start: Int) {
         if s.silenceFrom != nil && processingSession === s { s.keptPushes.append(start..<s.out.buffer.writerIndex) }
