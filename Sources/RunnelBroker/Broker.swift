@@ -590,6 +590,10 @@ public final class Broker {
         let outermost = executingSession == nil
         if outermost { executingSession = session }
         spec.handler?(self, session, args)
+        if session.closeAfterCommand {
+            session.closeAfterCommand = false
+            session.closeAfterReply = true
+        }
         if session.tracking.on && spec.isReadonly && !session.tracking.bcast {
             trackingRememberKeys(session, spec, args)
         }

@@ -75,6 +75,9 @@ public final class ClientSession {
     var closeAfterReply = false {
         didSet { if closeAfterReply && closeAt == nil { closeAt = out.buffer.writerIndex } }
     }
+    /// Set while a command that closes its own client runs: becomes `closeAfterReply` when the
+    /// command ends, so its whole reply goes out (Redis's CLIENT_CLOSE_AFTER_COMMAND).
+    var closeAfterCommand = false
     /// Where the output ends for a client closing after its reply: what is written later (the
     /// rest of an EXEC after a CLIENT KILL of itself, messages) is dropped, as Redis stops
     /// adding replies to such a client.

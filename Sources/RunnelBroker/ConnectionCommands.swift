@@ -438,10 +438,11 @@ extension Broker {
         for v in victims { kill(v, current: s) }
     }
 
-    /// Closes a client's connection; the current client closes after its reply.
+    /// Closes a client's connection; the current client closes once the running command has
+    /// replied (Redis's CLIENT_CLOSE_AFTER_COMMAND: ACL DELUSER of itself still gets its reply).
     func kill(_ victim: ClientSession, current: ClientSession) {
         if victim === current {
-            victim.closeAfterReply = true
+            victim.closeAfterCommand = true
         } else {
             victim.killed = true
             disconnect(victim)

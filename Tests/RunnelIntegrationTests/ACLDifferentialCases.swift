@@ -88,6 +88,8 @@ let aclCases: [DiffCase] = [
     ]),
     DiffCase("acl deluser of the current user", [
         "ACL SETUSER u on nopass +@all ~*", "@1 AUTH u p", "@1 ACL DELUSER u", "@1 PING",
+        // Inside EXEC the deleting command's reply still goes out; what follows it does not.
+        "ACL SETUSER v on nopass +@all ~*", "@2 AUTH v p", "@2 raw:MULTI\r\nACL DELUSER v\r\nPING\r\nEXEC\r\n",
     ]),
     DiffCase("acl channel revocation disconnects subscribers", [
         "ACL SETUSER u on nopass +@all ~* &news*", "@1 AUTH u p", "@1 SUBSCRIBE news1", "@2 AUTH u p",
