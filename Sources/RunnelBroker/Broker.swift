@@ -729,6 +729,11 @@ public final class Broker {
     /// clients' input in beforeSleep, not between two commands of the other client's pipeline.
     func resume(_ session: ClientSession) {
         session.suspended = false
+        // Off-loop work that closed its own client (ACL LOAD dropping its user) has replied now.
+        if session.closeAfterCommand {
+            session.closeAfterCommand = false
+            session.closeAfterReply = true
+        }
         if let start = session.silencedReplyStart {
             session.silencedReplyStart = nil
             session.out.buffer.moveWriterIndex(to: max(start, session.out.buffer.readerIndex))

@@ -53,6 +53,10 @@ struct ACLTests {
         #expect(bob.waitForClose(timeoutMs: 3000), "bob's connection stays open after its user was dropped")
         #expect(try admin2.command("AUTH", "carol", "c") == .simple("OK"))
         #expect(try admin2.command("ACL", "WHOAMI") == .bulk(Array("carol".utf8)))
+        // Dropping the loading client's own user: it gets its reply, then the connection closes.
+        Self.write(aclPath, "user default on nopass ~* &* +@all\n")
+        #expect(try admin2.command("ACL", "LOAD") == .simple("OK"))
+        #expect(admin2.waitForClose(timeoutMs: 3000), "the connection of the dropped user stays open after its ACL LOAD")
     }
 
     @Test("a bad ACL file: ACL LOAD reports every error as redis-server does and changes nothing; startup refuses it")
