@@ -1,4 +1,5 @@
 import NIOCore
+import OrderedCollections
 import RunnelRESP
 
 /// Per-connection state. Owned by the broker's event loop; never shared across threads.
@@ -47,7 +48,9 @@ public final class ClientSession {
 
     // Pub/Sub.
     var channels: Set<Key> = []
-    var patterns: Set<Key> = []
+    /// In subscription order: PUNSUBSCRIBE without arguments answers in that order, as Redis
+    /// 7.0 keeps a client's patterns in a list (its channels in a hash table).
+    var patterns: OrderedSet<Key> = []
     var shardChannels: Set<Key> = []
     var subscriptionCount: Int { channels.count + patterns.count }
     var isSubscribed: Bool { !channels.isEmpty || !patterns.isEmpty || !shardChannels.isEmpty }

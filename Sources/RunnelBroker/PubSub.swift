@@ -19,7 +19,7 @@ struct PubSubHub {
             guard session.channels.insert(name).inserted else { return false }
             channels[name, default: []].append(session)
         case .pattern:
-            guard session.patterns.insert(name).inserted else { return false }
+            guard session.patterns.append(name).inserted else { return false }
             if patterns[name] == nil { patternOrder.append(name) }
             patterns[name, default: []].append(session)
         case .shard:
@@ -258,13 +258,13 @@ extension Broker {
 
     func unsubscribe(_ s: ClientSession, _ names: [ByteBuffer], _ kind: PubSubHub.Kind) {
         let label: StaticString
-        let current: Set<Key>
+        let current: [Key]
         switch kind {
-        case .channel: label = "unsubscribe"; current = s.channels
-        case .pattern: label = "punsubscribe"; current = s.patterns
-        case .shard: label = "sunsubscribe"; current = s.shardChannels
+        case .channel: label = "unsubscribe"; current = Array(s.channels)
+        case .pattern: label = "punsubscribe"; current = Array(s.patterns)
+        case .shard: label = "sunsubscribe"; current = Array(s.shardChannels)
         }
-        let targets = names.isEmpty ? Array(current) : names
+        let targets = names.isEmpty ? current : names
         if targets.isEmpty {
             writeSubscriptionReply(s, label, nil, kind == .shard ? s.shardChannels.count : s.subscriptionCount)
             return

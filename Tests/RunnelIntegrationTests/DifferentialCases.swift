@@ -126,6 +126,11 @@ let serverCoreCases: [DiffCase] = [
     // A MONITOR client is a replica to Redis: no key reads or writes, no PUBLISH.
     DiffCase("monitor client keyspace", ["MONITOR", "XLEN s", "XADD s * a b", "PUBLISH ch m", "XREAD BLOCK 100 STREAMS s $",
                                          "SPUBLISH ch m", "EXISTS s"]),
+    // Redis 7.0 keeps a client's patterns in a list: PUNSUBSCRIBE without arguments goes in
+    // subscription order (channels are a hash table, so UNSUBSCRIBE's order is not compared).
+    DiffCase("punsubscribe all in subscription order", [
+        "raw:PSUBSCRIBE zz* b* a* c* m* q*\r\nPUNSUBSCRIBE\r\nPSUBSCRIBE k* j* h*\r\nPUNSUBSCRIBE j*\r\nPSUBSCRIBE a*\r\nPUNSUBSCRIBE\r\n",
+    ]),
     // SUBSCRIBE and PSUBSCRIBE run inside EXEC (backward compatibility), SSUBSCRIBE is refused.
     DiffCase("multi subscribe", ["MULTI", "SUBSCRIBE a", "PSUBSCRIBE b*", "SSUBSCRIBE c", "PING", "EXEC", "PING", "UNSUBSCRIBE",
                                  "PUNSUBSCRIBE", "SUNSUBSCRIBE", "PING"]),
