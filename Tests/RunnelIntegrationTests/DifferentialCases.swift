@@ -163,6 +163,12 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("keyspace events", ["CONFIG SET notify-keyspace-events KEA", "@1 PSUBSCRIBE __key*__:*",
                                  "XADD s 1-1 a b", "@1 ?", "EXPIRE s 100", "@1 ?", "RENAME s t", "@1 ?", "DEL t", "@1 ?",
                                  "CONFIG SET notify-keyspace-events \"\""]),
+    // A RESP3 client's own events and messages land inside its EXEC reply, between the
+    // commands' replies (redis-server 7.0 writes pushes at once); RESP2 refuses MULTI there.
+    DiffCase("own pushes inside exec", ["CONFIG SET notify-keyspace-events KEA", "SUBSCRIBE __keyspace@0__:s ch",
+                                        "MULTI", "XADD s 1-0 f v", "XGROUP CREATE s g 0",
+                                        "XREADGROUP GROUP g c STREAMS s >", "PUBLISH ch m", "EXEC", "DEL s",
+                                        "UNSUBSCRIBE ch __keyspace@0__:s", "CONFIG SET notify-keyspace-events \"\""]),
     // Server
     // Types and ranges of redis-server 7.0's config table, names checked before values, the
     // directive's own name in value errors, memory values as memtoull reads them.
