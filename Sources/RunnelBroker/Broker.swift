@@ -820,12 +820,14 @@ public final class Broker {
             if value == nil { self.stats.keyspaceMisses += 1 } else { self.stats.keyspaceHits += 1 }
         }
         if touch, case .stream(let box)? = value {
-            box.accessMs = turnTimeMs
-            if config.lfuPolicy {
-                box.lfuTouch(nowMs: turnTimeMs, logFactor: config.lfuLogFactor, decayMinutes: config.lfuDecayTime)
-            }
+            box.touch(nowMs: turnTimeMs, lfu: config.lfuPolicy, logFactor: config.lfuLogFactor, decayMinutes: config.lfuDecayTime)
         }
         return value
+    }
+
+    /// A new key's stream object, its `lru` field set as Redis's createObject sets it.
+    func newStreamBox(_ stream: Stream = Stream(), journaled: Bool = false) -> StreamBox {
+        StreamBox(stream, journaled: journaled, lru: StreamBox.fresh(nowMs: turnTimeMs, lfu: config.lfuPolicy))
     }
 
     /// An integer argument: Redis's "not an integer" error, or `rangeError` when `valid`

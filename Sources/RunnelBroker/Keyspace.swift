@@ -70,41 +70,80 @@ public final class StreamBox {
     public var stream: Stream
     /// The stream's number in the log (0 until the storage engine binds it).
     public var handle: UInt64 = 0
-    /// When a command last read or wrote the key (Unix ms of its turn), for OBJECT IDLETIME.
-    public var accessMs: Int64
-    /// Under an LFU `maxmemory-policy`: Redis's logarithmic access counter (OBJECT FREQ) and
-    /// the minute (mod 2^16) it was last decayed.
-    var lfuCounter: UInt8 = StreamBox.lfuInitial
-    var lfuMinutes: UInt16
-    static let lfuInitial: UInt8 = 5
+    /// Redis's 24-bit `lru` field of the key's object. Under an LRU (or non-evicting)
+    /// `maxmemory-policy` it is the LRU clock (Unix seconds mod 2^24) of the last access, read by
+    /// OBJECT IDLETIME; under an LFU policy the minute (mod 2^16) of the last decay sits in the
+    /// high 16 bits and the logarithmic access counter (OBJECT FREQ) in the low 8. One field for
+    /// both, as in Redis: after the policy switches kind, OBJECT IDLETIME and FREQ read the other
+    /// kind's bits as redis-server does, until the next access rewrites them.
+    public var lru: UInt32
 
-    public init(_ stream: Stream = Stream(), journaled: Bool = false) {
+    /// `lru`: the value a key's object is created with at `nowMs` (`fresh`).
+    public init(_ stream: Stream = Stream(), journaled: Bool = false, lru: UInt32) {
         self.stream = stream
-        accessMs = Clock.nowMs()
-        lfuMinutes = UInt16(truncatingIfNeeded: accessMs / 60_000)
+        self.lru = lru
         if journaled { self.stream.journal = RecordingJournal() }
     }
 }
 
 extension StreamBox {
-    /// The counter after the decay due since it was last touched: one step per `decayMinutes`.
-    func lfuDecayed(nowMs: Int64, decayMinutes: Int) -> UInt8 {
-        guard decayMinutes > 0 else { return lfuCounter }
-        let now = UInt16(truncatingIfNeeded: nowMs / 60_000)
-        let elapsed = Int(now &- lfuMinutes)  // the clock wraps at 2^16 minutes, as Redis's
-        let periods = elapsed / decayMinutes
-        return periods >= Int(lfuCounter) ? 0 : lfuCounter - UInt8(periods)
+    static let lruClockMax: UInt32 = (1 << 24) - 1
+    static let lfuInitial: UInt32 = 5
+
+    /// Redis's LRU clock: Unix seconds, 24 bits.
+    static func lruClock(_ nowMs: Int64) -> UInt32 { UInt32(truncatingIfNeeded: nowMs / 1000) & lruClockMax }
+
+    /// Redis's LFU clock: Unix minutes, 16 bits.
+    static func lfuMinutes(_ nowMs: Int64) -> UInt32 { UInt32(truncatingIfNeeded: nowMs / 60_000) & 0xFFFF }
+
+    /// The `lru` of a new object: the LRU clock, or the LFU minute with the initial counter.
+    static func fresh(nowMs: Int64, lfu: Bool) -> UInt32 {
+        lfu ? lfuMinutes(nowMs) << 8 | lfuInitial : lruClock(nowMs)
     }
 
-    /// An access: decay, then a logarithmic increment (likelier the smaller the counter is).
-    func lfuTouch(nowMs: Int64, logFactor: Int, decayMinutes: Int) {
+    /// OBJECT IDLETIME: seconds between the LRU clock and `lru`, unwrapping as Redis does.
+    func idleSeconds(nowMs: Int64) -> Int {
+        let clock = Self.lruClock(nowMs)
+        return Int(clock >= lru ? clock - lru : clock + (Self.lruClockMax - lru))
+    }
+
+    /// OBJECT FREQ: the counter after the decay due since it was last touched, one step per
+    /// `decayMinutes` (Redis's LFUDecrAndReturn, its wrap of the minute clock included).
+    func lfuDecayed(nowMs: Int64, decayMinutes: Int) -> UInt32 {
+        let counter = lru & 0xFF
+        guard decayMinutes > 0 else { return counter }
+        let then = lru >> 8, now = Self.lfuMinutes(nowMs)
+        let elapsed = now >= then ? now - then : 65535 - then + now
+        let periods = Int(elapsed) / decayMinutes
+        return periods > Int(counter) ? 0 : counter - UInt32(periods)
+    }
+
+    /// An access: the LRU clock, or under LFU a decay then a logarithmic increment (likelier
+    /// the smaller the counter is).
+    func touch(nowMs: Int64, lfu: Bool, logFactor: Int, decayMinutes: Int) {
+        guard lfu else {
+            lru = Self.lruClock(nowMs)
+            return
+        }
         var counter = lfuDecayed(nowMs: nowMs, decayMinutes: decayMinutes)
         if counter < 255 {
             let base = Double(max(0, Int(counter) - Int(Self.lfuInitial)))
             if Double.random(in: 0..<1) < 1.0 / (base * Double(logFactor) + 1) { counter += 1 }
         }
-        lfuCounter = counter
-        lfuMinutes = UInt16(truncatingIfNeeded: nowMs / 60_000)
+        lru = Self.lfuMinutes(nowMs) << 8 | counter
+    }
+
+    /// RESTORE's FREQ (used under an LFU policy) or IDLETIME (under any other), as Redis's
+    /// objectSetLRUOrLFU: the idle time is taken from the LRU clock in Redis's C arithmetic
+    /// (64-bit, wrapping), moved up by the clock's range if negative, then cut to 24 bits.
+    func restore(freq: Int?, idleSeconds: Int?, nowMs: Int64, lfu: Bool) {
+        if lfu {
+            if let freq { lru = Self.lfuMinutes(nowMs) << 8 | UInt32(freq) }
+        } else if let idleSeconds {
+            var absolute = Int64(Self.lruClock(nowMs)) &- (Int64(idleSeconds) &* 1000 / 1000)
+            if absolute < 0 { absolute &+= Int64(Self.lruClockMax) }
+            lru = UInt32(truncatingIfNeeded: absolute) & Self.lruClockMax
+        }
     }
 }
 

@@ -304,7 +304,7 @@ extension Broker {
         var stream = source.stream
         // In-memory journals (tests) carry over: the copy is what the source's records built.
         stream.journal = (source.stream.journal as? RecordingJournal).map { RecordingJournal(records: $0.records) }
-        let box = StreamBox(stream)
+        let box = newStreamBox(stream)
         dbs[target].putCopy(newKey, box, of: source, expireAt: dbs[s.db].expireTime(key))
         touchWatched(target, newKey)
         signalStreamReady(target, newKey)
@@ -380,15 +380,13 @@ extension Broker {
             s.out.ok()
             return
         }
-        let box = StreamBox(stream)
+        let box = newStreamBox(stream)
         dbs[s.db].set(key, .stream(box))
         // The log gets the same records after the stream's creation record.
         if let journal = box.stream.journal { for r in records { journal.record(r) } }
         if journalStreams && box.stream.journal == nil { box.stream.journal = RecordingJournal(records: records) }
         if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
-        // Any IDLETIME up to 2^63-1 s is accepted (Redis's arithmetic wraps there); saturate.
-        if let idle { box.accessMs = turnTimeMs - Int64(Swift.min(idle, Int(Int64.max / 2000)) * 1000) }
-        if let freq { box.lfuCounter = UInt8(freq) }
+        box.restore(freq: freq, idleSeconds: idle, nowMs: turnTimeMs, lfu: config.lfuPolicy)
         touchWatched(s.db, key)
         signalStreamReady(s.db, key)
         notifyKeyspaceEvent(.generic, "restore", key, s.db)
@@ -431,7 +429,7 @@ extension Broker {
                 replyError(s, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
                 return
             }
-            s.out.integer(Int(max(0, turnTimeMs - box.accessMs) / 1000))
+            s.out.integer(box.idleSeconds(nowMs: turnTimeMs))
         }
     }
 

@@ -94,7 +94,7 @@ final class Persistence: KeyspaceLog {
                 broker.logger.warning("stream in db \(cs.db) dropped: the server has \(broker.dbs.count) databases")
                 continue
             }
-            let box = StreamBox(cs.stream)
+            let box = broker.newStreamBox(cs.stream)
             box.handle = cs.handle
             box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)
             var key = ByteBufferAllocator().buffer(capacity: cs.key.count)

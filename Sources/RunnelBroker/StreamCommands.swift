@@ -315,7 +315,7 @@ extension Broker {
                 s.out.null()
                 return
             }
-            box = StreamBox(journaled: journalStreams)
+            box = newStreamBox(journaled: journalStreams)
             created = true
         }
         let target = box!

@@ -119,7 +119,7 @@ extension Broker {
                 id = parsed
             }
             if box == nil {
-                let created = StreamBox(journaled: journalStreams)
+                let created = newStreamBox(journaled: journalStreams)
                 dbs[s.db].set(key, .stream(created))
                 box = created
                 // A new key is a modified key. Group changes alone are not, in Redis: WATCH

@@ -90,6 +90,54 @@ struct DifferentialTests {
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 
+    /// OBJECT IDLETIME and FREQ read one 24-bit field per key, as Redis's `lru`: the LRU clock
+    /// (seconds mod 2^24) or, under an LFU policy, the minute and counter. So RESTORE IDLETIME
+    /// wraps at 2^24 s, RESTORE FREQ is ignored unless the policy is LFU, and after a policy
+    /// switch each reads the other's bits until the next access. Clock-derived values may move
+    /// between the two runs (a second tick; a minute tick moves the LFU bits by 256).
+    @Test("OBJECT IDLETIME and FREQ share one lru field as redis-server's, across RESTORE and policy switches")
+    func lruField() throws {
+        func int(_ v: RESPValue) -> Int? { if case .integer(let n) = v { return n } else { return nil } }
+        func run(_ server: ServerProcess) throws -> [Int?] {
+            let c = try TestConnection(port: server.port)
+            _ = try c.command("XADD", "s", "1-0", "f", "v")
+            guard case .bulk(let payload?) = try c.command("DUMP", "s") else { return [] }
+            func restore(_ options: String...) throws {
+                _ = try c.command("DEL", "t")
+                c.send(encodeCommand([Array("RESTORE".utf8), Array("t".utf8), Array("0".utf8), payload] + options.map { Array($0.utf8) }))
+                _ = try c.read(1)
+            }
+            var out: [Int?] = []
+            for idle in ["0", "100", "16777214", "16777215", "16777216", "100000000", "1099511627776", "9223372036854775807"] {
+                try restore("IDLETIME", idle)
+                out.append(int(try c.command("OBJECT", "IDLETIME", "t")))
+            }
+            try restore("FREQ", "200")  // not LFU: FREQ ignored, the field holds the LRU clock
+            _ = try c.command("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+            out.append(int(try c.command("OBJECT", "FREQ", "t")))
+            _ = try c.command("XADD", "n", "1-0", "f", "v")
+            out.append(int(try c.command("OBJECT", "FREQ", "n")))  // created under LFU: 5
+            _ = try c.command("XLEN", "n")
+            out.append(int(try c.command("OBJECT", "FREQ", "n")))  // one access from 5: 6
+            try restore("FREQ", "200")
+            out.append(int(try c.command("OBJECT", "FREQ", "t")))
+            _ = try c.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+            out.append(int(try c.command("OBJECT", "IDLETIME", "n")))  // LFU bits read as a clock
+            _ = try c.command("XLEN", "n")
+            out.append(int(try c.command("OBJECT", "IDLETIME", "n")))
+            return out
+        }
+        let (expected, got) = try ServerProcess.sideBySide(run)
+        #expect(expected.count == 14 && got.count == 14, "redis: \(expected), runnel: \(got)")
+        guard expected.count == 14, got.count == 14 else { return }
+        #expect(expected[3] ?? 99 <= 1 && expected[4] ?? 99 <= 2, "redis-server wraps at 2^24 s: \(expected)")
+        #expect(Array(expected[9...11]) == [5, 6, 200] && expected[13] ?? 99 <= 1, "\(expected)")
+        for (k, (e, g)) in zip(expected, got).enumerated() {
+            let slack = k == 12 ? 300 : 2
+            #expect(e != nil && g != nil && abs(e! - g!) <= slack, "value \(k): redis \(String(describing: e)), runnel \(String(describing: g))")
+        }
+    }
+
     /// INFO commandstats (calls, rejected and failed calls) and errorstats after commands that
     /// succeed, fail, are rejected before running, or name an unknown subcommand (counted for
     /// no command), including inside MULTI/EXEC and around CONFIG RESETSTAT.
