@@ -78,7 +78,7 @@ public final class StreamBox {
     /// kind's bits as redis-server does, until the next access rewrites them.
     public var lru: UInt32
 
-    /// `lru`: the value a key's object is created with at `nowMs` (`fresh`).
+    /// `lru`: the field's first value, `StreamBox.fresh` (as Redis's createObject sets it).
     public init(_ stream: Stream = Stream(), journaled: Bool = false, lru: UInt32) {
         self.stream = stream
         self.lru = lru
