@@ -89,11 +89,14 @@ final class Persistence: KeyspaceLog {
         let result = opened.result
         recovery = result.report
         nextHandle = result.report.nextHandle
+        // As redis-server refuses a data file made with more databases than it has: dropping the
+        // streams would lose them for good at the next checkpoint.
+        if let highest = result.streams.lazy.map(\.db).max(), highest >= broker.dbs.count {
+            throw .mismatch(path: opened.directory.path, reason: "it holds streams in database \(highest), "
+                + "but the server is configured with \(broker.dbs.count) databases; start it with "
+                + "databases \(highest + 1) or more (--databases \(highest + 1))")
+        }
         for cs in result.streams {
-            guard cs.db < broker.dbs.count else {
-                broker.logger.warning("stream in db \(cs.db) dropped: the server has \(broker.dbs.count) databases")
-                continue
-            }
             let box = broker.newStreamBox(cs.stream)
             box.handle = cs.handle
             box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)

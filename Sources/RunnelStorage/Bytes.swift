@@ -12,6 +12,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(file: String, offset: Int, reason: String)
     /// A file whose header or version this build cannot read.
     case unsupported(file: String, reason: String)
+    /// The data directory holds state the server's configuration cannot take.
+    case mismatch(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             return "undecodable record in \(file) at offset \(offset): \(reason)"
         case .unsupported(let file, let reason):
             return "unsupported file \(file): \(reason)"
+        case .mismatch(let path, let reason):
+            return "data directory \(path): \(reason)"
         }
     }
 }

@@ -375,6 +375,27 @@ struct DurabilityTests {
         server.stop()
     }
 
+    @Test("a data directory with streams in a database beyond `databases` refuses to start, losing nothing")
+    func tooFewDatabases() throws {
+        let dir = ServerProcess.makeTempDir("runnel-dbs")
+        var server = try ServerProcess.runnel(dataDir: dir)
+        var c = try TestConnection(port: server.port)
+        _ = try c.command("SELECT", "5")
+        _ = try c.command("XADD", "s", "1-0", "a", "1")
+        server.stop()
+        let bin = try ServerProcess.runnelBinary()
+        let (status, output) = try runCommand(
+            bin, ["--port", "\(ServerProcess.freePort())", "--dir", dir + "/data", "--databases", "4"], timeoutMs: 20_000)
+        #expect(status != 0)
+        #expect(output.contains("streams in database 5") && output.contains("databases 6"), "\(output)")
+        // Started as it asks, the server has the stream back.
+        server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--databases", "6"])
+        c = try TestConnection(port: server.port)
+        _ = try c.command("SELECT", "5")
+        #expect(try c.command("XLEN", "s") == .integer(1))
+        server.stop()
+    }
+
     @Test("write errors: MISCONF for writes, reads and Pub/Sub go on, writes resume, nothing acknowledged lost")
     func diskFull() throws {
         let dir = ServerProcess.makeTempDir("runnel-full")
