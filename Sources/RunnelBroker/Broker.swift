@@ -590,10 +590,7 @@ public final class Broker {
         let outermost = executingSession == nil
         if outermost { executingSession = session }
         spec.handler?(self, session, args)
-        if session.closeAfterCommand {
-            session.closeAfterCommand = false
-            session.closeAfterReply = true
-        }
+        session.commandReplied()
         if session.tracking.on && spec.isReadonly && !session.tracking.bcast {
             trackingRememberKeys(session, spec, args)
         }
@@ -730,10 +727,7 @@ public final class Broker {
     func resume(_ session: ClientSession) {
         session.suspended = false
         // Off-loop work that closed its own client (ACL LOAD dropping its user) has replied now.
-        if session.closeAfterCommand {
-            session.closeAfterCommand = false
-            session.closeAfterReply = true
-        }
+        session.commandReplied()
         if let start = session.silencedReplyStart {
             session.silencedReplyStart = nil
             session.out.buffer.moveWriterIndex(to: max(start, session.out.buffer.readerIndex))

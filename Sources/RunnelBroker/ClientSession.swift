@@ -81,6 +81,16 @@ public final class ClientSession {
     /// Set while a command that closes its own client runs: becomes `closeAfterReply` when the
     /// command ends, so its whole reply goes out (Redis's CLIENT_CLOSE_AFTER_COMMAND).
     var closeAfterCommand = false
+
+    /// The running command has written its whole reply: a close it asked for
+    /// (`closeAfterCommand`) now waits only for the output to be written.
+    @inline(__always)
+    func commandReplied() {
+        if closeAfterCommand {
+            closeAfterCommand = false
+            closeAfterReply = true
+        }
+    }
     /// Where the output ends for a client closing after its reply: what is written later (the
     /// rest of an EXEC after a CLIENT KILL of itself, messages) is dropped, as Redis stops
     /// adding replies to such a client.

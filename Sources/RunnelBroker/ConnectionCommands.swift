@@ -41,10 +41,7 @@ extension Broker {
             // skipping of itself.
             s.replyOff = false
             s.replySkipNext = false
-            if !s.replySkip, let from = s.silenceFrom {
-                b.cutSilencedReplies(s, from: from)
-                s.silenceFrom = nil
-            }
+            if !s.replySkip { b.cutSilencedReplies(s) }
             s.user = b.acl.defaultUser
             s.authenticated = s.user.nopass && s.user.enabled
             s.out.simpleString("RESET" as StaticString)
@@ -223,10 +220,9 @@ extension Broker {
             // As Redis: the flags change at once, so inside EXEC OFF silences the commands after it
             // and ON the rest, while SKIP applies to the next command after EXEC.
             if a[2].equalsIgnoringCase("on") {
-                if let from = s.silenceFrom { b.cutSilencedReplies(s, from: from) }
+                b.cutSilencedReplies(s)
                 s.replyOff = false
                 s.replySkip = false
-                s.silenceFrom = nil
                 s.out.ok()
             } else if a[2].equalsIgnoringCase("off") {
                 s.replyOff = true

@@ -167,9 +167,8 @@ public final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         if session.suspended { session.silencedReplyStart = from }
-        broker.cutSilencedReplies(session, from: from)
+        broker.cutSilencedReplies(session)
         session.replySkip = false
-        session.silenceFrom = nil
     }
 
     private func waitForUnpause() {

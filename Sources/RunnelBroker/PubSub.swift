@@ -135,8 +135,11 @@ extension Broker {
         notePush(session, from: start)
     }
 
-    /// Drops `s`'s output from `from` on, except the pushes written there (CLIENT REPLY).
-    func cutSilencedReplies(_ s: ClientSession, from: Int) {
+    /// Ends a silenced stretch of `s`'s output (CLIENT REPLY): drops what was written since
+    /// `silenceFrom`, except the pushes written there. Nothing to do when no stretch is open.
+    func cutSilencedReplies(_ s: ClientSession) {
+        guard let from = s.silenceFrom else { return }
+        s.silenceFrom = nil
         var kept: [UInt8] = []
         for range in s.keptPushes where range.lowerBound >= from {
             kept += s.out.buffer.getBytes(at: range.lowerBound, length: range.count) ?? []
