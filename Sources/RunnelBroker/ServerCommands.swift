@@ -8,9 +8,14 @@ import Glibc
 
 extension Broker {
     /// SAVE: a snapshot, replying when it is complete. The client waits; others do not.
+    /// SAVE, BGSAVE and BGREWRITEAOF with persistence off (`appendonly no`): there is nowhere
+    /// to save to, so they fail rather than answer as if the data were on disk.
+    static let nothingToSaveTo =
+        "ERR persistence is off (appendonly no): the dataset is kept in memory only and cannot be saved; start the server with --appendonly yes to keep it on disk"
+
     func save(_ s: ClientSession) {
         guard let p = persistence else {
-            s.out.ok()
+            replyError(s, Self.nothingToSaveTo)
             return
         }
         if p.snapshotRunning {
@@ -52,7 +57,7 @@ extension Broker {
                 return
             }
             guard let p = b.persistence else {
-                s.out.simpleString("Background saving started" as StaticString)
+                b.replyError(s, Broker.nothingToSaveTo)
                 return
             }
             if p.snapshotRunning {
@@ -69,7 +74,7 @@ extension Broker {
         }
         r.add("bgrewriteaof", 1, ["admin", "noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
             guard let p = b.persistence else {
-                s.out.simpleString("Background append only file rewriting started" as StaticString)
+                b.replyError(s, Broker.nothingToSaveTo)
                 return
             }
             if p.isCheckpointRunning {
@@ -82,7 +87,7 @@ extension Broker {
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             // As Redis: any of NOSAVE, SAVE, NOW, FORCE, ABORT (repeats allowed); ABORT with
             // another flag, or NOSAVE with SAVE, is a syntax error.
-            var abort = false, save = false, nosave = false, otherFlag = false
+            var abort = false, save = false, nosave = false, force = false, otherFlag = false
             for opt in a.dropFirst() {
                 if opt.equalsIgnoringCase("abort") {
                     abort = true
@@ -90,7 +95,10 @@ extension Broker {
                     nosave = true
                 } else if opt.equalsIgnoringCase("save") {
                     save = true
-                } else if opt.equalsIgnoringCase("now") || opt.equalsIgnoringCase("force") {
+                } else if opt.equalsIgnoringCase("force") {
+                    force = true
+                    otherFlag = true
+                } else if opt.equalsIgnoringCase("now") {
                     otherFlag = true
                 } else {
                     b.replyError(s, "ERR syntax error")
@@ -103,6 +111,13 @@ extension Broker {
             }
             if abort {
                 b.replyError(s, "ERR No shutdown in progress.")
+                return
+            }
+            // SHUTDOWN SAVE asks for the dataset on disk; with persistence off it cannot be, and
+            // Redis refuses to exit when its save fails (FORCE exits anyway).
+            if save && b.persistence == nil && !force {
+                b.logger.warning("SHUTDOWN SAVE refused: persistence is off (appendonly no), the dataset cannot be saved; use SHUTDOWN NOSAVE or SHUTDOWN SAVE FORCE to exit without it")
+                b.replyError(s, "ERR Errors trying to SHUTDOWN. Check logs.")
                 return
             }
             b.logger.notice("User requested shutdown...")

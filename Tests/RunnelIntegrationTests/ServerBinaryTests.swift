@@ -32,6 +32,32 @@ struct ServerBinaryTests {
         #expect(server.waitForExit(timeoutMs: 10_000) == 0)
     }
 
+    /// With `appendonly no` there is nowhere to save to: SAVE, BGSAVE and BGREWRITEAOF fail
+    /// instead of answering as if the data were on disk, and SHUTDOWN SAVE is refused as
+    /// redis-server refuses to exit when its save fails (FORCE exits anyway). With persistence
+    /// on, the same commands succeed (the differential "save commands" case).
+    @Test("persistence off: SAVE, BGSAVE, BGREWRITEAOF fail clearly; SHUTDOWN SAVE is refused unless FORCE")
+    func nothingToSaveTo() throws {
+        let server = try ServerProcess.runnel(extraArgs: ["--appendonly", "no"])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("XADD", "s", "1-1", "f", "v") == .bulk(Array("1-1".utf8)))
+        for cmd in [["SAVE"], ["BGSAVE"], ["BGSAVE", "SCHEDULE"], ["BGREWRITEAOF"]] {
+            guard case .error(let e) = try c.command(cmd) else {
+                Issue.record("\(cmd) did not fail")
+                continue
+            }
+            #expect(e.hasPrefix("ERR persistence is off (appendonly no)"))
+        }
+        #expect(try c.command("SHUTDOWN", "SAVE") == .error("ERR Errors trying to SHUTDOWN. Check logs."))
+        #expect(try c.command("SHUTDOWN", "NOW", "SAVE") == .error("ERR Errors trying to SHUTDOWN. Check logs."))
+        #expect(try c.command("XLEN", "s") == .integer(1))
+        #expect(server.log().contains("SHUTDOWN SAVE refused: persistence is off"))
+        #expect(try c.command("INFO", "persistence").text?.contains("rdb_bgsave_in_progress:0") == true)
+        c.send(encodeCommand(["SHUTDOWN", "SAVE", "FORCE"]))
+        #expect(server.waitForExit(timeoutMs: 10_000) == 0)
+    }
+
     @Test("many clients pipelining at once each get their own replies, in order")
     func manyClients() throws {
         let server = try ServerProcess.runnel()
