@@ -311,6 +311,7 @@ public final class RunnelServer: Sendable {
             b.stopCron()
             let closes = open.map { $0.close() }
             EventLoopFuture.andAllComplete(closes, on: b.eventLoop).whenComplete { _ in
+                let b = bound.value
                 b.flushPending()
                 // Drain the log so every held reply can go out, then close.
                 b.persistence?.close()
