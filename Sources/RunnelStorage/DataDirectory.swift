@@ -93,8 +93,11 @@ public struct Manifest: Sendable, Equatable {
     public static func decode(_ bytes: [UInt8], file: String) throws(StorageError) -> Manifest {
         let text = String(decoding: bytes, as: UTF8.self)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if lines[0].hasPrefix("runnel-manifest "), lines[0] != "runnel-manifest 1" {
+            throw .unsupported(file: file, reason: "not a version-1 manifest (\(lines[0].prefix(40)))")
+        }
         guard lines.count >= 4, lines[0] == "runnel-manifest 1" else {
-            throw .unsupported(file: file, reason: "not a version-1 manifest")
+            throw .corrupt(file: file, offset: 0, reason: bytes.isEmpty ? "empty MANIFEST" : "not a MANIFEST (it does not start with `runnel-manifest 1`)")
         }
         let body = lines[0..<3].joined(separator: "\n") + "\n"
         let crcParts = lines[3].split(separator: " ")

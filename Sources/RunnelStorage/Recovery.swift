@@ -29,7 +29,7 @@ public enum Recovery {
         public var indexProblems: [(file: String, message: String)] = []
         /// Read-only mode: where a torn tail starts (file, offset), if there is one.
         public var tornTail: (file: String, offset: Int, reason: String)?
-        /// What `repair` dropped, if anything.
+        /// What `repair` dropped or rebuilt, if anything (several steps joined by "; ").
         public var repaired: String?
         public var durationMs = 0
         /// Of which reading the checkpoint.
@@ -37,6 +37,10 @@ public enum Recovery {
         /// The segment the writer opens next.
         public var nextSegment: UInt64 = 1
         public var nextHandle: UInt64 = 1
+
+        mutating func noteRepair(_ step: String) {
+            repaired = repaired.map { $0 + "; " + step } ?? step
+        }
     }
 
     public struct Result: Sendable {
@@ -173,17 +177,57 @@ public enum Recovery {
             }
         }
         var manifest: Manifest?
+        var manifestRebuilt = false
         if Files.exists(dir.manifestPath) {
-            manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
+            do {
+                manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: dir.manifestPath)
+            } catch {
+                // A damaged MANIFEST is only ever replaced by an explicit repair, and kept aside.
+                guard case .corrupt(let file, let offset, let reason) = error else { throw error }
+                guard repair && !readOnly else {
+                    throw .corrupt(
+                        file: file, offset: offset,
+                        reason: "\(reason). Run `runnel-dump repair \(dir.path)` or start `runnel-server --repair` to rebuild it from the newest complete checkpoint the log follows (the original is kept in \(dir.path)/damaged/); or restore a snapshot")
+                }
+                let bytes = try Files.readAll(dir.manifestPath)
+                let target = try keepAside(dir, bytes, name: "MANIFEST", stamp: Files.nowMs())
+                logger.warning("Repair: \(error); the MANIFEST is rebuilt (original in \(target))")
+            }
         }
         var segments = try dir.segmentIDs()
+        if manifest == nil, let origin = try missingManifestOrigin(dir, segments: segments) {
+            // Without a MANIFEST the state would be the segments alone, but this directory's
+            // beginning is in a checkpoint: replaying the log from its first segment would fail
+            // on records naming streams it never saw, and a repair would then cut everything.
+            guard repair && !readOnly else {
+                throw .corrupt(
+                    file: dir.manifestPath, offset: 0,
+                    reason: "the MANIFEST is missing, but \(origin); the state before the log is in a checkpoint only the MANIFEST names. Run `runnel-dump repair \(dir.path)` or start `runnel-server --repair` to write a MANIFEST naming the newest complete checkpoint the log follows; or restore a snapshot")
+            }
+            if let found = try newestUsableCheckpoint(dir, segments: segments, logger: logger) {
+                manifest = found
+                manifestRebuilt = true
+                let rebuilt = "wrote a MANIFEST naming \(found.checkpoint!.name), with the log from segment \(found.segmentsFrom) (\(origin))"
+                report.noteRepair(rebuilt)
+                logger.warning("Repair: \(rebuilt)")
+            } else if segments.first ?? 1 != 1 {
+                throw .corrupt(
+                    file: dir.manifestPath, offset: 0,
+                    reason: "the MANIFEST is missing and \(origin), but no complete checkpoint is followed by the log; nothing here rebuilds the state: restore a snapshot")
+            } else {
+                report.noteRepair("no usable checkpoint (\(origin)): the state is rebuilt from the whole log, which starts at segment 1")
+                logger.warning("Repair: \(report.repaired!)")
+            }
+        }
         if let m = manifest, let c = m.checkpoint {
             let path = dir.file(c.name)
             let bytes = try Files.readAll(path)
             guard bytes.count == c.size, Checksum.crc32(bytes) == c.crc else {
+                let replayable = segments.first == 1
                 throw .corrupt(
                     file: path, offset: 0,
-                    reason: "checkpoint size/CRC differ from the MANIFEST (\(bytes.count) bytes); restore from a snapshot or remove MANIFEST to replay the segments alone")
+                    reason: "checkpoint size/CRC differ from the MANIFEST (\(bytes.count) bytes); restore from a snapshot"
+                        + (replayable ? ", or remove MANIFEST to replay the segments alone (segment 1 is still here)" : ""))
             }
             let state = try CheckpointFile.decode(bytes, file: path)
             for cs in state.streams {
@@ -275,7 +319,7 @@ public enum Recovery {
                     if repair {
                         // An explicit repair keeps the original bytes, as for a cut.
                         let target = try keepAside(dir, bytes, name: dir.segmentName(id), stamp: Files.nowMs())
-                        report.repaired = "truncated a torn tail of \(path) at offset \(stop.offset): dropped \(dropped) bytes (\(stop.reason)); original in \(target)"
+                        report.noteRepair("truncated a torn tail of \(path) at offset \(stop.offset): dropped \(dropped) bytes (\(stop.reason)); original in \(target)")
                     }
                     if truncate(path, off_t(stop.offset)) != 0 {
                         throw .io(operation: "truncate", path: path, errno: errno)
@@ -309,9 +353,10 @@ public enum Recovery {
                     moved.append(name)
                 }
                 let dropped = bytes.count - stop.offset
-                report.repaired = "cut \(path) at offset \(stop.offset) (\(stop.reason)); dropped \(dropped) bytes of it and \(moved.count - 1) later segment(s); originals in \(aside)"
+                let cut = "cut \(path) at offset \(stop.offset) (\(stop.reason)); dropped \(dropped) bytes of it and \(moved.count - 1) later segment(s); originals in \(aside)"
+                report.noteRepair(cut)
                 report.segmentBytes += stop.offset
-                logger.warning("Repair: \(report.repaired!)")
+                logger.warning("Repair: \(cut)")
                 break segmentLoop
             } catch let e as StorageError {
                 throw e
@@ -333,12 +378,50 @@ public enum Recovery {
             try Files.writeAtomically(
                 dir.manifestPath, Manifest(checkpoint: nil, segmentsFrom: segments.first ?? report.nextSegment).encoded(),
                 directory: dir.path)
+        } else if manifestRebuilt, let m = manifest {
+            try Files.writeAtomically(dir.manifestPath, m.encoded(), directory: dir.path)
         }
         report.durationMs = Int((Files.monotonicNs() - start) / 1_000_000)
         return Result(streams: streams, report: report)
     }
 
     static let damagedDirectory = "damaged"
+
+    /// Why a directory without a MANIFEST cannot be the log alone: it holds checkpoints, or its
+    /// log does not start at segment 1. Nil for a directory the log alone describes.
+    static func missingManifestOrigin(_ dir: DataDirectory, segments: [UInt64]) throws(StorageError) -> String? {
+        let checkpoints = try dir.checkpointIDs()
+        if let newest = checkpoints.last {
+            return "the directory holds \(checkpoints.count == 1 ? "" : "\(checkpoints.count) checkpoints, the newest ")\(dir.checkpointName(newest))"
+        }
+        if let first = segments.first, first > 1 {
+            return "its log starts at segment \(first), not 1"
+        }
+        return nil
+    }
+
+    /// For a repair without a MANIFEST: the newest checkpoint that decodes completely and
+    /// that the log follows (segments from its base segment on, or none yet), as a manifest.
+    static func newestUsableCheckpoint(_ dir: DataDirectory, segments: [UInt64], logger: Logger) throws(StorageError) -> Manifest? {
+        for id in try dir.checkpointIDs().reversed() {
+            let later = segments.filter { $0 >= id }
+            guard later.first.map({ $0 == id }) ?? true else {
+                logger.warning("Repair: \(dir.checkpointName(id)) is not followed by segment \(id); not used")
+                continue
+            }
+            let path = dir.file(dir.checkpointName(id))
+            let bytes = try Files.readAll(path)
+            do {
+                _ = try CheckpointFile.decode(bytes, file: path)
+            } catch {
+                logger.warning("Repair: \(dir.checkpointName(id)) is not a complete checkpoint (\(error)); not used")
+                continue
+            }
+            let ref = Manifest.CheckpointRef(baseSegment: id, name: dir.checkpointName(id), size: bytes.count, crc: Checksum.crc32(bytes))
+            return Manifest(checkpoint: ref, segmentsFrom: id)
+        }
+        return nil
+    }
 
     /// Copies a file's original bytes to `DIR/damaged/<stamp>-<name>` before a repair changes it.
     static func keepAside(_ dir: DataDirectory, _ bytes: [UInt8], name: String, stamp: Int64) throws(StorageError) -> String {

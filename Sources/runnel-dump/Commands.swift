@@ -343,7 +343,7 @@ struct Verify: ParsableCommand {
 
 struct Repair: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Truncate a torn tail, or cut the log at the first bad frame (the originals are kept in DIR/damaged/); rebuild indexes.")
+        abstract: "Truncate a torn tail, or cut the log at the first bad frame (the originals are kept in DIR/damaged/); rebuild indexes and a lost or damaged MANIFEST.")
 
     @OptionGroup var common: Common
 

@@ -229,6 +229,75 @@ struct RecoveryTests {
         #expect(result.report.nextHandle == 4)
     }
 
+    /// A directory whose MANIFEST is lost or damaged but whose beginning is in a checkpoint:
+    /// replaying the log alone would fail on streams it never saw, and cutting there would drop
+    /// everything. Recovery refuses and says how to repair; a repair names the newest complete
+    /// checkpoint the log follows, keeps a damaged MANIFEST aside, and refuses (changing nothing)
+    /// when no checkpoint can be used and the log does not start at segment 1.
+    @Test("a lost or damaged MANIFEST is refused; repair rebuilds it from the newest complete checkpoint the log follows")
+    func lostManifest() throws {
+        let path = tempDir("runnel-manifest")
+        var model: [UInt64: Stream] = [:]
+        do {
+            let h = try LogHarness(path, segmentLimit: 32 * 1024)
+            workload(h, &model, rounds: 2000)
+            checkpoint(h, &model, waitingFor: 1)
+            workload(h, &model, rounds: 500)
+            h.writer.stop()
+        }
+        let dir = DataDirectory(path)
+        let original = try Files.readAll(dir.manifestPath)
+        let manifest = try Manifest.decode(original, file: "MANIFEST")
+        #expect(manifest.segmentsFrom > 1 && manifest.checkpoint != nil)
+        let pristine = tempDir("runnel-manifest-copy")
+        for name in try Files.list(path) where name != "LOCK" {
+            try Files.writeFile(pristine + "/" + name, try Files.readAll(path + "/" + name), sync: false)
+        }
+        func refusal(_ d: DataDirectory, repair: Bool = false) -> String? {
+            do {
+                _ = try Recovery.recover(d, repair: repair, logger: logger)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+
+        // Lost: refused, naming the checkpoint and the repair; nothing written.
+        unlink(dir.manifestPath)
+        let lost = refusal(dir)
+        #expect(lost?.contains("the MANIFEST is missing, but the directory holds \(manifest.checkpoint!.name)") == true)
+        #expect(lost?.contains("runnel-dump repair \(path)") == true)
+        #expect(!Files.exists(dir.manifestPath))
+        // Repair writes the same MANIFEST the server had, and the state is exact.
+        let repaired = try Recovery.recover(dir, repair: true, logger: logger)
+        assertSame(repaired.streams, model)
+        #expect(repaired.report.repaired?.hasPrefix("wrote a MANIFEST naming \(manifest.checkpoint!.name)") == true)
+        #expect(try Files.readAll(dir.manifestPath) == original)
+        assertSame(try Recovery.recover(dir, repair: false, logger: logger).streams, model)
+
+        // Damaged: refused with the repair named; repair keeps the original aside.
+        try Files.writeFile(dir.manifestPath, Array("runnel-manifest 1\ncheckpoint none\nsegments-from 1\ncrc 0\n".utf8), sync: false)
+        #expect(refusal(dir)?.contains("manifest CRC mismatch. Run `runnel-dump repair") == true)
+        try Files.writeFile(dir.manifestPath, [], sync: false)
+        #expect(refusal(dir)?.contains("empty MANIFEST. Run `runnel-dump repair") == true)
+        assertSame(try Recovery.recover(dir, repair: true, logger: logger).streams, model)
+        #expect(try Files.readAll(dir.manifestPath) == original)
+        #expect(try Files.list(path + "/damaged").contains { $0.hasSuffix("-MANIFEST") })
+        // A newer format's MANIFEST is not "repaired" away.
+        try Files.writeFile(dir.manifestPath, Array("runnel-manifest 2\nwhatever\n".utf8), sync: false)
+        #expect(refusal(dir, repair: true)?.contains("not a version-1 manifest") == true)
+
+        // Lost, and the checkpoint incomplete, with segment 1 gone: repair refuses, writes nothing.
+        let copy = DataDirectory(pristine)
+        unlink(copy.manifestPath)
+        let ckpt = copy.file(manifest.checkpoint!.name)
+        try Files.writeFile(ckpt, Array(try Files.readAll(ckpt).prefix(200)), sync: false)
+        let segmentsBefore = try copy.segmentIDs().map { Files.size(copy.file(copy.segmentName($0))) }
+        #expect(refusal(copy, repair: true)?.contains("no complete checkpoint is followed by the log") == true)
+        #expect(!Files.exists(copy.manifestPath))
+        #expect(try copy.segmentIDs().map { Files.size(copy.file(copy.segmentName($0))) } == segmentsBefore)
+    }
+
     @Test("a second checkpoint copies unchanged node groups from the first; recovery reads it back exactly")
     func incrementalCheckpoint() throws {
         let path = tempDir("runnel-ck2")
