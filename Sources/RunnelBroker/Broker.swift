@@ -214,8 +214,14 @@ public final class Broker {
     /// Starts periodic work (active expiry, client timeouts, pubsub soft limits).
     public func startCron() {
         let interval = TimeAmount.milliseconds(Int64(1000 / max(1, config.hz)))
-        cronTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
-            self?.cron()
+        // Held weakly (a stopped broker is not kept alive by its timer), and only touched on
+        // its loop, where the task runs.
+        final class WeakBroker { weak var broker: Broker? }
+        let box = WeakBroker()
+        box.broker = self
+        let bound = NIOLoopBound(box, eventLoop: eventLoop)
+        cronTask = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.broker?.cron()
         }
     }
 
@@ -772,7 +778,7 @@ public final class Broker {
         }
         pauseTimer?.cancel()
         let delay = min(max(0, pauseEndMs - Clock.nowMs()), 1 << 40)  // ~35 years at most
-        pauseTimer = eventLoop.scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.unpause() }
+        pauseTimer = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [weak self] in self?.unpause() }
     }
 
     func unpause() {

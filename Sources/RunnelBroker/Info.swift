@@ -319,7 +319,7 @@ extension Broker {
         defer { fclose(fp) }
         var buf = [CChar](repeating: 0, count: 256)
         guard fgets(&buf, 256, fp) != nil else { return 0 }
-        let parts = String(cString: buf).split(separator: " ")
+        let parts = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
         guard parts.count >= 2, let pages = Int(parts[1]) else { return 0 }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }

@@ -115,7 +115,7 @@ extension Broker {
         let push = session.resp == .resp3
         let start = session.out.buffer.writerIndex
         defer { notePush(session, from: start) }
-        frame.withUnsafeReadableBytes { src in
+        _ = frame.withUnsafeReadableBytes { src in
             session.out.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: src.count) { dst in
                 dst.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: src.count)
                 if push { dst.storeBytes(of: UInt8(ascii: ">"), as: UInt8.self) }
