@@ -307,6 +307,16 @@ final class Persistence: KeyspaceLog {
     private(set) var lastSnapshotDurationMs = -1
     private(set) var changesAtLastSnapshot: UInt64 = 0
 
+    /// What a data directory holds from an earlier run ("N segments and a checkpoint, B
+    /// bytes"), or nil when it holds no record (no directory, or only empty segments): said at
+    /// startup with persistence off.
+    static func persistedState(in path: String) -> String? {
+        let held = DataDirectory(path).heldData()
+        guard held.checkpointBytes > 0 || held.segmentBytes > held.segments * Framing.headerSize else { return nil }
+        let what = "\(held.segments) segment\(held.segments == 1 ? "" : "s")" + (held.checkpointBytes > 0 ? " and a checkpoint" : "")
+        return "\(what), \(held.segmentBytes + held.checkpointBytes) bytes"
+    }
+
     /// Starts a snapshot (SAVE, BGSAVE); false if one is running.
     @discardableResult
     func snapshot(now: Int64) -> Bool {

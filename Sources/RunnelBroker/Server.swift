@@ -55,6 +55,8 @@ public final class RunnelServer: Sendable {
             } catch {
                 opened = .failure(error)
             }
+        } else if let held = Persistence.persistedState(in: config.dir) {
+            logger.warning("\(config.dir) holds streams saved by an earlier run (\(held)), which are not loaded: appendonly is no, so this server keeps its data in memory only and leaves the directory untouched; start it with --appendonly yes to load them")
         }
         let openedResult = opened
         let broker = loop.submit { () throws -> NIOLoopBound<Broker> in

@@ -39,6 +39,13 @@ public struct DataDirectory: Sendable {
         return (total, checkpoint, segments)
     }
 
+    /// The log segments present and their bytes, and the newest checkpoint's bytes (0: none).
+    public func heldData() -> (segments: Int, segmentBytes: Int, checkpointBytes: Int) {
+        let segments = (try? segmentIDs()) ?? []
+        let checkpoint = ((try? checkpointIDs()) ?? []).last.map { Files.size(file(checkpointName($0))) ?? 0 } ?? 0
+        return (segments.count, segments.reduce(0) { $0 + (Files.size(file(segmentName($1))) ?? 0) }, checkpoint)
+    }
+
     /// Segment ids present, ascending.
     public func segmentIDs() throws(StorageError) -> [UInt64] {
         try Files.list(path).compactMap { name in

@@ -36,11 +36,23 @@ struct ServerBinaryTests {
     /// instead of answering as if the data were on disk, and SHUTDOWN SAVE is refused as
     /// redis-server refuses to exit when its save fails (FORCE exits anyway). With persistence
     /// on, the same commands succeed (the differential "save commands" case).
-    @Test("persistence off: SAVE, BGSAVE, BGREWRITEAOF fail clearly; SHUTDOWN SAVE is refused unless FORCE")
+    /// A data directory written by an earlier persistent run is named in a warning, not loaded,
+    /// and left as it was.
+    @Test("persistence off: SAVE, BGSAVE, BGREWRITEAOF fail clearly; SHUTDOWN SAVE is refused unless FORCE; an earlier run's data is left alone")
     func nothingToSaveTo() throws {
-        let server = try ServerProcess.runnel(extraArgs: ["--appendonly", "no"])
+        let earlier = try ServerProcess.runnel()
+        let dataDir = earlier.dataDir
+        do {
+            defer { earlier.stop() }
+            let c = try TestConnection(port: earlier.port)
+            #expect(try c.command("XADD", "kept", "5-5", "f", "v") == .bulk(Array("5-5".utf8)))
+        }
+        let server = try ServerProcess.runnel(dataDir: dataDir, extraArgs: ["--appendonly", "no"])
         defer { server.stop() }
+        #expect(server.log().contains("holds streams saved by an earlier run (1 segment"))
+        #expect(server.log().contains("which are not loaded: appendonly is no"))
         let c = try TestConnection(port: server.port)
+        #expect(try c.command("EXISTS", "kept") == .integer(0))
         #expect(try c.command("XADD", "s", "1-1", "f", "v") == .bulk(Array("1-1".utf8)))
         for cmd in [["SAVE"], ["BGSAVE"], ["BGSAVE", "SCHEDULE"], ["BGREWRITEAOF"]] {
             guard case .error(let e) = try c.command(cmd) else {
@@ -56,6 +68,11 @@ struct ServerBinaryTests {
         #expect(try c.command("INFO", "persistence").text?.contains("rdb_bgsave_in_progress:0") == true)
         c.send(encodeCommand(["SHUTDOWN", "SAVE", "FORCE"]))
         #expect(server.waitForExit(timeoutMs: 10_000) == 0)
+        let later = try ServerProcess.runnel(dataDir: dataDir)
+        defer { later.stop() }
+        let d = try TestConnection(port: later.port)
+        #expect(try d.command("XRANGE", "kept", "-", "+") == .array([.array([.bulk(Array("5-5".utf8)), .array([.bulk(Array("f".utf8)), .bulk(Array("v".utf8))])])]))
+        #expect(try d.command("EXISTS", "s") == .integer(0))
     }
 
     @Test("many clients pipelining at once each get their own replies, in order")
