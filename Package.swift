@@ -146,7 +146,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunnelIntegrationTests",
-            dependencies: ["RunnelTestSupport", "RunnelBroker"],
+            dependencies: ["RunnelTestSupport", "RunnelBroker", "RunnelStorage", "RunnelStreams"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -112,6 +112,11 @@ public final class Broker {
     let startedAtMs: Int64
     let startedMonotonicNs: UInt64
     let runID: String
+    /// INFO replication's master_replid (its own random ID, as in Redis; DEBUG CHANGE-REPL-ID
+    /// draws a new one).
+    var replicationID: String
+    /// What DEBUG subcommands switch (DebugCommand.swift).
+    var debug = DebugSwitches()
     var pubsub = PubSubHub()
     var slowlog: Deque<SlowlogEntry> = []
     var nextSlowlogID = 0
@@ -207,7 +212,8 @@ public final class Broker {
         self.startedMonotonicNs = Clock.monotonicNs()
         self.lastSaveTime = Clock.nowMs() / 1000
         var rng = SystemRandomNumberGenerator()
-        self.runID = (0..<40).map { _ in String("0123456789abcdef".randomElement(using: &rng)!) }.joined()
+        self.runID = Self.randomHexID(using: &rng)
+        self.replicationID = Self.randomHexID(using: &rng)
         registerAllCommands()
     }
 
@@ -235,13 +241,15 @@ public final class Broker {
         // The cached clock also moves between read turns (replies released by the log writer
         // stamp their client's last interaction with it).
         if clockOverride == nil { turnTimeMs = now }
+        // DEBUG PAUSE-CRON 1 stops the periodic work, as Redis's serverCron returns early.
+        guard !debug.pauseCron else { return }
         if now - lastRateSampleMs >= 90 {  // every cron at the default hz 10, every ~100 ms above
             lastRateSampleMs = now
             stats.opsPerSec.sample(stats.commandsProcessed, nowMs: now)
             stats.inputPerSec.sample(stats.netInputBytes, nowMs: now)
             stats.outputPerSec.sample(stats.netOutputBytes, nowMs: now)
         }
-        activeExpireCycle(now: now)
+        if debug.activeExpire { activeExpireCycle(now: now) }
         if !readyKeys.isEmpty { serveReadyKeys() }
         if !tracking.keys.isEmpty { trackingLimitKeys() }
         if config.maxmemory > 0 { streamDataBytes = measureStreamData() }
@@ -708,11 +716,13 @@ public final class Broker {
     // MARK: - Suspended sessions
 
     /// Runs `work` off the event loop, then `completion` on the loop with its result; the
-    /// session's later commands wait, so replies stay in order.
+    /// session's later commands wait, so replies stay in order. Inside EXEC the work runs on
+    /// the loop, as redis-server runs it: the transaction's replies are one array, in order, and
+    /// nothing else may run in the middle of it.
     func runBlocking<T: Sendable>(
         _ session: ClientSession, _ work: @escaping @Sendable () -> T, completion: @escaping (T) -> Void
     ) {
-        guard let pool = blockingPool else {
+        guard let pool = blockingPool, !session.inExec else {
             completion(work())
             return
         }

@@ -14,6 +14,22 @@ public enum Glob {
         }
     }
 
+    /// DEBUG STRINGMATCH-TEST: random patterns and strings (glob metacharacters included,
+    /// unbalanced brackets and trailing escapes too) must match or not without failing.
+    /// Returns how many matched.
+    @discardableResult
+    static func fuzzTest(rounds: Int) -> Int {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("ab*?[]^-\\\u{0}z".utf8)
+        var matched = 0
+        for _ in 0..<rounds {
+            let pattern = (0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            let string = (0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            if matches(pattern: pattern, string, caseInsensitive: Bool.random(using: &rng)) { matched += 1 }
+        }
+        return matched
+    }
+
     @inline(__always)
     private static func lower(_ c: UInt8) -> UInt8 {
         (c >= 65 && c <= 90) ? c + 32 : c

@@ -200,7 +200,7 @@ extension Broker {
                 "role:master",
                 "connected_slaves:0",
                 "master_failover_state:no-failover",
-                "master_replid:\(runID)",
+                "master_replid:\(replicationID)",
                 "master_replid2:0000000000000000000000000000000000000000",
                 "master_repl_offset:0",
                 "second_repl_offset:-1",

@@ -352,7 +352,7 @@ extension Broker {
         var ttl = Int64(ttlArg)
         let records: [StreamRecord]
         do {
-            records = try Stream.records(fromRedisDump: Array(a[3].readableBytesView))
+            records = try Stream.records(fromRedisDump: Array(a[3].readableBytesView), skipChecksum: debug.skipChecksumValidation)
         } catch .versionOrChecksum {
             replyError(s, "ERR DUMP payload version or checksum are wrong")
             return

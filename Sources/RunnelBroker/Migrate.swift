@@ -3,11 +3,16 @@ import NIOPosix
 import RunnelRESP
 import RunnelStreams
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// MIGRATE: DUMP keys here, RESTORE them on another Redis-protocol server (redis-server or
 /// Runnel), and delete them here unless COPY. The calling client waits (its later commands
 /// queue behind it) while everyone else goes on: the connection is one more channel on the
-/// broker's event loop, not a blocking socket as in Redis. A key is deleted only if it is still
-/// the stream that was sent.
+/// broker's event loop, not a blocking socket as in Redis — except inside EXEC, where the
+/// transaction must stay atomic and it blocks as Redis's does. A key is deleted only if it is
+/// still the stream that was sent.
 extension Broker {
     static func registerMigrateCommand(_ r: inout CommandRegistrar) {
         r.add("migrate", -6, ["write"], ["@keyspace", "@write", "@slow", "@dangerous"], "generic", "Atomically transfer a key from a Redis instance to another one.", "2.6.0", keys: (3, 3, 1), complexity: "This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.") { b, s, a in
@@ -86,6 +91,13 @@ extension Broker {
         let host = a[1].string
         let port = RESPInteger.parse(a[2]) ?? 0
         let sourceDB = s.db
+        if s.inExec {
+            // Inside EXEC nothing may run between the transaction's commands and its replies are
+            // one array: the transfer happens here, on the loop, as redis-server does it always.
+            let outcome = Self.migrateBlocking(host: host, port: port, request: out.buffer, expected: expected, timeoutMs: timeoutMs)
+            finishMigrate(s, outcome, sent: sent, db: sourceDB, hasAuth: !auth.isEmpty, copy: copy, resuming: false)
+            return
+        }
         s.suspended = true
         let loop = eventLoop
         let bound = NIOLoopBound((broker: self, session: s, sent: sent), eventLoop: loop)
@@ -101,7 +113,7 @@ extension Broker {
                 state.value.timer?.cancel()
                 state.value.channel?.close(promise: nil)
                 let (broker, session, sent) = bound.value
-                broker.finishMigrate(session, outcome, sent: sent, db: sourceDB, hasAuth: hasAuth, copy: keepSource)
+                broker.finishMigrate(session, outcome, sent: sent, db: sourceDB, hasAuth: hasAuth, copy: keepSource, resuming: true)
             }
         }
         state.value.timer = loop.scheduleTask(in: .milliseconds(Int64(min(timeoutMs, 1 << 40)))) { finish(.ioError("reading to")) }
@@ -132,7 +144,8 @@ extension Broker {
     }
 
     func finishMigrate(
-        _ s: ClientSession, _ outcome: MigrateOutcome, sent: [(key: Key, box: StreamBox)], db: Int, hasAuth: Bool, copy: Bool
+        _ s: ClientSession, _ outcome: MigrateOutcome, sent: [(key: Key, box: StreamBox)], db: Int, hasAuth: Bool, copy: Bool,
+        resuming: Bool
     ) {
         switch outcome {
         case .ioError(let what):
@@ -168,8 +181,54 @@ extension Broker {
             }
         }
         // Group readers blocked on a migrated key learn now that it is gone.
-        if !readyKeys.isEmpty { serveReadyKeys() }
-        resume(s)
+        if !readyKeys.isEmpty && resuming { serveReadyKeys() }
+        if resuming { resume(s) }
+    }
+
+    /// MIGRATE's exchange on a blocking socket: connect, send `request`, read `expected` reply
+    /// lines, all within `timeoutMs` (each step, as Redis's syncWrite/syncReadLine).
+    static func migrateBlocking(host: String, port: Int, request: ByteBuffer, expected: Int, timeoutMs: Int) -> MigrateOutcome {
+        let timeout = Int32(clamping: timeoutMs)
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else { return .ioError("writing to") }
+        defer { freeaddrinfo(found) }
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        guard fd >= 0 else { return .ioError("writing to") }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        func wait(_ events: Int16) -> Bool {
+            var p = pollfd(fd: fd, events: events, revents: 0)
+            return poll(&p, 1, timeout) == 1
+        }
+        if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 {
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard errno == EINPROGRESS, wait(Int16(POLLOUT)), getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 else {
+                return .ioError("writing to")
+            }
+        }
+        var unsent = request
+        while unsent.readableBytes > 0 {
+            guard wait(Int16(POLLOUT)) else { return .ioError("writing to") }
+            let n = unsent.withUnsafeReadableBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            guard n > 0 else { return .ioError("writing to") }
+            unsent.moveReaderIndex(forwardBy: n)
+        }
+        var pending = ByteBuffer()
+        var replies: [MigrateReply] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !MigrateReplyHandler.takeReplies(&pending, into: &replies, expected: expected) {
+            guard wait(Int16(POLLIN)) else { return .ioError("reading to") }
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { continue }
+            guard n > 0 else { return .ioError("reading to") }
+            pending.writeBytes(chunk[..<n])
+        }
+        return .replies(replies)
     }
 }
 
@@ -200,21 +259,24 @@ final class MigrateReplyHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var chunk = unwrapInboundIn(data)
         pending.writeBuffer(&chunk)
-        while let line = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map({ $0 - pending.readerIndex }) {
+        if Self.takeReplies(&pending, into: &replies, expected: expected) {
+            done(.replies(replies))
+            context.close(promise: nil)
+        }
+    }
+
+    /// Moves the complete reply lines of `pending` into `replies`; true once there are
+    /// `expected` of them.
+    static func takeReplies(_ pending: inout ByteBuffer, into replies: inout [MigrateReply], expected: Int) -> Bool {
+        while replies.count < expected,
+            let line = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")).map({ $0 - pending.readerIndex })
+        {
             var bytes = pending.readBytes(length: line + 1)!
             while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
             let text = String(decoding: bytes, as: UTF8.self)
-            if text.hasPrefix("-") {
-                replies.append(.error(String(text.dropFirst())))
-            } else {
-                replies.append(.ok)
-            }
-            if replies.count == expected {
-                done(.replies(replies))
-                context.close(promise: nil)
-                return
-            }
+            replies.append(text.hasPrefix("-") ? .error(String(text.dropFirst())) : .ok)
         }
+        return replies.count >= expected
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -211,6 +211,11 @@ extension Broker {
                 let old = b.config
                 let candidate = updated
                 let typed = stride(from: 2, to: a.count, by: 2).map { a[$0].string }
+                guard !s.inExec else {
+                    // Binding waits on the event loop, which a transaction holds.
+                    b.replyError(s, "ERR CONFIG SET of listeners (port, bind, tls-*) inside MULTI is not supported by Runnel")
+                    return
+                }
                 b.runBlocking(s, { reconfigure(old, candidate) }) { failure in
                     if let failure {
                         let argument = typed.first { ServerConfig.canonicalName($0) == failure.directive } ?? failure.directive

@@ -79,13 +79,13 @@ extension Broker {
             // Redis 7's own LOLWUT (no art of its own) prints the version line.
             s.out.verbatim("Redis ver. \(Self.compatibleRedisVersion)\n")
         }
-        r.add("debug", -2, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous"], "server", "A container for debugging commands") { b, s, _ in
+        r.add("debug", -2, ["admin", "noscript", "loading", "stale"], ["@admin", "@slow", "@dangerous"], "server", "A container for debugging commands") { b, s, a in
             // enable-debug-command is "no" unless set in the configuration, as in Redis 7.
             if b.config.value(of: "enable-debug-command") == "no"
                 || (b.config.value(of: "enable-debug-command") == "local" && !Self.isLoopback(s.remoteAddress)) {
                 b.replyError(s, "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.")
             } else {
-                b.replyError(s, "ERR Runnel has no DEBUG subcommands")
+                b.debugCommand(s, a)
             }
         }
         r.container("memory", group: "server", summary: "A container for memory diagnostics commands", since: "4.0.0")

@@ -30,6 +30,11 @@ struct ACLTests {
         let admin = try TestConnection(port: server.port)
         #expect(try admin.command("ACL", "SETUSER", "bob", "on", ">b", "~inventory:*", "+@read") == .simple("OK"))
         #expect(try admin.command("ACL", "SAVE") == .simple("OK"))
+        // Inside EXEC, ACL SAVE's reply keeps its place among the transaction's replies.
+        _ = try admin.command("MULTI")
+        _ = try admin.command("ACL", "SAVE")
+        _ = try admin.command("PING")
+        #expect(try admin.command("EXEC") == .array([.simple("OK"), .simple("PONG")]))
         let saved = Self.read(aclPath)
         #expect(saved.contains("user bob on #"), "\(saved)")
         #expect(saved.contains("user alice on #"), "\(saved)")

@@ -374,3 +374,41 @@ let serverCoreCases: [DiffCase] = [
     ]),
     DiffCase("unknown command name with a nul byte", ["raw:*2\r\n$6\r\nDBS\\x00IZ\r\n$3\r\na\\x00b\r\n"]),
 ]
+
+/// DEBUG, both servers started with `enable-debug-command yes` (DifferentialTests.debugCommand).
+let debugCases: [DiffCase] = [
+    DiffCase("debug protocol", [
+        "DEBUG PROTOCOL string", "DEBUG PROTOCOL integer", "DEBUG PROTOCOL double", "DEBUG PROTOCOL bignum",
+        "DEBUG PROTOCOL null", "DEBUG PROTOCOL array", "DEBUG PROTOCOL set", "DEBUG PROTOCOL map", "DEBUG PROTOCOL attrib",
+        "DEBUG PROTOCOL push", "DEBUG PROTOCOL verbatim", "DEBUG PROTOCOL true", "DEBUG PROTOCOL FALSE", "DEBUG PROTOCOL foo",
+        "DEBUG PROTOCOL", "DEBUG PROTOCOL a b", "PING",
+    ]),
+    DiffCase("debug digests", [
+        "DEBUG DIGEST", "DEBUG DIGEST-VALUE", "DEBUG DIGEST-VALUE nokey",
+        "XADD s 1-1 a b", "XADD s 2-1 c d e f", "XADD s 3-1 a b", "XDEL s 2-1", "DEBUG DIGEST", "DEBUG DIGEST-VALUE s nokey s",
+        "XGROUP CREATE s g 0", "XREADGROUP GROUP g c COUNT 1 STREAMS s >", "DEBUG DIGEST-VALUE s",
+        "PEXPIRE s 100000", "DEBUG DIGEST", "DEBUG DIGEST-VALUE s", "PERSIST s", "DEBUG DIGEST",
+        "SELECT 3", "XADD t 5-5 x y", "XADD \"\" 1-1 \"\" \"\"", "DEBUG DIGEST", "DEBUG DIGEST-VALUE t \"\"", "DEBUG DIGEST x",
+        "SELECT 0", "XTRIM s MAXLEN 0", "DEBUG DIGEST-VALUE s", "DEL s", "DEBUG DIGEST",
+    ]),
+    DiffCase("debug object and encodings", [
+        "DEBUG OBJECT nokey", "DEBUG OBJECT", "DEBUG OBJECT s x", "XADD s 1-1 a b", "~DEBUG OBJECT s",
+        "DEBUG LISTPACK s", "DEBUG LISTPACK nokey", "DEBUG QUICKLIST s", "DEBUG QUICKLIST s 1", "DEBUG QUICKLIST nokey",
+        "DEBUG QUICKLIST s 1 2", "DEBUG SDSLEN s", "DEBUG SDSLEN nokey", "DEBUG HTSTATS-KEY s", "DEBUG HTSTATS-KEY nokey",
+        "DEBUG HTSTATS x", "DEBUG HTSTATS 99", "DEBUG HTSTATS -1",
+    ]),
+    DiffCase("debug switches and errors", [
+        "DEBUG SLEEP 0", "DEBUG SLEEP 0.01", "DEBUG SLEEP x", "DEBUG SLEEP -1", "DEBUG SLEEP", "DEBUG sleep 0 0",
+        "DEBUG SET-ACTIVE-EXPIRE 0", "XADD e 1-1 a b", "PEXPIRE e 20", "sleep:300", "DBSIZE", "DEBUG SET-ACTIVE-EXPIRE 1",
+        "sleep:400", "DBSIZE", "DEBUG PAUSE-CRON 1", "DEBUG PAUSE-CRON 0", "DEBUG SET-SKIP-CHECKSUM-VALIDATION 0",
+        "DEBUG ERROR hello", "DEBUG ERROR \"ERR multi\\r\\nline\"", "DEBUG ERROR", "DEBUG LOG hi", "DEBUG LEAK x",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD 100", "DEBUG QUICKLIST-PACKED-THRESHOLD 0", "DEBUG QUICKLIST-PACKED-THRESHOLD 4gb",
+        "DEBUG QUICKLIST-PACKED-THRESHOLD x", "DEBUG QUICKLIST-PACKED-THRESHOLD -1", "DEBUG AOF-FLUSH-SLEEP 0",
+        "DEBUG REPLICATE x y", "DEBUG DROP-CLUSTER-PACKET-FILTER 1", "DEBUG DROP-CLUSTER-PACKET-FILTER x",
+        "DEBUG CLIENT-EVICTION", "DEBUG REPLYBUFFER RESIZING 0", "DEBUG REPLYBUFFER PEAK-RESET-TIME never",
+        "DEBUG REPLYBUFFER PEAK-RESET-TIME reset", "DEBUG REPLYBUFFER PEAK-RESET-TIME 10", "DEBUG REPLYBUFFER PEAK-RESET-TIME x",
+        "DEBUG REPLYBUFFER FOO 1", "DEBUG REPLYBUFFER RESIZING", "DEBUG CLUSTERLINK KILL to x", "DEBUG CHANGE-REPL-ID",
+        "DEBUG CHANGE-REPL-ID x", "DEBUG JMAP", "DEBUG RESTART x", "DEBUG CRASH-AND-RECOVER x", "DEBUG RELOAD FOO",
+        "DEBUG POPULATE x", "DEBUG POPULATE -1", "DEBUG POPULATE 0", "DEBUG POPULATE 0 p -1", "DEBUG", "PING",
+    ]),
+]

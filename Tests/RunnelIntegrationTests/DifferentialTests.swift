@@ -18,6 +18,23 @@ struct DifferentialTests {
         #expect(failures.isEmpty, "\(failures.count) differences")
     }
 
+    /// DEBUG with `enable-debug-command yes` on both servers: the subcommands a stream broker
+    /// has, with redis-server's replies, digests (SHA-1 over the streams, groups and TTLs as
+    /// Redis computes them) and errors. HELP is left out: Runnel answers as a Redis built with
+    /// libc malloc (no MALLCTL lines), Debian's is built with jemalloc.
+    @Test("DEBUG subcommands with enable-debug-command yes, RESP2 and RESP3", arguments: [false, true])
+    func debugCommand(resp3: Bool) throws {
+        let redis = try ServerProcess.redis(extraArgs: ["--enable-debug-command", "yes"])
+        defer { redis.stop() }
+        let runnel = try ServerProcess.runnel(extraArgs: ["--enable-debug-command", "yes"])
+        defer { runnel.stop() }
+        let runner = DifferentialRunner(redis: redis, runnel: runnel)
+        var failures: [String] = []
+        for c in debugCases { failures += runner.run(c, resp3: resp3) }
+        for f in failures { Issue.record(Comment(rawValue: f)) }
+        #expect(failures.isEmpty, "\(failures.count) differences")
+    }
+
     @Test("Server core commands, RESP2 and RESP3", arguments: [false, true])
     func serverCore(resp3: Bool) throws {
         try runAll(serverCoreCases, resp3: resp3)

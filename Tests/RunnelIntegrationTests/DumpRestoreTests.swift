@@ -107,6 +107,21 @@ extension DumpRestoreTests {
         #expect(try s.command("MIGRATE", host, "1", "kept", "0", "500", "KEYS", "kept")
                 == .error("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"))
         #expect(try s.command("PING") == .simple("PONG"))
+        // Inside EXEC the transfer happens in place: the replies come in the commands' order
+        // and the key is gone before the next queued command reads it.
+        _ = try s.command("MULTI")
+        for cmd in [["MIGRATE", host, "\(redis.port)", "kept", "0", "5000", "REPLACE"], ["PING"],
+                    ["MIGRATE", host, "\(ServerProcess.freePort())", "nokey", "0", "500"], ["EXISTS", "kept"]] {
+            #expect(try s.command(cmd) == .simple("QUEUED"))
+        }
+        let replies = try s.command("EXEC")
+        #expect(replies == .array([.simple("OK"), .simple("PONG"), .simple("NOKEY"), .integer(0)]), "\(replies)")
+        #expect(try r.command("XLEN", "kept") == .integer(1))
+        _ = try s.command("XADD", "again", "1-1", "a", "b")
+        _ = try s.command("MULTI")
+        _ = try s.command("MIGRATE", host, "\(ServerProcess.freePort())", "again", "0", "300")
+        _ = try s.command("XLEN", "again")
+        #expect(try s.command("EXEC") == .array([.error("IOERR error or timeout writing to target instance"), .integer(1)]))
     }
 }
 

@@ -125,6 +125,29 @@ struct ServerBinaryTests {
         #expect(try stat("instantaneous_ops_per_sec") < 10)
     }
 
+    /// Commands whose work runs off the loop keep their place inside EXEC (they were answered
+    /// after the commands queued behind them); CONFIG SET of a listener, which must wait on the
+    /// loop to bind, is refused there instead of stopping the server.
+    @Test("inside EXEC, CONFIG REWRITE keeps its place among the replies; CONFIG SET port is refused, the server goes on")
+    func offLoopCommandsInsideExec() throws {
+        let dir = ServerProcess.makeTempDir("runnel-exec-config")
+        let file = dir + "/runnel.conf"
+        try "hz 10\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let server = try ServerProcess.runnel(dataDir: dir, leadingArgs: [file])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        _ = try c.command("MULTI")
+        for cmd in [["CONFIG", "SET", "hz", "11"], ["CONFIG", "REWRITE"], ["CONFIG", "SET", "port", "\(ServerProcess.freePort())"], ["PING"]] {
+            #expect(try c.command(cmd) == .simple("QUEUED"))
+        }
+        #expect(try c.command("EXEC") == .array([
+            .simple("OK"), .simple("OK"),
+            .error("ERR CONFIG SET of listeners (port, bind, tls-*) inside MULTI is not supported by Runnel"), .simple("PONG"),
+        ]))
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains("hz 11"))
+        #expect(try c.command("CONFIG", "GET", "port") == .array([.bulk(Array("port".utf8)), .bulk(Array("\(server.port)".utf8))]))
+    }
+
     @Test("maxclients refuses the extra client with Redis's error")
     func maxclients() throws {
         let server = try ServerProcess.runnel(extraArgs: ["--maxclients", "2"])
