@@ -449,18 +449,27 @@ extension Broker {
             replyError(s, "ERR DEBUG RELOAD NOSAVE is not supported by Runnel: there is no older dump to load; DEBUG RELOAD checks the current state on disk")
             return
         }
-        guard !p.snapshotRunning else {
-            replyError(s, "ERR Background save already in progress")
-            return
-        }
         guard !s.inExec else {
             // The snapshot is written by the log's thread; a transaction cannot wait for it.
             replyError(s, "ERR DEBUG RELOAD inside MULTI is not supported by Runnel")
             return
         }
+        s.suspended = true
+        startReload(s, p)
+    }
+
+    /// Takes the reload's snapshot once no other is being written (Redis's RELOAD saves even
+    /// while a BGSAVE runs), then reads it back and compares.
+    private func startReload(_ s: ClientSession, _ p: Persistence) {
+        guard !p.snapshotRunning else {
+            snapshotWaiters.append { [weak self, weak s] _ in
+                guard let self, let s, let p = self.persistence else { return }
+                self.startReload(s, p)
+            }
+            return
+        }
         let expected = streamsForReload()
         p.snapshot(now: Clock.nowMs())
-        s.suspended = true
         let snapshots = p.directory.file(Snapshot.directoryName)
         snapshotWaiters.append { [weak self, weak s] outcome in
             guard let self, let s else { return }
