@@ -78,6 +78,16 @@ final class Persistence: KeyspaceLog {
         return Opened(directory: directory, lock: lock, result: result)
     }
 
+    /// What a data directory holds from an earlier run ("N segments and a checkpoint, B
+    /// bytes"), or nil when it holds no record (no directory, or only empty segments): said at
+    /// startup with persistence off.
+    static func persistedState(in path: String) -> String? {
+        let held = DataDirectory(path).heldData()
+        guard held.checkpointBytes > 0 || held.segmentBytes > held.segments * Framing.headerSize else { return nil }
+        let what = "\(held.segments) segment\(held.segments == 1 ? "" : "s")" + (held.checkpointBytes > 0 ? " and a checkpoint" : "")
+        return "\(what), \(held.segmentBytes + held.checkpointBytes) bytes"
+    }
+
     /// Installs the recovered state into `broker.dbs` and starts the writer. Runs on the
     /// broker's loop before it serves anyone.
     init(broker: Broker, opened: Opened) throws(StorageError) {
@@ -306,16 +316,6 @@ final class Persistence: KeyspaceLog {
     private(set) var lastSnapshotStatus = "ok"
     private(set) var lastSnapshotDurationMs = -1
     private(set) var changesAtLastSnapshot: UInt64 = 0
-
-    /// What a data directory holds from an earlier run ("N segments and a checkpoint, B
-    /// bytes"), or nil when it holds no record (no directory, or only empty segments): said at
-    /// startup with persistence off.
-    static func persistedState(in path: String) -> String? {
-        let held = DataDirectory(path).heldData()
-        guard held.checkpointBytes > 0 || held.segmentBytes > held.segments * Framing.headerSize else { return nil }
-        let what = "\(held.segments) segment\(held.segments == 1 ? "" : "s")" + (held.checkpointBytes > 0 ? " and a checkpoint" : "")
-        return "\(what), \(held.segmentBytes + held.checkpointBytes) bytes"
-    }
 
     /// Starts a snapshot (SAVE, BGSAVE); false if one is running.
     @discardableResult

@@ -207,18 +207,22 @@ struct RecoveryTests {
         #expect(SegmentIndex.build(segment: ids[0], bytes: seg) == idx)
     }
 
+    /// A data directory of small segments: 2000 records, a checkpoint, 500 more; and the model.
+    func checkpointedLog(_ prefix: String) throws -> (path: String, model: [UInt64: Stream]) {
+        let path = tempDir(prefix)
+        var model: [UInt64: Stream] = [:]
+        let h = try LogHarness(path, segmentLimit: 32 * 1024)
+        workload(h, &model, rounds: 2000)
+        checkpoint(h, &model, waitingFor: 1)
+        #expect(h.checkpoints.first?.error == nil)
+        workload(h, &model, rounds: 500)
+        h.writer.stop()
+        return (path, model)
+    }
+
     @Test("a checkpoint replaces the segments before it and recovery reads checkpoint plus tail")
     func checkpointThenTail() throws {
-        let path = tempDir("runnel-ck")
-        var model: [UInt64: Stream] = [:]
-        do {
-            let h = try LogHarness(path, segmentLimit: 32 * 1024)
-            workload(h, &model, rounds: 2000)
-            checkpoint(h, &model, waitingFor: 1)
-            #expect(h.checkpoints.first?.error == nil)
-            workload(h, &model, rounds: 500)
-            h.writer.stop()
-        }
+        let (path, model) = try checkpointedLog("runnel-ck")
         let dir = DataDirectory(path)
         let manifest = try Manifest.decode(try Files.readAll(dir.manifestPath), file: "MANIFEST")
         #expect(manifest.checkpoint != nil)
@@ -236,15 +240,7 @@ struct RecoveryTests {
     /// when no checkpoint can be used and the log does not start at segment 1.
     @Test("a lost or damaged MANIFEST is refused; repair rebuilds it from the newest complete checkpoint the log follows")
     func lostManifest() throws {
-        let path = tempDir("runnel-manifest")
-        var model: [UInt64: Stream] = [:]
-        do {
-            let h = try LogHarness(path, segmentLimit: 32 * 1024)
-            workload(h, &model, rounds: 2000)
-            checkpoint(h, &model, waitingFor: 1)
-            workload(h, &model, rounds: 500)
-            h.writer.stop()
-        }
+        let (path, model) = try checkpointedLog("runnel-manifest")
         let dir = DataDirectory(path)
         let original = try Files.readAll(dir.manifestPath)
         let manifest = try Manifest.decode(original, file: "MANIFEST")
