@@ -72,6 +72,7 @@ final class Persistence: KeyspaceLog {
     /// of a 2M-entry restart went there).
     static func open(_ config: ServerConfig, logger: Logger) throws(StorageError) -> Opened {
         let directory = DataDirectory(config.dir)
+        try directory.refuseIfSnapshot()
         try directory.create()
         let lock = try DirectoryLock(directory)
         let result = try Recovery.recover(directory, repair: config.repair, logger: logger)

@@ -39,6 +39,16 @@ public struct DataDirectory: Sendable {
         return (total, checkpoint, segments)
     }
 
+    /// A snapshot shares its sealed segments with its data directory (hard links): a server or
+    /// a repair writing in it would change the snapshot, and could change those files. Called
+    /// before anything is written (even the LOCK file).
+    public func refuseIfSnapshot() throws(StorageError) {
+        guard Files.exists(file(Snapshot.descriptionName)) else { return }
+        throw .mismatch(
+            path: path,
+            reason: "it is a snapshot (it holds \(Snapshot.descriptionName)); snapshots are read-only and share files with their data directory. Restore it into a directory of its own with `runnel-dump restore \(path) --to <dir>` and start the server there")
+    }
+
     /// The log segments present and their bytes, and the newest checkpoint's bytes (0: none).
     public func heldData() -> (segments: Int, segmentBytes: Int, checkpointBytes: Int) {
         let segments = (try? segmentIDs()) ?? []

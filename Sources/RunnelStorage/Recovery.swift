@@ -167,6 +167,7 @@ public enum Recovery {
         visit: ((VisitedRecord) -> Void)?, progress: ((Int, Int) -> Void)? = nil
     ) throws(StorageError) -> Result {
         let start = Files.monotonicNs()
+        if !readOnly { try dir.refuseIfSnapshot() }
         var report = Report()
         var replay = Replay()
         replay.shallow = shallow

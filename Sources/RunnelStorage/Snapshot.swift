@@ -24,6 +24,8 @@ public enum Snapshot {
     }
 
     public static let directoryName = "snapshots"
+    /// The file that makes a directory a snapshot (and lists its files).
+    public static let descriptionName = "SNAPSHOT"
 
     /// Encodes the `SNAPSHOT` file.
     static func encode(_ info: Info) -> [UInt8] {

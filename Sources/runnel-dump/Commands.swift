@@ -351,7 +351,10 @@ struct Repair: ParsableCommand {
         try common.checkExists()
         let dir = common.directory
         let lock: DirectoryLock
-        do { lock = try DirectoryLock(dir) } catch { throw fail(error) }
+        do {
+            try dir.refuseIfSnapshot()
+            lock = try DirectoryLock(dir)
+        } catch { throw fail(error) }
         defer { withExtendedLifetime(lock) {} }
         let result: Recovery.Result
         do {

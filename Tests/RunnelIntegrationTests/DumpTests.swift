@@ -117,6 +117,19 @@ struct DumpTests {
         let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir + "/data/snapshots").sorted()
         #expect(snapshots.count == 2)
         let snapshot = dir + "/data/snapshots/" + snapshots[0]
+        // A snapshot is not a place to run a server or a repair: it shares files with the data
+        // directory. Both refuse and leave it as it was; reading it works.
+        let files = try FileManager.default.contentsOfDirectory(atPath: snapshot).sorted()
+        let bin = try ServerProcess.runnelBinary()
+        let (started, smsg) = try runCommand(bin, ["--port", "\(ServerProcess.freePort())", "--dir", snapshot], timeoutMs: 20_000)
+        #expect(started != 0 && smsg.contains("it is a snapshot") && smsg.contains("runnel-dump restore"), "\(smsg)")
+        let (repaired, pmsg) = try dump(["repair", snapshot])
+        #expect(repaired != 0 && pmsg.contains("it is a snapshot"), "\(pmsg)")
+        let (stats, _) = try dump(["stats", snapshot])
+        #expect(stats == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: snapshot).sorted() == files, "nothing written in the snapshot")
+        let (verified, vmsg) = try dump(["snapshot", dir + "/data", "--verify"])
+        #expect(verified == 0 && !vmsg.contains("FAIL"), "\(vmsg)")
         let target = ServerProcess.makeTempDir("runnel-restored")
         FileManager.default.createFile(atPath: target + "/data/keep", contents: nil)
         try? FileManager.default.createDirectory(atPath: target + "/data", withIntermediateDirectories: true)
