@@ -468,7 +468,7 @@ extension Broker {
             }
             return
         }
-        let expected = streamsForReload()
+        let expected = loggedStreams()
         p.snapshot(now: Clock.nowMs())
         let snapshots = p.directory.file(Snapshot.directoryName)
         snapshotWaiters.append { [weak self, weak s] outcome in
@@ -494,21 +494,6 @@ extension Broker {
                 if inline { self.resume(s) }
             }
         }
-    }
-
-    /// Every stream, as a checkpoint would see it now (copies; no journal).
-    func streamsForReload() -> [CheckpointStream] {
-        var streams: [CheckpointStream] = []
-        for (db, database) in dbs.enumerated() {
-            for (key, value) in database.values {
-                guard case .stream(let box) = value else { continue }
-                var copy = box.stream
-                copy.journal = nil
-                streams.append(
-                    CheckpointStream(handle: box.handle, db: db, key: Array(key.readableBytesView), expireAt: database.expireTime(key) ?? 0, stream: copy))
-            }
-        }
-        return streams
     }
 
     /// What a reload changes for clients although the data is the same.

@@ -277,21 +277,9 @@ final class Persistence: KeyspaceLog {
         writer.submit(encoder.take())
         offsetAtLastCheckpoint = encoder.encodedBytes
         recordsAtLastCheckpoint = encoder.encodedRecords
-        var streams: [CheckpointStream] = []
-        for (db, database) in broker.dbs.enumerated() {
-            for (key, value) in database.values {
-                guard case .stream(let box) = value, box.handle != 0 else { continue }
-                // Stamp what changed since the last checkpoint: unchanged node groups are then
-                // copied from the previous file (CheckpointReuse).
-                box.stream.stampNodes(&nodeVersions)
-                var copy = box.stream
-                copy.journal = nil
-                streams.append(
-                    CheckpointStream(
-                        handle: box.handle, db: db, key: Array(key.readableBytesView),
-                        expireAt: database.expireTime(key) ?? 0, stream: copy))
-            }
-        }
+        // Stamp what changed since the last checkpoint: unchanged node groups are then copied
+        // from the previous file (CheckpointReuse).
+        let streams = broker.loggedStreams { $0.stream.stampNodes(&self.nodeVersions) }
         writer.checkpointLevel = Int32(config.checkpointCompressionLevel)
         writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: nextHandle, createdMs: now, streams: streams))
         return true
@@ -371,6 +359,25 @@ final class Persistence: KeyspaceLog {
 }
 
 extension Broker {
+    /// Every stream the log holds (all of them while persistence is on), as a checkpoint or a
+    /// snapshot sees it now: copies without the journal. `each` sees every box first.
+    func loggedStreams(_ each: (StreamBox) -> Void = { _ in }) -> [CheckpointStream] {
+        var streams: [CheckpointStream] = []
+        for (db, database) in dbs.enumerated() {
+            for (key, value) in database.values {
+                guard case .stream(let box) = value, box.handle != 0 else { continue }
+                each(box)
+                var copy = box.stream
+                copy.journal = nil
+                streams.append(
+                    CheckpointStream(
+                        handle: box.handle, db: db, key: Array(key.readableBytesView),
+                        expireAt: database.expireTime(key) ?? 0, stream: copy))
+            }
+        }
+        return streams
+    }
+
     /// The one-line startup summary of what was loaded.
     func logLoadSummary(_ r: Recovery.Report) {
         let seconds = String(format3(Double(r.durationMs) / 1000))

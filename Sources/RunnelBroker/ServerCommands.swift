@@ -7,12 +7,12 @@ import Glibc
 #endif
 
 extension Broker {
-    /// SAVE: a snapshot, replying when it is complete. The client waits; others do not.
     /// SAVE, BGSAVE and BGREWRITEAOF with persistence off (`appendonly no`): there is nowhere
     /// to save to, so they fail rather than answer as if the data were on disk.
     static let nothingToSaveTo =
         "ERR persistence is off (appendonly no): the dataset is kept in memory only and cannot be saved; start the server with --appendonly yes to keep it on disk"
 
+    /// SAVE: a snapshot, replying when it is complete. The client waits; others do not.
     func save(_ s: ClientSession) {
         guard let p = persistence else {
             replyError(s, Self.nothingToSaveTo)
