@@ -849,15 +849,7 @@ final class ACL {
     }
 
     static func hashPassword(_ bytes: some Sequence<UInt8>) -> String {
-        let digest = SHA256.hash(data: Array(bytes))
-        let hex = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in digest {
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Broker.hex(SHA256.hash(data: Array(bytes)))
     }
 
     static func isValidHash(_ bytes: some Collection<UInt8>) -> Bool {

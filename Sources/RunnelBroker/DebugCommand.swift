@@ -1,3 +1,4 @@
+import Crypto
 import Logging
 import NIOCore
 import RunnelRESP
@@ -369,25 +370,27 @@ extension Broker {
         if expires { xorDigest(&digest, Array("!!expire!!".utf8)) }
     }
 
-    /// digest ^= SHA1(bytes).
+    /// digest ^= SHA1(bytes). (SHA-1 because Redis's digests are; nothing here needs a
+    /// secure hash.)
     static func xorDigest(_ digest: inout [UInt8], _ bytes: [UInt8]) {
-        let hash = SHA1.hash(bytes)
-        for i in 0..<20 { digest[i] ^= hash[i] }
+        for (i, b) in Insecure.SHA1.hash(data: bytes).enumerated() { digest[i] ^= b }
     }
 
     /// digest = SHA1(digest ^ SHA1(bytes)): order-sensitive.
     static func mixDigest(_ digest: inout [UInt8], _ bytes: [UInt8]) {
         xorDigest(&digest, bytes)
-        digest = SHA1.hash(digest)
+        digest = Array(Insecure.SHA1.hash(data: digest))
     }
 
     static func bigEndian(_ v: UInt32) -> [UInt8] {
         [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    /// Lowercase hex, two digits a byte (digests, IDs, password hashes).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for b in bytes {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 0xF)])
