@@ -515,7 +515,7 @@ extension Stream {
         let version = UInt16(payload[footer]) | UInt16(payload[footer + 1]) << 8
         var crc: UInt64 = 0
         for k in 0..<8 { crc |= UInt64(payload[footer + 2 + k]) << UInt64(8 * k) }
-        guard version <= RedisDump.rdbVersion, skipChecksum || crc == 0 || RedisDump.crc64(payload[..<(footer + 2)]) == crc else {
+        guard version <= RedisDump.rdbVersion, skipChecksum || RedisDump.crc64(payload[..<(footer + 2)]) == crc else {
             throw .versionOrChecksum
         }
         var r = RedisDump.Reader(bytes: Array(payload[..<footer]), pos: 0)
@@ -525,6 +525,7 @@ extension Stream {
         var records: [StreamRecord] = []
         var deleted: [StreamID] = []
         var previous: StreamID?
+        var firstLive: StreamID?
         let nodeCount = try r.count()
         for _ in 0..<nodeCount {
             let key = try r.string()
@@ -580,6 +581,7 @@ extension Stream {
                     deleted.append(id)
                     seenDead += 1
                 } else {
+                    if firstLive == nil { firstLive = id }
                     seenLive += 1
                 }
             }
@@ -601,10 +603,16 @@ extension Stream {
         for _ in 0..<groupCount {
             let name = try r.string()
             let groupLast = StreamID(ms: try r.length(), seq: try r.length())
-            var entriesRead: Int64? = nil
+            let entriesRead: Int64?
             if type != RedisDump.typeStreamListpacks {
                 let raw = Int64(bitPattern: try r.length())
                 entriesRead = raw < 0 ? nil : raw
+            } else {
+                // A payload from before Redis 7.0 has no read counters: estimate each group's
+                // from its last-delivered ID, as Redis does when it loads one.
+                entriesRead = Stream.estimateEntriesRead(
+                    upTo: groupLast, entriesAdded: entriesAdded, length: Int(clamping: length),
+                    lastID: lastID, firstID: firstLive ?? .zero, maxDeletedID: maxDeleted)
             }
             records.append(.groupCreate(name: name, lastID: groupLast, entriesRead: entriesRead))
             var nacks: [StreamID: (Int64, UInt64)] = [:]

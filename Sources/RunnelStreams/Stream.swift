@@ -350,6 +350,17 @@ public struct Stream: Sendable {
 
     /// The logical read counter of `id` (how many entries were added up to it), when knowable.
     public func estimateEntriesRead(upTo id: StreamID) -> Int64? {
+        Self.estimateEntriesRead(
+            upTo: id, entriesAdded: entriesAdded, length: length, lastID: lastID, firstID: firstID,
+            maxDeletedID: maxDeletedID)
+    }
+
+    /// `estimateEntriesRead(upTo:)` from the stream's counters alone (also used while a RESTORE
+    /// payload is decoded, before any stream exists). `firstID` is the first live entry's ID.
+    static func estimateEntriesRead(
+        upTo id: StreamID, entriesAdded: UInt64, length: Int, lastID: StreamID, firstID: StreamID,
+        maxDeletedID: StreamID
+    ) -> Int64? {
         if entriesAdded == 0 { return 0 }
         // Wrapping arithmetic on the bit pattern, as Redis's C does: a RESTOREd payload may
         // carry any 64-bit counters.
