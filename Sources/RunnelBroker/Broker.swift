@@ -109,6 +109,14 @@ public final class Broker {
     var clients: [Int: ClientSession] = [:]
     var nextClientID = 1
     var stats = BrokerStats()
+    /// Redis's `server.dirty`: changes to the dataset, counted per command as redis-server 7.0
+    /// counts them (one per XADD, per entry deleted or trimmed, per entry acknowledged or
+    /// claimed, per stream an XREADGROUP serves, per consumer created, per key deleted …;
+    /// nothing for expiries). INFO's `rdb_changes_since_last_save` is this less `dirtyAtSave`.
+    /// CONFIG RESETSTAT leaves both.
+    var dirty: UInt64 = 0
+    /// `dirty` when the last SAVE/BGSAVE (a snapshot) started.
+    var dirtyAtSave: UInt64 = 0
     let startedAtMs: Int64
     let startedMonotonicNs: UInt64
     let runID: String

@@ -337,7 +337,7 @@ extension Broker {
             return [
                 "# Persistence", "loading:0", "async_loading:0", "current_cow_peak:0", "current_cow_size:0",
                 "current_cow_size_age:0", "current_fork_perc:0.00", "current_save_keys_processed:0",
-                "current_save_keys_total:0", "rdb_changes_since_last_save:0",
+                "current_save_keys_total:0", "rdb_changes_since_last_save:\(dirty &- dirtyAtSave)",
                 "rdb_bgsave_in_progress:0", "rdb_last_save_time:\(lastSaveTime)", "rdb_last_bgsave_status:ok",
                 "rdb_last_bgsave_time_sec:-1", "rdb_current_bgsave_time_sec:-1", "rdb_saves:0", "rdb_last_cow_size:0",
                 "rdb_last_load_keys_expired:0", "rdb_last_load_keys_loaded:0", "aof_enabled:0",
@@ -363,7 +363,7 @@ extension Broker {
             "current_fork_perc:0.00",
             "current_save_keys_processed:0",
             "current_save_keys_total:0",
-            "rdb_changes_since_last_save:\(p.encoder.encodedRecords - p.changesAtLastSnapshot)",
+            "rdb_changes_since_last_save:\(dirty &- dirtyAtSave)",
             "rdb_bgsave_in_progress:\(p.snapshotRunning ? 1 : 0)",
             "rdb_last_save_time:\(lastSaveTime)",
             "rdb_last_bgsave_status:\(p.lastSnapshotStatus)",

@@ -73,6 +73,7 @@ extension Broker {
                 s.out.integer(0)
                 return
             }
+            b.dirty &+= 1
             b.touchWatched(s.db, a[1])
             b.notifyKeyspaceEvent(.generic, "persist", a[1], s.db)
             s.out.integer(1)
@@ -135,6 +136,7 @@ extension Broker {
             b.touchAllWatched(db: s.db)
             b.trackingInvalidateAll()
             b.signalAllKeysDeleted(db: s.db)
+            b.dirty &+= UInt64(b.dbs[s.db].count)
             b.dbs[s.db].removeAll()
             s.out.ok()
         }
@@ -143,7 +145,10 @@ extension Broker {
             b.touchAllWatched(db: nil)
             b.trackingInvalidateAll()
             b.signalAllKeysDeleted(db: nil)
-            for i in b.dbs.indices { b.dbs[i].removeAll() }
+            for i in b.dbs.indices {
+                b.dirty &+= UInt64(b.dbs[i].count)
+                b.dbs[i].removeAll()
+            }
             s.out.ok()
         }
     }
@@ -161,6 +166,7 @@ extension Broker {
             notifyKeyspaceEvent(.generic, "del", key, s.db)
             removed += 1
         }
+        dirty &+= UInt64(removed)
         s.out.integer(removed)
     }
 
@@ -184,6 +190,7 @@ extension Broker {
         }
         _ = value
         dbs[s.db].move(a[1], to: a[2])
+        dirty &+= 1
         touchWatched(s.db, a[1])
         touchWatched(s.db, a[2])
         signalKeyDeleted(s.db, a[1])
@@ -213,6 +220,7 @@ extension Broker {
             return
         }
         dbs[target].put(key, value, expireAt: expiry)
+        dirty &+= 1
         touchWatched(s.db, key)
         touchWatched(target, key)
         signalKeyDeleted(s.db, key)
@@ -256,6 +264,7 @@ extension Broker {
                 }
             }
         }
+        dirty &+= 1
         s.out.ok()
     }
 
@@ -306,6 +315,7 @@ extension Broker {
         stream.journal = (source.stream.journal as? RecordingJournal).map { RecordingJournal(records: $0.records) }
         let box = newStreamBox(stream)
         dbs[target].putCopy(newKey, box, of: source, expireAt: dbs[s.db].expireTime(key))
+        dirty &+= 1
         touchWatched(target, newKey)
         signalStreamReady(target, newKey)
         notifyKeyspaceEvent(.generic, "copy_to", newKey, target)
@@ -374,6 +384,7 @@ extension Broker {
         if ttl > 0 && ttl <= now {
             // Already expired: nothing is created (an existing key was still replaced).
             if existed {
+                dirty &+= 1
                 touchWatched(s.db, key)
                 notifyKeyspaceEvent(.generic, "del", key, s.db)
             }
@@ -387,6 +398,7 @@ extension Broker {
         if journalStreams && box.stream.journal == nil { box.stream.journal = RecordingJournal(records: records) }
         if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
         box.restore(freq: freq, idleSeconds: idle, nowMs: turnTimeMs, lfu: config.lfuPolicy)
+        dirty &+= 1
         touchWatched(s.db, key)
         signalStreamReady(s.db, key)
         notifyKeyspaceEvent(.generic, "restore", key, s.db)
@@ -481,6 +493,7 @@ extension Broker {
         if xx && current == nil { s.out.integer(0); return }
         if gt && (current == nil || when <= current!) { s.out.integer(0); return }
         if lt, let current, when >= current { s.out.integer(0); return }
+        dirty &+= 1
         if when <= now {
             dbs[s.db].remove(a[1])
             touchWatched(s.db, a[1])

@@ -169,6 +169,7 @@ extension Broker {
                 let key = sent[k].key
                 if case .stream(let box)? = dbs[db].rawValue(key), box === sent[k].box {
                     dbs[db].remove(key)
+                    dirty &+= 1
                     touchWatched(db, key)
                     signalKeyDeleted(db, key)
                     notifyKeyspaceEvent(.generic, "del", key, db)

@@ -304,7 +304,6 @@ final class Persistence: KeyspaceLog {
     private(set) var snapshots = 0
     private(set) var lastSnapshotStatus = "ok"
     private(set) var lastSnapshotDurationMs = -1
-    private(set) var changesAtLastSnapshot: UInt64 = 0
 
     /// Starts a snapshot (SAVE, BGSAVE); false if one is running.
     @discardableResult
@@ -313,7 +312,7 @@ final class Persistence: KeyspaceLog {
         snapshotRunning = true
         submit()
         let t = broker.streamTotals()
-        changesAtLastSnapshot = encoder.encodedRecords
+        broker.dirtyAtSave = broker.dirty
         let name = "snapshot-\(now)"
         writer.submitSnapshot(
             SnapshotRequest(

@@ -27,6 +27,7 @@ extension Broker {
             }
             guard let ids = b.strictIDs(s, a.dropFirst(2)) else { return }
             let removed = box.stream.delete(ids)
+            b.dirty &+= UInt64(removed)
             if removed > 0 {
                 b.touchWatched(s.db, a[1])
                 b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db)
@@ -46,6 +47,7 @@ extension Broker {
             }
             let removed = box.stream.trim(strategy, approximate: parsed.approximate, limit: parsed.limit,
                                           policy: parsed.policy ?? .keepReferences)
+            b.dirty &+= UInt64(removed)
             if removed > 0 {
                 b.touchWatched(s.db, a[1])
                 b.notifyKeyspaceEvent(.stream, "xtrim", a[1], s.db)
@@ -65,6 +67,7 @@ extension Broker {
                 if outcome == .deleted { deleted += 1 }
                 s.out.integer(outcome.rawValue)
             }
+            b.dirty &+= UInt64(deleted)
             if deleted > 0 {
                 b.touchWatched(s.db, a[1])
                 b.notifyKeyspaceEvent(.stream, "xdel", a[1], s.db)
@@ -81,10 +84,12 @@ extension Broker {
             var deleted = 0
             for id in ids {
                 let acked = box.stream.acknowledge(group, [id]) == 1
+                if acked { b.dirty &+= 1 }
                 let outcome = box.stream.delete(id, policy: policy)
                 switch outcome {
                 case .deleted:
                     deleted += 1
+                    b.dirty &+= 1
                     s.out.integer(1)
                 case .stillReferenced:
                     s.out.integer(2)
@@ -352,6 +357,7 @@ extension Broker {
             return
         }
         s.out.bulkStreamID(ms: id.ms, seq: id.seq)
+        dirty &+= 1  // one, whatever MAXLEN/MINID trimmed with it (Redis 7.0)
         touchWatched(s.db, key)
         notifyKeyspaceEvent(.stream, "xadd", key, s.db)
         if let strategy = t.strategy,
@@ -415,21 +421,28 @@ extension Broker {
 
     /// Appends entries of a range to `w`; returns their IDs.
     static func appendEntries(
-        _ w: inout RESPWriter, _ stream: Stream, from start: StreamID, to end: StreamID, limit: Int, reverse: Bool = false
+        _ w: inout RESPWriter, _ stream: Stream, from start: StreamID, to end: StreamID, limit: Int, reverse: Bool = false,
+        claimShape: Bool = false
     ) -> [StreamID] {
         var ids: [StreamID] = []
         stream.visit(from: start, to: end, limit: limit, reverse: reverse) { id, fields in
             ids.append(id)
-            writeEntry(&w, id, fields)
+            writeEntry(&w, id, fields, claimShape: claimShape)
         }
         return ids
     }
 
-    static func writeEntry(_ w: inout RESPWriter, _ id: StreamID, _ fields: EntryFields) {
-        w.arrayHeader(2)
+    /// `[id, [field, value, ...]]`; with `claimShape` (a new entry served by XREADGROUP CLAIM)
+    /// `[id, fields, 0, 0]`: no idle time and no earlier delivery, as claimed entries carry theirs.
+    static func writeEntry(_ w: inout RESPWriter, _ id: StreamID, _ fields: EntryFields, claimShape: Bool = false) {
+        w.arrayHeader(claimShape ? 4 : 2)
         w.bulkStreamID(ms: id.ms, seq: id.seq)
         w.arrayHeader(fields.pairCount * 2)
         fields.forEach { w.bulk(slice: $0) }
+        if claimShape {
+            w.integer(0)
+            w.integer(0)
+        }
     }
 
     /// An interval bound (`-`, `+`, `ms[-seq]`, exclusive `(id`) as an inclusive ID, or nil
@@ -509,6 +522,7 @@ extension Broker {
         // against the stream's current max-deleted-entry-id (later versions added that check).
         box.stream.setMetadata(
             lastID: id, entriesAdded: entriesAdded.map { UInt64($0) }, maxDeletedID: maxDeleted == .zero ? nil : maxDeleted)
+        dirty &+= 1
         notifyKeyspaceEvent(.stream, "xsetid", a[1], s.db)
         s.out.ok()
     }

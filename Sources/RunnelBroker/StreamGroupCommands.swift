@@ -49,6 +49,7 @@ extension Broker {
             }
             guard let ids = b.strictIDs(s, a.dropFirst(3)) else { return }
             let acked = box.stream.acknowledge(name, ids)
+            b.dirty &+= UInt64(acked)
             s.out.integer(acked)
         }
         r.add("xpending", -3, ["readonly"], ["@read", "@stream", "@slow"], "stream", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", "5.0.0", keys: (1, 1, 1)) { b, s, a in
@@ -131,6 +132,7 @@ extension Broker {
                 replyError(s, "BUSYGROUP Consumer Group name already exists")
                 return
             }
+            dirty &+= 1
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-create", key, s.db)
         case "setid":
@@ -149,6 +151,7 @@ extension Broker {
                 id = parsed
             }
             box!.stream.setGroupID(name, lastID: id, entriesRead: entriesRead)
+            dirty &+= 1
             s.out.ok()
             notifyKeyspaceEvent(.stream, "xgroup-setid", key, s.db)
         case "destroy":
@@ -156,6 +159,7 @@ extension Broker {
                 s.out.integer(0)
                 return
             }
+            dirty &+= 1
             s.out.integer(1)
             notifyKeyspaceEvent(.stream, "xgroup-destroy", key, s.db)
             // As in Redis, the key is signalled ready: readers of the group get NOGROUP, and
@@ -165,12 +169,14 @@ extension Broker {
         case "createconsumer":
             let created = box!.stream.createConsumer(name, Array(a[4].readableBytesView), now: now)
             if created {
+                dirty &+= 1
                 notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
             }
             s.out.integer(created ? 1 : 0)
         case "delconsumer":
             let pending = box!.stream.deleteConsumer(name, Array(a[4].readableBytesView))
             if pending != nil {
+                dirty &+= 1
                 notifyKeyspaceEvent(.stream, "xgroup-delconsumer", key, s.db)
             }
             s.out.integer(pending ?? 0)
@@ -323,7 +329,8 @@ extension Broker {
             }
             j += 1
         }
-        box.stream.raiseGroupLastID(groupName, to: lastID)
+        let raisedLastID = box.stream.raiseGroupLastID(groupName, to: lastID)
+        let dirtyBefore = dirty
         if deliveryTime != -1 {
             if deliveryTime < 0 || deliveryTime > now { deliveryTime = now }
         } else {
@@ -335,13 +342,19 @@ extension Broker {
         for id in ids {
             let nack = box.stream.groups[groupName]!.pending[id]
             guard box.stream.entry(id) != nil else {
-                if nack != nil { box.stream.dropPending(groupName, id) }
+                if nack != nil {
+                    box.stream.dropPending(groupName, id)
+                    dirty &+= 1
+                }
                 continue
             }
             let forced = force && nack == nil
             guard forced || nack != nil else { continue }
             if !forced && minIdle > 0 && now &- nack!.deliveryTime < minIdle { continue }
-            if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
+            if box.stream.createConsumer(groupName, consumer, now: now) {
+                consumerCreated = true
+                dirty &+= 1
+            }
             var count = forced ? 1 : nack!.deliveryCount  // a forced entry starts at 1, as a first delivery
             if retryCount >= 0 {
                 count = UInt64(retryCount)
@@ -352,6 +365,10 @@ extension Broker {
             box.stream.touchConsumer(groupName, consumer, now: now)
             claimed.append(id)
         }
+        dirty &+= UInt64(claimed.count)
+        // A raised LASTID counts once, and only when no entry was claimed or dropped (Redis
+        // then sends it on by itself).
+        if raisedLastID && claimed.isEmpty && dirty == dirtyBefore { dirty &+= 1 }
         if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         writeClaimed(s, box.stream, claimed, justID: justID)
@@ -428,12 +445,16 @@ extension Broker {
             guard let nack = box.stream.groups[groupName]!.pending[id] else { continue }
             if box.stream.entry(id) == nil {
                 box.stream.dropPending(groupName, id)
+                dirty &+= 1
                 deleted.append(id)
                 count -= 1
                 continue
             }
             if minIdle > 0 && now &- nack.deliveryTime < minIdle { continue }
-            if box.stream.createConsumer(groupName, consumer, now: now) { consumerCreated = true }
+            if box.stream.createConsumer(groupName, consumer, now: now) {
+                consumerCreated = true
+                dirty &+= 1
+            }
             box.stream.claim(groupName, consumer: consumer, id: id, deliveryTime: now,
                              deliveryCount: justID ? nack.deliveryCount : nack.deliveryCount &+ 1)
             box.stream.touchConsumer(groupName, consumer, now: now)
@@ -441,6 +462,7 @@ extension Broker {
             count -= 1
         }
         let cursor = index < candidates.count ? candidates[index] : StreamID.zero
+        dirty &+= UInt64(claimed.count)
         if !claimed.isEmpty { box.stream.markActive(groupName, consumer, now: now) }
         if consumerCreated { notifyKeyspaceEvent(.stream, "xgroup-createconsumer", a[1], s.db) }
         s.out.arrayHeader(3)

@@ -188,7 +188,7 @@ extension Broker {
         func writeStream(_ k: Int) {
             if s.resp == .resp2 { s.out.arrayHeader(2) }
             s.out.bulk(request.keys[k])
-            writeReadResult(s, request.keys[k], request, index: k)
+            writeReadResult(s, request.keys[k], request, index: k, byCommand: countStats)
         }
         // A group reader naming a key twice: as in Redis, each occurrence is looked at after the
         // previous one delivered (a second `>` then finds nothing new and is left out), so the
@@ -214,8 +214,9 @@ extension Broker {
         return true
     }
 
-    /// Writes the entries one key yields for a read, updating group state.
-    func writeReadResult(_ s: ClientSession, _ key: Key, _ request: ReadRequest, index k: Int) {
+    /// Writes the entries one key yields for a read, updating group state. `byCommand`: served
+    /// by the command itself, not when a blocked reader is woken.
+    func writeReadResult(_ s: ClientSession, _ key: Key, _ request: ReadRequest, index k: Int, byCommand: Bool) {
         let box = stream(s.db, key)!
         let limit = request.count == 0 ? Int.max : request.count
         let now = turnTimeMs
@@ -224,7 +225,11 @@ extension Broker {
             writeEntries(s, box.stream, from: start, to: .max, limit: limit)
             return
         }
+        // Redis counts one change per stream a group read command serves (none when a blocked
+        // reader is served), and one per consumer created.
+        if byCommand { dirty &+= 1 }
         if box.stream.createConsumer(g, request.consumer, now: now) {
+            dirty &+= 1
             notifyKeyspaceEvent(.stream, "xgroup-createconsumer", key, s.db)
         }
         box.stream.touchConsumer(g, request.consumer, now: now)
@@ -270,7 +275,11 @@ extension Broker {
             }
         }
         let start = box.stream.groups[g]!.lastID.successor ?? .max
-        let ids = written < limit ? Self.appendEntries(&w, box.stream, from: start, to: .max, limit: limit - written) : []
+        let ids =
+            written < limit
+            ? Self.appendEntries(
+                &w, box.stream, from: start, to: .max, limit: limit - written, claimShape: request.claimMinIdle != nil)
+            : []
         s.out.arrayHeader(written + ids.count)
         s.out.buffer.writeImmutableBuffer(w.buffer)
         if written > 0 { box.stream.markActive(g, request.consumer, now: now) }
@@ -408,7 +417,7 @@ extension Broker {
                 }
                 s.out.bulk(key)
                 let logBefore = persistence?.holdsReplies == true ? persistence?.encoder.encodedBytes : nil
-                writeReadResult(s, key, request, index: 0)
+                writeReadResult(s, key, request, index: 0, byCommand: false)
                 if let logBefore, let persistence, persistence.encoder.encodedBytes != logBefore {
                     holdReply(s, from: replyStart, until: persistence.encoder.encodedBytes)
                 }

@@ -107,10 +107,12 @@ extension Stream {
         log(.dropPending(group: group, id: id))
     }
 
-    /// XCLAIM LASTID: raises the group's last-delivered ID.
-    public mutating func raiseGroupLastID(_ group: [UInt8], to id: StreamID) {
-        guard groups[group] != nil, id > groups[group]!.lastID else { return }
+    /// XCLAIM LASTID: raises the group's last-delivered ID; false if it was not lower.
+    @discardableResult
+    public mutating func raiseGroupLastID(_ group: [UInt8], to id: StreamID) -> Bool {
+        guard groups[group] != nil, id > groups[group]!.lastID else { return false }
         groups[group]!.lastID = id
         log(.groupLastID(group: group, id: id))
+        return true
     }
 }

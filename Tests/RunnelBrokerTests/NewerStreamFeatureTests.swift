@@ -108,10 +108,15 @@ struct NewerStreamFeatureTests {
         _ = try c.send("XREADGROUP GROUP g alice STREAMS s >\r\n")
         _ = try c.send("XADD s 3-0 c 3\r\n")
         let reply = try c.send("XREADGROUP GROUP g bob CLAIM 0 STREAMS s >\r\n")
-        // Two claimed entries with 4 elements each, then the new entry 3-0.
+        // Two claimed entries with 4 elements each, then the new entry 3-0, also with 4: idle
+        // time 0 and no earlier delivery (Redis 8.4's shape for every entry once CLAIM is given).
         #expect(reply.hasPrefix("*1\r\n*2\r\n$1\r\ns\r\n*3\r\n*4\r\n$3\r\n1-0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n:"))
         #expect(reply.contains("\r\n:1\r\n*4\r\n$3\r\n2-0\r\n"))
-        #expect(reply.hasSuffix("*2\r\n$3\r\n3-0\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"))
+        #expect(reply.hasSuffix("*4\r\n$3\r\n3-0\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n:0\r\n:0\r\n"))
+        // CLAIM does not change a history read (an explicit ID): two elements per entry.
+        #expect(
+            try c.send("XREADGROUP GROUP g bob CLAIM 0 COUNT 1 STREAMS s 2-0\r\n")
+                == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n3-0\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n")
         #expect(try c.send("XPENDING s g\r\n") == "*4\r\n:3\r\n$3\r\n1-0\r\n$3\r\n3-0\r\n*1\r\n*2\r\n$3\r\nbob\r\n$1\r\n3\r\n")
         #expect(try c.send("XREADGROUP GROUP g carol CLAIM 999999 STREAMS s >\r\n") == "*-1\r\n")
         #expect(try c.send("XREADGROUP GROUP g carol CLAIM x STREAMS s >\r\n") == "-ERR min-idle-time is not an integer or out of range\r\n")
@@ -162,9 +167,9 @@ struct BlockedClaimTests {
         #expect(try alice.send("XACK s g 1-0\r\n") == ":1\r\n")
         pass(clock, loop, ms: 600)
         #expect(bob.readAll() == "", "nothing left to claim: still blocked")
-        // New entries still wake it as usual.
+        // New entries still wake it as usual, in CLAIM's shape (idle 0, no earlier delivery).
         _ = try alice.send("XADD s 2-0 b 2\r\n")
-        #expect(bob.readAll() == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n")
+        #expect(bob.readAll() == "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*4\r\n$3\r\n2-0\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n:0\r\n:0\r\n")
     }
 
     @Test("an entry claimed by someone else meanwhile moves the wake-up to its new idle time")
