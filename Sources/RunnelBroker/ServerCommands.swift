@@ -270,6 +270,7 @@ extension Broker {
     /// Makes a validated configuration current and applies what changes at run time.
     func applyConfig(_ updated: ServerConfig) {
         let oldHz = config.hz
+        let oldMaxmemory = config.maxmemory
         let passwordChanged = updated.requirepass != config.requirepass
         config = updated
         if passwordChanged { acl.setRequirePass(updated.requirepass) }
@@ -283,6 +284,8 @@ extension Broker {
             stopCron()
             startCron()
         }
+        // A new limit applies from the next command, not from the next cron tick.
+        if config.maxmemory > 0 && config.maxmemory != oldMaxmemory { streamDataBytes = measureStreamData() }
     }
 
     /// CONFIG RESETSTAT: clears INFO stats, commandstats and errorstats.
