@@ -177,6 +177,16 @@ extension Broker {
                     b.replyError(s, "ERR Unknown option or number of arguments for CONFIG SET - '\(a[i].errorText)'")
                     return
                 }
+                // `dir` and `dbfilename` are Redis's protected configs: refused as such unless
+                // enable-protected-configs allows them (then as immutable: Runnel's data
+                // directory is locked and opened at startup).
+                if canonical == "dir" || canonical == "dbfilename" {
+                    let allowed = b.config.value(of: "enable-protected-configs")
+                    guard allowed == "yes" || (allowed == "local" && Self.isLoopback(s.remoteAddress)) else {
+                        b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[i].errorText)') - can't set protected config")
+                        return
+                    }
+                }
                 guard ServerConfig.isMutable(canonical) else {
                     b.replyError(s, "ERR CONFIG SET failed (possibly related to argument '\(a[i].errorText)') - can't set immutable config")
                     return

@@ -271,6 +271,8 @@ let serverCoreCases: [DiffCase] = [
                                 "CONFIG SET hz -1", "CONFIG SET nosuch 1", "CONFIG SET hz 1 hz 2",
                                 "CONFIG SET appendfsync bad", "CONFIG SET appendonly maybe", "CONFIG SET maxmemory 1x",
                                 "CONFIG SET databases 3", "CONFIG SET timeout -1", "CONFIG SET loglevel foo",
+                                "CONFIG SET dir /tmp", "CONFIG SET dbfilename x.rdb", "CONFIG SET maxclients 10 dir /tmp",
+                                "CONFIG SET enable-protected-configs yes",
                                 "CONFIG SET client-output-buffer-limit \"pubsub 1\"", "CONFIG SET hz 1 x",
                                 "CONFIG SET notify-keyspace-events Zq", "CONFIG SET notify-keyspace-events KEA",
                                 "CONFIG GET notify-keyspace-events", "CONFIG SET notify-keyspace-events Et",
