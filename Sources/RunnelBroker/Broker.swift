@@ -558,7 +558,11 @@ public final class Broker {
             rejectForACL(session, spec, args, denial)
             return true
         }
-        if spec.denyOOM && config.maxmemory > 0 && streamDataBytes > config.maxmemory {
+        // Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused past the limit,
+        // as Redis does: queueing takes memory too.
+        if config.maxmemory > 0 && streamDataBytes > config.maxmemory
+            && (spec.denyOOM || (session.inMulti && !["exec", "discard", "quit", "reset"].contains(spec.fullName)))
+        {
             reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
         }
