@@ -559,9 +559,12 @@ public final class Broker {
             return true
         }
         // Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused past the limit,
-        // as Redis does: queueing takes memory too.
+        // as Redis does (queueing takes memory too); EXEC is when a queued command adds data.
         if config.maxmemory > 0 && streamDataBytes > config.maxmemory
-            && (spec.denyOOM || (session.inMulti && !["exec", "discard", "quit", "reset"].contains(spec.fullName)))
+            && (spec.denyOOM
+                || (session.inMulti
+                    && (spec.fullName == "exec"
+                        ? session.multiDenyOOM : !["discard", "quit", "reset"].contains(spec.fullName))))
         {
             reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
@@ -596,6 +599,7 @@ public final class Broker {
             if session.multiError == nil && !session.watchDirty {
                 session.multiQueue.append(args.detached)
                 if spec.pausedByWritePause { session.multiWrites = true }
+                if spec.denyOOM { session.multiDenyOOM = true }
             }
             session.out.simpleString("QUEUED" as StaticString)
             return true

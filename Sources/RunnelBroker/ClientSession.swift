@@ -34,6 +34,9 @@ public final class ClientSession {
     /// A queued command writes or may replicate (Redis's mstate.cmd_flags): CLIENT PAUSE WRITE
     /// then holds EXEC.
     var multiWrites = false
+    /// A queued command may add data (Redis's CMD_DENYOOM in mstate.cmd_flags): past
+    /// maxmemory, EXEC is then refused.
+    var multiDenyOOM = false
     /// WATCHed keys; `expired`: the key had expired (but was not yet deleted) when watched, or
     /// a SWAPDB replaced it with such a key. Its deletion is then no change (Redis 7.0).
     var watchedKeys: [(db: Int, key: Key, expired: Bool)] = []

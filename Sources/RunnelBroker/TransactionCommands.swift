@@ -12,6 +12,7 @@ extension Broker {
             s.multiQueue = []
             s.multiError = nil
             s.multiWrites = false
+            s.multiDenyOOM = false
             s.out.ok()
         }
         r.add("discard", 1, flags, ["@fast", "@transaction"], "transactions", "Discard all commands issued after MULTI", "2.0.0") { b, s, _ in
@@ -51,6 +52,7 @@ extension Broker {
         s.multiQueue = []
         s.multiError = nil
         s.multiWrites = false
+        s.multiDenyOOM = false
         unwatchAll(s)
     }
 

@@ -488,6 +488,18 @@ struct ServerBinaryTests {
             out.append(try c.command("MULTI"))
             out.append(try c.command("PING"))
             out.append(try c.command("DISCARD"))
+            // Queued before the limit was passed: EXEC runs reads, and refuses a transaction
+            // with a command that adds data.
+            let admin = try TestConnection(port: server.port)
+            for (command, limit) in [("XLEN", "1"), ("XADD", "1"), ("XLEN", "0"), ("XADD", "0")] {
+                out.append(try admin.command("CONFIG", "SET", "maxmemory", "0"))
+                out.append(try c.command("MULTI"))
+                out.append(try c.command(command == "XLEN" ? ["XLEN", "s"] : ["XADD", "s", "5-0", "a", "5"]))
+                out.append(try c.command("PING"))
+                out.append(try admin.command("CONFIG", "SET", "maxmemory", limit))
+                out.append(try c.command("EXEC"))
+            }
+            out.append(try c.command("CONFIG", "SET", "maxmemory", "1"))
             out.append(try c.command("XTRIM", "s", "MAXLEN", "0"))
             out.append(try c.command("CONFIG", "SET", "maxmemory", "0"))
             out.append(try c.command("XADD", "s", "4-0", "a", "4"))
@@ -495,6 +507,8 @@ struct ServerBinaryTests {
         }
         #expect(transcripts[0][4] == .error("OOM command not allowed when used memory > 'maxmemory'."))
         #expect(transcripts[0][11] == .error("OOM command not allowed when used memory > 'maxmemory'."))
+        #expect(transcripts[0][21] == .array([.integer(1), .simple("PONG")]))
+        #expect(transcripts[0][27] == .error("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."))
         #expect(transcripts[1] == transcripts[0])
     }
 
