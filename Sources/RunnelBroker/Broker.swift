@@ -569,7 +569,9 @@ public final class Broker {
             reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
         }
-        if let error = persistence?.writeError, spec.isWrite || spec.fullName == "ping" {
+        if let error = persistence?.writeError,
+            spec.isWrite || spec.fullName == "ping" || (spec.fullName == "exec" && session.inMulti && session.multiHasWrite)
+        {
             // As Redis with a failing AOF: no writes (nor PING) until the disk accepts data.
             var code = ENOSPC
             if case .io(_, _, let e) = error { code = e }
@@ -600,6 +602,7 @@ public final class Broker {
                 session.multiQueue.append(args.detached)
                 if spec.pausedByWritePause { session.multiWrites = true }
                 if spec.denyOOM { session.multiDenyOOM = true }
+                if spec.isWrite { session.multiHasWrite = true }
             }
             session.out.simpleString("QUEUED" as StaticString)
             return true

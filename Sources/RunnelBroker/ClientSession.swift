@@ -37,6 +37,9 @@ public final class ClientSession {
     /// A queued command may add data (Redis's CMD_DENYOOM in mstate.cmd_flags): past
     /// maxmemory, EXEC is then refused.
     var multiDenyOOM = false
+    /// A queued command writes (Redis's CMD_WRITE in mstate.cmd_flags): while the log cannot be
+    /// written, EXEC is then refused with MISCONF.
+    var multiHasWrite = false
     /// WATCHed keys; `expired`: the key had expired (but was not yet deleted) when watched, or
     /// a SWAPDB replaced it with such a key. Its deletion is then no change (Redis 7.0).
     var watchedKeys: [(db: Int, key: Key, expired: Bool)] = []

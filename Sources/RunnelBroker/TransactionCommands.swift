@@ -13,6 +13,7 @@ extension Broker {
             s.multiError = nil
             s.multiWrites = false
             s.multiDenyOOM = false
+            s.multiHasWrite = false
             s.out.ok()
         }
         r.add("discard", 1, flags, ["@fast", "@transaction"], "transactions", "Discard all commands issued after MULTI", "2.0.0") { b, s, _ in
@@ -53,6 +54,7 @@ extension Broker {
         s.multiError = nil
         s.multiWrites = false
         s.multiDenyOOM = false
+        s.multiHasWrite = false
         unwatchAll(s)
     }
 

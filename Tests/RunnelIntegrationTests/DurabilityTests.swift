@@ -403,6 +403,13 @@ struct DurabilityTests {
         var server = try ServerProcess.runnel(dataDir: dir, extraArgs: ["--appendfsync", "always"], environment: ["RUNNEL_FAULT_FILE": fault])
         let c = try TestConnection(port: server.port)
         _ = try c.command("XADD", "s", "1-0", "a", "1")
+        // Transactions queued before the failure: one writes, one only reads.
+        let tx = try TestConnection(port: server.port)
+        let readOnly = try TestConnection(port: server.port)
+        _ = try tx.command("MULTI")
+        _ = try tx.command("XADD", "s", "9-0", "a", "9")
+        _ = try readOnly.command("MULTI")
+        _ = try readOnly.command("XLEN", "s")
         FileManager.default.createFile(atPath: fault, contents: nil)
         // The write in flight when the disk fails waits; it is not acknowledged yet.
         c.send(["XADD", "s", "2-0", "a", "2"])
@@ -416,6 +423,10 @@ struct DurabilityTests {
         }
         #expect(refused == .error("MISCONF Errors writing to the AOF file: No space left on device"))
         #expect(try other.command("XLEN", "s") == .integer(2), "reads go on")
+        #expect(
+            try tx.command("EXEC") == .error("EXECABORT Transaction discarded because of: MISCONF Errors writing to the AOF file: No space left on device"),
+            "EXEC of a transaction that writes is refused, as in Redis")
+        #expect(try readOnly.command("EXEC") == .array([.integer(2)]), "a transaction that only reads runs")
         #expect(try other.command("PUBLISH", "ch", "hello") == .integer(0), "Pub/Sub goes on")
         #expect(try other.command("INFO", "persistence").text?.contains("aof_last_write_status:err") == true)
         unlink(fault)
