@@ -564,13 +564,13 @@ public final class Broker {
             && (spec.denyOOM
                 || (session.inMulti
                     && (spec.fullName == "exec"
-                        ? session.multiDenyOOM : !["discard", "quit", "reset"].contains(spec.fullName))))
+                        ? session.multiFlags.contains(.denyOOM) : !["discard", "quit", "reset"].contains(spec.fullName))))
         {
             reject(session, spec, "OOM command not allowed when used memory > 'maxmemory'.")
             return true
         }
         if let error = persistence?.writeError,
-            spec.isWrite || spec.fullName == "ping" || (spec.fullName == "exec" && session.inMulti && session.multiHasWrite)
+            spec.isWrite || spec.fullName == "ping" || (spec.fullName == "exec" && session.inMulti && session.multiFlags.contains(.write))
         {
             // As Redis with a failing AOF: no writes (nor PING) until the disk accepts data.
             var code = ENOSPC
@@ -592,7 +592,7 @@ public final class Broker {
         }
         // As Redis's processCommand: the pause is checked before a command is queued in MULTI,
         // and EXEC counts as a write when a queued command writes.
-        if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs, queuedWrites: session.multiWrites) {
+        if pauseEndMs > 0 && isPaused(for: spec, now: session.lastInteractionMs, queuedWrites: session.multiFlags.contains(.pausedByWritePause)) {
             return false
         }
         if session.inMulti && !spec.runsInMulti {
@@ -600,9 +600,9 @@ public final class Broker {
             // commands are answered QUEUED but not kept (CLIENT LIST `multi=` stops growing).
             if session.multiError == nil && !session.watchDirty {
                 session.multiQueue.append(args.detached)
-                if spec.pausedByWritePause { session.multiWrites = true }
-                if spec.denyOOM { session.multiDenyOOM = true }
-                if spec.isWrite { session.multiHasWrite = true }
+                if spec.pausedByWritePause { session.multiFlags.insert(.pausedByWritePause) }
+                if spec.denyOOM { session.multiFlags.insert(.denyOOM) }
+                if spec.isWrite { session.multiFlags.insert(.write) }
             }
             session.out.simpleString("QUEUED" as StaticString)
             return true

@@ -31,15 +31,9 @@ public final class ClientSession {
     var inMulti = false
     var multiQueue: [CommandArgs] = []
     var multiError: String?  // first queue-time error, "previous errors" abort
-    /// A queued command writes or may replicate (Redis's mstate.cmd_flags): CLIENT PAUSE WRITE
-    /// then holds EXEC.
-    var multiWrites = false
-    /// A queued command may add data (Redis's CMD_DENYOOM in mstate.cmd_flags): past
-    /// maxmemory, EXEC is then refused.
-    var multiDenyOOM = false
-    /// A queued command writes (Redis's CMD_WRITE in mstate.cmd_flags): while the log cannot be
-    /// written, EXEC is then refused with MISCONF.
-    var multiHasWrite = false
+    /// What the queued commands do, together (Redis's mstate.cmd_flags): EXEC is held by CLIENT
+    /// PAUSE WRITE, refused past maxmemory and refused with MISCONF as such a command would be.
+    var multiFlags: QueuedFlags = []
     /// WATCHed keys; `expired`: the key had expired (but was not yet deleted) when watched, or
     /// a SWAPDB replaced it with such a key. Its deletion is then no change (Redis 7.0).
     var watchedKeys: [(db: Int, key: Key, expired: Bool)] = []
@@ -162,4 +156,15 @@ public final class ClientSession {
         if noEvict { f += "e" }
         return f.isEmpty ? "N" : f
     }
+}
+
+/// The union of the queued commands' properties that decide how EXEC is checked.
+struct QueuedFlags: OptionSet {
+    let rawValue: UInt8
+    /// Writes or may replicate: CLIENT PAUSE WRITE holds EXEC.
+    static let pausedByWritePause = QueuedFlags(rawValue: 1)
+    /// May add data (CMD_DENYOOM): past maxmemory EXEC is refused.
+    static let denyOOM = QueuedFlags(rawValue: 2)
+    /// Writes (CMD_WRITE): while the log cannot be written EXEC is refused with MISCONF.
+    static let write = QueuedFlags(rawValue: 4)
 }

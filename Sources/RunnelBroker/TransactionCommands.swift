@@ -11,9 +11,7 @@ extension Broker {
             s.inMulti = true
             s.multiQueue = []
             s.multiError = nil
-            s.multiWrites = false
-            s.multiDenyOOM = false
-            s.multiHasWrite = false
+            s.multiFlags = []
             s.out.ok()
         }
         r.add("discard", 1, flags, ["@fast", "@transaction"], "transactions", "Discard all commands issued after MULTI", "2.0.0") { b, s, _ in
@@ -52,9 +50,7 @@ extension Broker {
         s.inMulti = false
         s.multiQueue = []
         s.multiError = nil
-        s.multiWrites = false
-        s.multiDenyOOM = false
-        s.multiHasWrite = false
+        s.multiFlags = []
         unwatchAll(s)
     }
 
