@@ -3,10 +3,11 @@
 // arguments are the line's space-separated words, so the fuzzer explores stream commands with
 // odd IDs, counts and options rather than only protocol framing. A second connection
 // subscribes, so Pub/Sub and keyspace notifications run too. Commands that would stop the
-// process or block the loop (SHUTDOWN, DEBUG, CLIENT PAUSE, BLOCK) are replaced.
+// process or block the loop (SHUTDOWN, DEBUG, CLIENT PAUSE, BLOCK) are replaced. RESTORE does
+// not check payload checksums here, so the fuzzer's mutations reach the payload decoder.
 import NIOCore
 import NIOEmbedded
-import RunnelBroker
+@testable import RunnelBroker
 
 let loop = EmbeddedEventLoop()
 nonisolated(unsafe) var broker: Broker?
@@ -19,6 +20,9 @@ public func fuzzBroker(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     inputs += 1
     if broker == nil || inputs % 1000 == 0 {
         broker = Broker(config: ServerConfig(), eventLoop: loop)
+        // As DEBUG SET-SKIP-CHECKSUM-VALIDATION 1: mutated RESTORE payloads reach the decoder
+        // instead of stopping at their CRC-64.
+        broker!.debug.skipChecksumValidation = true
     }
     let b = broker!
     let client = EmbeddedChannel(handler: ConnectionHandler(broker: b), loop: loop)
