@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunnelStorageTests",
-            dependencies: ["RunnelStorage", "RunnelStreams"],
+            dependencies: ["RunnelStorage", "RunnelStreams", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -71,6 +71,10 @@ public final class ConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// The most input one connection may hold (a command in progress plus what follows it),
+    /// below ByteBuffer's 4 GiB capacity whatever the configured limits.
+    static let inputCeiling = 3 << 30
+
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing, let session, !session.killed else { return }
         var incoming = unwrapInboundIn(data)
@@ -82,7 +86,12 @@ public final class ConnectionHandler: ChannelInboundHandler {
         } else {
             inbound!.writeBuffer(&incoming)
         }
-        if inbound!.readableBytes > broker.config.clientQueryBufferLimit {
+        // As Redis: the limit is on input not yet parsed into arguments, so a command may be
+        // larger than the limit as long as no single argument is (proto-max-bulk-len). The
+        // whole command stays in this buffer, though, and a ByteBuffer cannot pass 4 GiB.
+        if inbound!.readableBytes - parser.parsedArgumentBytes > broker.config.clientQueryBufferLimit
+            || inbound!.writerIndex > Self.inputCeiling
+        {
             broker.logger.warning("Closing client that reached max query buffer length: id=\(session.id) addr=\(session.remoteAddress)")
             inbound = nil
             closing = true

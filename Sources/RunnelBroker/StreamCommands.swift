@@ -349,9 +349,10 @@ extension Broker {
                 replyError(s, "ERR The ID specified in XADD is equal or smaller than the target stream top item")
             case .exhausted:
                 replyError(s, "ERR The stream has exhausted the last possible ID, unable to add more items")
-            case .sequenceExhausted:
-                // Redis 7.0's streamAppendItem fails here without setting errno, and XADD then
-                // takes the failure for an oversized entry: this is its reply, byte for byte.
+            case .sequenceExhausted, .tooLarge:
+                // Redis 7.0's streamAppendItem fails on an exhausted sequence without setting
+                // errno, and XADD then takes the failure for an oversized entry: this is its
+                // reply to both, byte for byte. (A stream XADD created stays, empty, as in Redis.)
                 replyError(s, "ERR Elements are too large to be stored")
             }
             return

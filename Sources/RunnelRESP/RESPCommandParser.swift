@@ -39,6 +39,12 @@ public struct RESPCommandParser: Sendable {
     /// True while a multibulk command has started but not finished.
     public var isMidCommand: Bool { expectedArgs > 0 }
 
+    /// Bytes past the reader index that belong to the finished arguments of the command in
+    /// progress. Redis moves each parsed argument out of its query buffer, so its
+    /// `client-query-buffer-limit` counts only what is left after them: the argument being
+    /// received and whatever follows it.
+    public var parsedArgumentBytes: Int { expectedArgs > 0 ? scanned : 0 }
+
     /// Parses the next command from `buffer`.
     ///
     /// Returns `nil` when more bytes are needed (the buffer's reader index is left where the

@@ -21,9 +21,16 @@ public enum FileKind: Sendable {
 public enum Framing {
     public static let formatVersion: UInt32 = 1
     public static let headerSize = 28
-    /// Upper bounds a reader accepts before trusting a length field.
-    public static let maxPayload = 256 << 20
-    public static let maxRaw = 512 << 20
+    /// Upper bounds a reader accepts before trusting a length field. They are above the
+    /// largest frame a writer makes: a frame holds one region (~64 KiB of records) or a
+    /// checkpoint frame's ~256 KiB, plus at most one record that is larger, and a record is
+    /// never larger than the command that made it (a connection holds at most 3 GiB of
+    /// input) or, in a checkpoint, a node (under 1 GiB of entries, or one entry of at most
+    /// 1 GiB). Both stay below 4 GiB, so zlib's 32-bit counts can describe a whole frame.
+    public static let maxRaw = 0xE000_0000  // 3.5 GiB
+    /// Deflate output can exceed its input by a few bytes per 16 KiB block when the input
+    /// does not compress; 1/64 is far more than that.
+    public static let maxPayload = maxRaw + maxRaw >> 6
     static let restartFlag: UInt8 = 1
 
     /// `magic[8] version:u32 flags:u32 id:u64 crc:u32` (crc masked, over the first 24 bytes).

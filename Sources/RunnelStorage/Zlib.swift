@@ -4,7 +4,16 @@ import CZlib
 /// themselves embed CRCs is weak, so the stored value is rotated and offset.
 public enum Checksum {
     public static func crc32(_ raw: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {
-        UInt32(CZlib.crc32(uLong(seed), raw.bindMemory(to: Bytef.self).baseAddress, uInt(raw.count)))
+        // zlib takes a 32-bit length: longer buffers go in pieces.
+        var crc = uLong(seed)
+        var done = 0
+        let base = raw.bindMemory(to: Bytef.self).baseAddress
+        repeat {
+            let n = min(raw.count - done, Zlib.maxPiece)
+            crc = CZlib.crc32(crc, base.map { $0 + done }, uInt(n))
+            done += n
+        } while done < raw.count
+        return UInt32(crc)
     }
 
     public static func crc32(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
@@ -19,6 +28,11 @@ public enum Checksum {
         let rot = masked &- 0xa282_ead8
         return (rot >> 17) | (rot << 15)
     }
+}
+
+enum Zlib {
+    /// The most bytes handed to zlib in one call (its counts are 32-bit).
+    static let maxPiece = 1 << 30
 }
 
 /// A raw deflate stream (no zlib header), sync-flushed at each call so every frame ends on
@@ -42,19 +56,26 @@ public final class Deflater {
     /// is dropped: the reader appends it back (as WebSocket permessage-deflate does).
     public func compress(_ input: [UInt8]) -> [UInt8] {
         out.removeAll(keepingCapacity: true)
-        let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
+        // Input longer than zlib's 32-bit counts goes in pieces; only the last is flushed.
+        let bound = Int(deflateBound(&stream, uLong(min(input.count, Zlib.maxPiece)))) + 64
         var chunk = [UInt8](repeating: 0, count: max(bound, 256))
         input.withUnsafeBufferPointer { inp in
-            stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress)
-            stream.avail_in = uInt(inp.count)
+            var done = 0
             repeat {
-                chunk.withUnsafeMutableBufferPointer { o in
-                    stream.next_out = o.baseAddress
-                    stream.avail_out = uInt(o.count)
-                    _ = deflate(&stream, Z_SYNC_FLUSH)
-                    out.append(contentsOf: o[0..<(o.count - Int(stream.avail_out))])
-                }
-            } while stream.avail_out == 0
+                let n = min(inp.count - done, Zlib.maxPiece)
+                let flush = done + n == inp.count ? Z_SYNC_FLUSH : Z_NO_FLUSH
+                stream.next_in = UnsafeMutablePointer(mutating: inp.baseAddress.map { $0 + done })
+                stream.avail_in = uInt(n)
+                repeat {
+                    chunk.withUnsafeMutableBufferPointer { o in
+                        stream.next_out = o.baseAddress
+                        stream.avail_out = uInt(o.count)
+                        _ = deflate(&stream, flush)
+                        out.append(contentsOf: o[0..<(o.count - Int(stream.avail_out))])
+                    }
+                } while stream.avail_out == 0 || stream.avail_in > 0
+                done += n
+            } while done < inp.count
         }
         stream.next_in = nil
         if out.count >= 4 && out[out.count - 4] == 0 && out[out.count - 3] == 0 && out[out.count - 2] == 0xFF

@@ -33,7 +33,13 @@ public struct Stream: Sendable {
         case exhausted
         /// `ms-*` with `ms` the last ID's milliseconds and its sequence already at the maximum.
         case sequenceExhausted
+        /// The entry's fields and values add up to more than `maxEntryBytes`.
+        case tooLarge
     }
+
+    /// The most bytes of fields and values one entry may hold: Redis's
+    /// `STREAM_LISTPACK_MAX_SIZE` (1 GiB), above which XADD answers "Elements are too large".
+    public static let maxEntryBytes = 1 << 30
 
     /// How the caller asked for the new entry's ID.
     public enum IDRequest: Sendable, Equatable {
@@ -89,6 +95,8 @@ public struct Stream: Sendable {
         _ request: IDRequest, fields: FieldList, nowMs: UInt64, limits: NodeLimits = NodeLimits()
     ) throws(AppendError) -> StreamID {
         let id = try nextID(for: request, nowMs: nowMs)
+        // After the ID checks, as Redis's streamAppendItem.
+        guard fields.totalLength <= Self.maxEntryBytes else { throw .tooLarge }
         appendUnchecked(id, fields, limits: limits)
         return id
     }
@@ -98,7 +106,7 @@ public struct Stream: Sendable {
         var newNode = nodes.isEmpty
         if !newNode {
             let tail = nodes[nodes.count - 1]
-            let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > 1 << 30) ? 1 << 30 : limits.maxBytes
+            let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > Self.maxEntryBytes) ? Self.maxEntryBytes : limits.maxBytes
             let elementBytes = fv.totalLength
             if tail.listpackBytes + elementBytes >= maxBytes {
                 newNode = true

@@ -133,9 +133,31 @@ struct ConnectionHandlerTests {
         var config = ServerConfig()
         try config.set("client-query-buffer-limit", "1mb")
         let c = try EmbeddedClient(broker: Broker(config: config, eventLoop: loop))
+        #expect(try c.send("PING\r\n") == "+PONG\r\n")
         let big = "*2\r\n$4\r\nECHO\r\n$4000000\r\n" + String(repeating: "x", count: 1_100_000)
         _ = try c.send(big)
-        #expect(!c.channel.isActive)
+        // Closed: nothing more is read. (An EmbeddedChannel is never `isActive` here.)
+        #expect(try c.send("PING\r\n") == "")
+    }
+
+    /// Redis moves each parsed argument out of its query buffer, so the limit applies to the
+    /// argument being received and what follows it, not to the command as a whole.
+    @Test("query buffer limit counts only input not yet parsed into arguments")
+    func queryBufferLimitPerArgument() throws {
+        let loop = EmbeddedEventLoop()
+        var config = ServerConfig()
+        try config.set("client-query-buffer-limit", "1mb")
+        let c = try EmbeddedClient(broker: Broker(config: config, eventLoop: loop))
+        let value = String(repeating: "x", count: 700_000)
+        // 2.1 MB in all, sent in pieces of 64 KiB: no argument alone passes 1 MiB.
+        let bulk = "$\(value.count)\r\n\(value)\r\n"
+        let command = "*9\r\n$4\r\nXADD\r\n$1\r\ns\r\n$3\r\n1-1\r\n"
+            + "$1\r\nf\r\n" + bulk + "$2\r\nf1\r\n" + bulk + "$2\r\nf2\r\n" + bulk
+        #expect(try c.send(command, chunk: 65536) == "$3\r\n1-1\r\n")
+        #expect(try c.send("PING\r\n") == "+PONG\r\n")
+        // One argument past the limit still closes the connection.
+        _ = try c.send("*3\r\n$4\r\nECHO\r\n$2\r\nhi\r\n$2000000\r\n" + String(repeating: "y", count: 1_100_000), chunk: 65536)
+        #expect(try c.send("PING\r\n") == "")
     }
 
     @Test("CLIENT REPLY OFF and SKIP suppress replies")

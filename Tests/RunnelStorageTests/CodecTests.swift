@@ -1,4 +1,5 @@
 import Foundation
+import CZlib
 import RunnelStreams
 import Testing
 
@@ -165,6 +166,51 @@ struct CodecTests {
             return
         }
         #expect(o == b.offset)
+    }
+
+    /// A frame holds at least one whole record, and one XADD may carry up to 1 GiB of fields
+    /// (a checkpoint node as much): the reader's bounds must admit every frame a writer makes.
+    /// 300 MB that do not compress, as stored deflate blocks (level 0, quick), give a payload
+    /// past the old 256 MiB bound.
+    @Test("a frame whose payload is larger than 256 MiB is read back whole")
+    func largeFrame() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let raw = [UInt8](unsafeUninitializedCapacity: 300_000_000) { buf, n in
+            let words = UnsafeMutableRawBufferPointer(buf).bindMemory(to: UInt64.self)
+            for i in words.indices {
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                words[i] = state
+            }
+            n = words.count * 8
+        }
+        let payload = Deflater(level: 0).compress(raw)
+        #expect(payload.count > 256 << 20)
+        let file = Framing.header(.segment, id: 1) + Framing.frame(payload: payload, rawLength: raw.count, restart: true)
+        var scanner = FrameScanner(file)
+        guard case .success(let frame)? = scanner.next() else {
+            Issue.record("the frame was refused")
+            return
+        }
+        #expect(frame.rawLength == raw.count && scanner.next() == nil)
+        #expect(try Inflater().inflate(file, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength) == raw)
+    }
+
+    /// zlib counts in 32 bits; the wrappers hand it buffers past 1 GiB in pieces.
+    @Test("CRC-32 and deflate of a buffer past 1 GiB go to zlib in pieces and agree with one call")
+    func zlibPieces() throws {
+        let count = (1 << 30) + 12_345
+        var raw = [UInt8](repeating: 0, count: count)
+        raw[5] = 1
+        raw[count - 3] = 0xAB
+        let whole = raw.withUnsafeBytes {
+            UInt32(CZlib.crc32(0, $0.bindMemory(to: UInt8.self).baseAddress, UInt32($0.count)))
+        }
+        #expect(Checksum.crc32(raw) == whole)
+        let payload = Deflater(level: 1).compress(raw)
+        #expect(payload.count < 16 << 20)
+        #expect(try Inflater().inflate(payload, from: 0, to: payload.count, rawLength: count) == raw)
     }
 
     @Test("manifest round-trips and rejects a damaged copy")
