@@ -855,7 +855,7 @@ public final class Broker {
     }
 
     /// A new key's stream object, its `lru` field set as Redis's createObject sets it.
-    func newStreamBox(_ stream: Stream = Stream(), journaled: Bool = false) -> StreamBox {
+    func newStreamBox(_ stream: consuming Stream = Stream(), journaled: Bool = false) -> StreamBox {
         StreamBox(stream, journaled: journaled, lru: StreamBox.fresh(nowMs: turnTimeMs, lfu: config.lfuPolicy))
     }
 

@@ -59,10 +59,18 @@ final class Persistence: KeyspaceLog {
     unowned let broker: Broker
 
     /// The locked data directory and the state recovered from it.
-    struct Opened: @unchecked Sendable {
+    /// The recovered state on its way from the starting thread to the loop. A class, so that
+    /// the loop can move the streams out of it instead of copying each.
+    final class Opened: @unchecked Sendable {
         let directory: DataDirectory
         let lock: DirectoryLock
-        let result: Recovery.Result
+        var result: Recovery.Result
+
+        init(directory: DataDirectory, lock: DirectoryLock, result: Recovery.Result) {
+            self.directory = directory
+            self.lock = lock
+            self.result = result
+        }
     }
 
     /// Opens (or creates) the data directory, locks it and recovers its state. Runs on the
@@ -97,7 +105,9 @@ final class Persistence: KeyspaceLog {
         lock = opened.lock
         let config = broker.config
         policy = FsyncPolicy(rawValue: config.appendfsync) ?? .everysec
-        let result = opened.result
+        // Taken, not copied: the streams move from here into the keyspace one by one.
+        var result = opened.result
+        opened.result.streams = []
         recovery = result.report
         nextHandle = result.report.nextHandle
         // As redis-server refuses a data file made with more databases than it has: dropping the
@@ -107,8 +117,14 @@ final class Persistence: KeyspaceLog {
                 + "but the server is configured with \(broker.dbs.count) databases; start it with "
                 + "databases \(highest + 1) or more (--databases \(highest + 1))")
         }
-        for cs in result.streams {
-            let box = broker.newStreamBox(cs.stream)
+        var perDB = [Int](repeating: 0, count: broker.dbs.count)
+        for cs in result.streams { perDB[cs.db] += 1 }
+        for (db, n) in perDB.enumerated() where n > 0 { broker.dbs[db].reserve(n) }
+        for i in result.streams.indices {
+            var cs = CheckpointStream.take(&result.streams[i])
+            var stream = Stream()
+            swap(&stream, &cs.stream)
+            let box = broker.newStreamBox(stream)
             box.handle = cs.handle
             box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)
             var key = ByteBufferAllocator().buffer(capacity: cs.key.count)

@@ -16,6 +16,14 @@ public struct CheckpointStream: Sendable {
         self.expireAt = expireAt
         self.stream = stream
     }
+
+    /// Moves the value out of `slot`, leaving an empty placeholder (no copy of the stream's
+    /// storage references, so no retain and release of each).
+    public static func take(_ slot: inout CheckpointStream) -> CheckpointStream {
+        var out = CheckpointStream(handle: 0, db: 0, key: [], expireAt: 0, stream: Stream())
+        swap(&out, &slot)
+        return out
+    }
 }
 
 /// The complete state at the start of segment `baseSegment`.
@@ -365,7 +373,9 @@ public enum CheckpointFile {
                     case CheckpointRecord.meta:
                         state.nextHandle = try body.varint()
                         state.createdMs = Int64(try body.varint())
-                        state.streams.reserveCapacity(try body.count())
+                        let count = try body.count()
+                        state.streams.reserveCapacity(count)
+                        byHandle.reserveCapacity(count)
                         sawMeta = true
                     case CheckpointRecord.stream:
                         try finishStream()

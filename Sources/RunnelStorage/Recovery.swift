@@ -53,22 +53,30 @@ public enum Recovery {
         init(_ value: CheckpointStream) { self.value = value }
     }
 
+    /// A key's bytes as a dictionary key, hashed in one call (an array of bytes hashes
+    /// byte by byte, which for a million keys was a noticeable part of a restart).
+    struct KeyBytes: Hashable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
     /// Live state while replaying.
     struct Replay {
         var slots: [UInt64: Slot] = [:]
-        var keys: [Int: [[UInt8]: UInt64]] = [:]
+        var keys: [Int: [KeyBytes: UInt64]] = [:]
         var nextHandle: UInt64 = 1
         /// Only keys and handles are tracked; stream contents are not rebuilt (verify).
         var shallow = false
 
         mutating func remove(_ h: UInt64) {
             guard let slot = slots.removeValue(forKey: h) else { return }
-            keys[slot.value.db]?[slot.value.key] = nil
+            keys[slot.value.db]?[KeyBytes(slot.value.key)] = nil
         }
 
         mutating func bind(_ h: UInt64, db: Int, key: [UInt8]) {
-            if let other = keys[db]?[key], other != h { remove(other) }
-            keys[db, default: [:]][key] = h
+            if let other = keys[db]?[KeyBytes(key)], other != h { remove(other) }
+            keys[db, default: [:]][KeyBytes(key)] = h
         }
 
         /// One list reused for every append replayed from an arena.
@@ -97,7 +105,7 @@ public enum Recovery {
                 remove(h)
             case .keyRename(let h, let db, let key):
                 guard let slot = slots[h] else { return false }
-                keys[slot.value.db]?[slot.value.key] = nil
+                keys[slot.value.db]?[KeyBytes(slot.value.key)] = nil
                 bind(h, db: db, key: key)
                 slot.value.db = db
                 slot.value.key = key
@@ -230,11 +238,19 @@ public enum Recovery {
                     reason: "checkpoint size/CRC differ from the MANIFEST (\(bytes.count) bytes); restore from a snapshot"
                         + (replayable ? ", or remove MANIFEST to replay the segments alone (segment 1 is still here)" : ""))
             }
-            let state = try CheckpointFile.decode(bytes, file: path)
-            for cs in state.streams {
+            var state = try CheckpointFile.decode(bytes, file: path)
+            replay.slots.reserveCapacity(state.streams.count)
+            var perDB: [Int: Int] = [:]
+            for cs in state.streams { perDB[cs.db, default: 0] += 1 }
+            for (db, n) in perDB { replay.keys[db, default: [:]].reserveCapacity(n) }
+            // Each stream is moved into its slot, not copied: with a million small streams the
+            // copies' retains and releases were a large part of a restart.
+            for i in state.streams.indices {
+                let cs = CheckpointStream.take(&state.streams[i])
+                replay.keys[cs.db, default: [:]][KeyBytes(cs.key)] = cs.handle
                 replay.slots[cs.handle] = Slot(cs)
-                replay.keys[cs.db, default: [:]][cs.key] = cs.handle
             }
+            state.streams = []
             replay.nextHandle = state.nextHandle
             report.checkpointBytes = bytes.count
             report.checkpointLoadMs = Int((Files.monotonicNs() - start) / 1_000_000)
@@ -365,8 +381,13 @@ public enum Recovery {
                 throw .malformed(file: path, offset: 0, reason: "\(error)")
             }
         }
-        var streams = replay.slots.values.map(\.value)
-        streams.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
+        // Sorted as small (db, handle, slot) triples, then copied out once.
+        var order = replay.slots.values.map { (db: $0.value.db, handle: $0.value.handle, slot: $0) }
+        order.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
+        replay.slots = [:]
+        replay.keys = [:]
+        let streams = order.map { CheckpointStream.take(&$0.slot.value) }
+        order = []
         for s in streams {
             report.streams += 1
             report.entries += s.stream.length
