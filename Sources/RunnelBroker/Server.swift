@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOConcurrencyHelpers
@@ -18,7 +21,11 @@ public final class RunnelServer: Sendable {
         var tcp: [any Channel] = []
         var tls: [any Channel] = []
         var metrics: [any Channel] = []
-        var all: [any Channel] { tcp + tls + metrics }
+        /// Bound by a `bindAll` still running: already accepting, so a shutdown closes them too.
+        var opening: [any Channel] = []
+        /// Set by the first `initiateShutdown`; listeners bound after it are closed at once.
+        var shuttingDown = false
+        var all: [any Channel] { tcp + tls + metrics + opening }
     }
     private let listeners = NIOLockedValueBox(Listeners())
     /// The TLS listener's certificates; each new TLS connection takes the current one.
@@ -92,6 +99,9 @@ public final class RunnelServer: Sendable {
         // Certificates are checked before anything listens.
         let context = config.tlsPort > 0 ? try TLS.makeContext(config) : nil
         tlsContext.withLockedValue { $0 = context }
+        // SHUTDOWN can arrive as soon as the first address listens, before the others are
+        // bound: it must already work then.
+        try loop.submit { [self] in bound.value.onShutdown = { [weak self] in self?.initiateShutdown() } }.wait()
         let (tcp, port) = try bindTCP(config)
         var tls: [any Channel] = []
         if config.tlsPort > 0 {
@@ -103,16 +113,22 @@ public final class RunnelServer: Sendable {
             }
         }
         // Kept before the metrics listener starts, so a failure there still closes these.
-        listeners.withLockedValue { $0 = Listeners(tcp: tcp, tls: tls) }
+        listeners.withLockedValue { l in
+            l.tcp = tcp
+            l.tls = tls
+            l.opening = []
+        }
         if config.metricsPort > 0 {
             let metrics = try startMetrics(config)
-            listeners.withLockedValue { $0.metrics = metrics }
+            listeners.withLockedValue { l in
+                l.metrics = metrics
+                l.opening = []
+            }
         }
         let finalPort = port
         try loop.submit { [self] in
             let b = bound.value
             b.boundPort = finalPort
-            b.onShutdown = { [weak self] in self?.initiateShutdown() }
             b.reconfigureListeners = { [weak self] old, new in self?.reconfigure(old: old, new: new) }
             b.startCron()
         }.wait()
@@ -236,6 +252,7 @@ public final class RunnelServer: Sendable {
                 old += l.tls
                 l.tls = []
             }
+            l.opening = []
             return old
         }
         for ch in closing { try? ch.close().wait() }
@@ -293,7 +310,19 @@ public final class RunnelServer: Sendable {
                 let ch = try bootstrap.bind(host: address, port: port).wait()
                 if port == 0, let p = ch.localAddress?.port { port = p }
                 opened.append(ch)
+                // Listening from now on: a shutdown must close it even before `start` returns
+                // (SHUTDOWN can come through the first address while the others are bound),
+                // and one bound after a shutdown began is closed here.
+                let late = listeners.withLockedValue { l -> Bool in
+                    l.opening.append(ch)
+                    return l.shuttingDown
+                }
+                if late { try? ch.close().wait() }
                 logger.notice("\(notice(address, port))")
+                // Test seam: widens the moment when some addresses listen and others do not.
+                if let pause = getenv("RUNNEL_TEST_BIND_PAUSE_MS").flatMap({ Int(String(cString: $0)) }), pause > 0 {
+                    usleep(UInt32(min(pause, 10_000)) * 1000)
+                }
             } catch {
                 if optional { continue }
                 for ch in opened { try? ch.close().wait() }
@@ -307,7 +336,13 @@ public final class RunnelServer: Sendable {
     public func initiateShutdown() {
         let bound = loopBroker
         let promise = shutdownPromise
-        let open = listeners.withLockedValue { $0.all }
+        // Once only: SHUTDOWN and a signal, or two signals, may both ask.
+        let first = listeners.withLockedValue { l -> [any Channel]? in
+            guard !l.shuttingDown else { return nil }
+            l.shuttingDown = true
+            return l.all
+        }
+        guard let open = first else { return }
         eventLoop.execute {
             let b = bound.value
             b.stopCron()

@@ -56,7 +56,10 @@ struct RunnelServerCommand: ParsableCommand {
     func run() throws {
         var config = ServerConfig()
         var configFile = ""
-        var args = rest
+        // The options above are for --help; the arguments are read here as redis-server reads
+        // them, in order: `--name value…` appends "name value…" to the config after the file,
+        // so a directive may take several words (`--bind 127.0.0.1 ::1`) and a later one wins.
+        var args = Array(CommandLine.arguments.dropFirst())
         if let first = args.first, !first.hasPrefix("--") {
             configFile = first
             args.removeFirst()
@@ -69,29 +72,7 @@ struct RunnelServerCommand: ParsableCommand {
                 }
                 try config.load(configText: text)
             }
-            var lines: [String] = []
-            var explicit: [(String, String?)] = [
-                ("port", port.map(String.init)), ("bind", bind), ("dir", dir),
-                ("databases", databases.map(String.init)), ("maxclients", maxclients.map(String.init)),
-                ("appendfsync", appendfsync), ("loglevel", loglevel), ("requirepass", requirepass),
-                ("metrics-port", metricsPort.map(String.init)),
-            ]
-            var current: [String] = []
-            for a in args {
-                if a.hasPrefix("--") {
-                    if !current.isEmpty { lines.append(current.map(quote).joined(separator: " ")) }
-                    current = [String(a.dropFirst(2))]
-                } else if current.isEmpty {
-                    printError("Unexpected argument '\(a)'\n")
-                    throw ExitCode(1)
-                } else {
-                    current.append(a)
-                }
-            }
-            if !current.isEmpty { lines.append(current.map(quote).joined(separator: " ")) }
-            if repair { explicit.append(("repair", "yes")) }
-            explicit.removeAll { $0.1 == nil }
-            for (k, v) in explicit { lines.append("\(k) \(quote(v!))") }
+            let lines = try Self.directiveLines(args)
             try config.load(configText: lines.joined(separator: "\n"))
         } catch let error as ServerConfig.FileError {
             printError("\(error)\n")
@@ -124,6 +105,21 @@ struct RunnelServerCommand: ParsableCommand {
             logger.critical("Can't open the data directory: \(error)")
             throw ExitCode(1)
         }
+        // Before listening: a signal that comes while the addresses are being bound shuts the
+        // server down like any other (set up after, it was ignored, and the server ran on).
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler {
+                logger.notice("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
+                server.initiateShutdown()
+            }
+            src.resume()
+            sources.append(src)
+        }
         do {
             try server.start()
         } catch {
@@ -138,22 +134,44 @@ struct RunnelServerCommand: ParsableCommand {
             throw ExitCode(1)
         }
 
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler {
-                logger.notice("Received \(sig == SIGTERM ? "SIGTERM" : "SIGINT") scheduling shutdown...")
-                server.initiateShutdown()
-            }
-            src.resume()
-            sources.append(src)
-        }
         try server.waitUntilShutdown()
         logger.notice("Runnel is now ready to exit, bye bye...")
         _ = sources
+    }
+}
+
+extension RunnelServerCommand {
+    /// Command-line options as config lines, by redis-server 7.0's rules: `--name` starts a
+    /// directive and the argument after it is always its value (even one starting with `--`),
+    /// further arguments are more values, and an argument holding spaces after `--` ("--port
+    /// 6380") is a whole directive. `--save` directly followed by an option, or last, means
+    /// `save ""`; `--repair` (a flag here) means `repair yes` in the same places.
+    static func directiveLines(_ args: [String]) throws -> [String] {
+        var lines: [String] = []
+        var current: [String] = []
+        var needsValue = false
+        for (i, a) in args.enumerated() {
+            if !needsValue && a.hasPrefix("--") {
+                if !current.isEmpty { lines.append(current.joined(separator: " ")) }
+                let body = String(a.dropFirst(2))
+                current = [body]
+                needsValue = !body.contains(" ")
+                let name = body.lowercased()
+                let nextIsOption = i + 1 == args.count || args[i + 1].hasPrefix("--")
+                if needsValue && nextIsOption && (name == "save" || name == "repair") {
+                    current.append(name == "save" ? "\"\"" : "yes")
+                    needsValue = false
+                }
+            } else if current.isEmpty {
+                printError("Unexpected argument '\(a)'\n")
+                throw ExitCode(1)
+            } else {
+                current.append(quote(a))
+                needsValue = false
+            }
+        }
+        if !current.isEmpty { lines.append(current.joined(separator: " ")) }
+        return lines
     }
 }
 

@@ -32,6 +32,28 @@ struct ServerBinaryTests {
         #expect(server.waitForExit(timeoutMs: 10_000) == 0)
     }
 
+    /// The first address listens while the others are still being bound (held open here by a
+    /// test seam for 1.5 s). A SHUTDOWN that came through it then was logged and ignored, and
+    /// the server never exited; a signal in that moment was lost the same way. Now it shuts
+    /// down, closing the listeners bound so far and the one bound after it.
+    @Test("SHUTDOWN and SIGTERM while the server is still binding its other addresses: it exits", arguments: ["SHUTDOWN", "SIGTERM"])
+    func shutdownWhileBinding(how: String) throws {
+        let server = try ServerProcess.runnel(
+            extraArgs: ["--bind", "127.0.0.1", "127.0.0.2"], environment: ["RUNNEL_TEST_BIND_PAUSE_MS": "1500"])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        #expect(try c.command("PING") == .simple("PONG"))
+        #expect(!server.log().contains("127.0.0.2"), "the second address is not bound yet")
+        if how == "SHUTDOWN" {
+            c.send(["SHUTDOWN", "NOSAVE"])
+        } else {
+            server.signal(SIGTERM)
+        }
+        #expect(server.waitForExit(timeoutMs: 10_000) == 0, "\(server.log())")
+        #expect(c.waitForClose(timeoutMs: 5000))
+        #expect(server.log().contains("bye bye"))
+    }
+
     /// With `appendonly no` there is nowhere to save to: SAVE, BGSAVE and BGREWRITEAOF fail
     /// instead of answering as if the data were on disk, and SHUTDOWN SAVE is refused as
     /// redis-server refuses to exit when its save fails (FORCE exits anyway). With persistence
@@ -181,6 +203,25 @@ struct ServerBinaryTests {
         let rewritten = try String(contentsOfFile: path, encoding: .utf8)
         #expect(rewritten.contains("# test config"))
         #expect(rewritten.contains("hz 30"))
+    }
+
+    /// redis-server's command line: a directive takes every word up to the next `--`, so
+    /// `--bind 127.0.0.1 127.0.0.2` binds both (it used to take the second address for a config
+    /// file and refuse to start), a later directive overrides an earlier one, "--name value"
+    /// may be one argument, and `--save` alone means `save ""`.
+    @Test("options take several words and apply in order, as redis-server's command line")
+    func commandLineLikeRedis() throws {
+        let server = try ServerProcess.runnel(extraArgs: [
+            "--bind", "127.0.0.1", "127.0.0.2", "--hz", "12", "--hz 17", "--save", "--client-output-buffer-limit", "pubsub", "1mb", "512kb", "30",
+        ])
+        defer { server.stop() }
+        let c = try TestConnection(port: server.port)
+        func get(_ name: String) throws -> String? { try c.command("CONFIG", "GET", name).elements?.last?.text }
+        #expect(try get("bind") == "127.0.0.1 127.0.0.2")
+        #expect(try get("hz") == "17")
+        #expect(try get("save") == "")
+        #expect(try get("client-output-buffer-limit")?.contains("pubsub 1048576 524288 30") == true)
+        #expect(try TestConnection(port: server.port, host: "127.0.0.2").command("PING") == .simple("PONG"))
     }
 
     /// Both servers start from the same file, get the same CONFIG SETs and users, and rewrite
