@@ -195,12 +195,12 @@ public struct Database {
         return old
     }
 
-    /// Loads a recovered value without logging it.
     /// Room for `count` more keys (startup, before restoring them).
     mutating func reserve(_ count: Int) {
         values.reserveCapacity(values.count + count)
     }
 
+    /// Loads a recovered value without logging it.
     mutating func restore(_ key: Key, _ value: StoredValue, expireAt: Int64) {
         values[key] = value
         if expireAt > 0 { expires[key] = expireAt }

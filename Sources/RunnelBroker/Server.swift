@@ -317,7 +317,10 @@ public final class RunnelServer: Sendable {
                     l.opening.append(ch)
                     return l.shuttingDown
                 }
-                if late { try? ch.close().wait() }
+                if late {
+                    try? ch.close().wait()
+                    continue
+                }
                 logger.notice("\(notice(address, port))")
                 // Test seam: widens the moment when some addresses listen and others do not.
                 if let pause = getenv("RUNNEL_TEST_BIND_PAUSE_MS").flatMap({ Int(String(cString: $0)) }), pause > 0 {

@@ -381,7 +381,7 @@ public enum Recovery {
                 throw .malformed(file: path, offset: 0, reason: "\(error)")
             }
         }
-        // Sorted as small (db, handle, slot) triples, then copied out once.
+        // Sorted as small (db, handle, slot) triples, then each stream moved out of its slot.
         var order = replay.slots.values.map { (db: $0.value.db, handle: $0.value.handle, slot: $0) }
         order.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
         replay.slots = [:]
