@@ -120,16 +120,21 @@ final class Persistence: KeyspaceLog {
         var perDB = [Int](repeating: 0, count: broker.dbs.count)
         for cs in result.streams { perDB[cs.db] += 1 }
         for (db, n) in perDB.enumerated() where n > 0 { broker.dbs[db].reserve(n) }
+        // A strong local (each use of the unowned property is a retain and a release) and one
+        // `lru` for all: a million streams go through this loop at startup.
+        let b = broker
+        let lru = StreamBox.fresh(nowMs: b.turnTimeMs, lfu: b.config.lfuPolicy)
+        let allocator = ByteBufferAllocator()
         for i in result.streams.indices {
             var cs = CheckpointStream.take(&result.streams[i])
             var stream = Stream()
             swap(&stream, &cs.stream)
-            let box = broker.newStreamBox(stream)
+            let box = StreamBox(stream, lru: lru)
             box.handle = cs.handle
             box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)
-            var key = ByteBufferAllocator().buffer(capacity: cs.key.count)
+            var key = allocator.buffer(capacity: cs.key.count)
             key.writeBytes(cs.key)
-            broker.dbs[cs.db].restore(key, .stream(box), expireAt: cs.expireAt)
+            b.dbs[cs.db].restore(key, .stream(box), expireAt: cs.expireAt)
         }
         lastCheckpointBytes = result.report.checkpointBytes
         for i in broker.dbs.indices {

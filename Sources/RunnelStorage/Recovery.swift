@@ -246,9 +246,9 @@ public enum Recovery {
             // Each stream is moved into its slot, not copied: with a million small streams the
             // copies' retains and releases were a large part of a restart.
             for i in state.streams.indices {
-                let cs = CheckpointStream.take(&state.streams[i])
-                replay.keys[cs.db, default: [:]][KeyBytes(cs.key)] = cs.handle
-                replay.slots[cs.handle] = Slot(cs)
+                let slot = Slot(CheckpointStream.take(&state.streams[i]))
+                replay.keys[slot.value.db, default: [:]][KeyBytes(slot.value.key)] = slot.value.handle
+                replay.slots[slot.value.handle] = slot
             }
             state.streams = []
             replay.nextHandle = state.nextHandle
@@ -388,11 +388,12 @@ public enum Recovery {
         replay.keys = [:]
         let streams = order.map { CheckpointStream.take(&$0.slot.value) }
         order = []
-        for s in streams {
-            report.streams += 1
-            report.entries += s.stream.length
-            report.groups += s.stream.groups.count
-            for g in s.stream.groups.values { report.pending += g.pending.count }
+        report.streams = streams.count
+        for i in streams.indices {  // by index: `for s in streams` copies each stream
+            report.entries += streams[i].stream.length
+            guard !streams[i].stream.groups.isEmpty else { continue }
+            report.groups += streams[i].stream.groups.count
+            for g in streams[i].stream.groups.values { report.pending += g.pending.count }
         }
         report.nextSegment = max(lastSegment + 1, from)
         report.nextHandle = replay.nextHandle
