@@ -542,7 +542,8 @@ struct DurabilityTests {
         // though the writer made them: such an entry was acknowledged, then the server would
         // not start again.
         let dir = ServerProcess.makeTempDir("runnel-huge")
-        let args = ["--appendfsync", "always", "--enable-debug-command", "yes"]
+        // No checkpoint of its own: the first restart must replay the entry from the log.
+        let args = ["--appendfsync", "always", "--enable-debug-command", "yes", "--checkpoint-min-bytes", "100gb", "--checkpoint-interval", "0"]
         var server = try ServerProcess.runnel(dataDir: dir, extraArgs: args)
         var c = try TestConnection(port: server.port)
         let a = Self.patterned(300_000_000, seed: 0), b = Self.patterned(300_000_000, seed: 7)
@@ -559,6 +560,7 @@ struct DurabilityTests {
             #expect(try c.command("XLEN", "big") == .integer(2), "\(how)")
         }
         try restarted("replayed from the log")
+        #expect(server.log().contains("(checkpoint 0, log"), "no checkpoint before the first restart")
         try Self.checkpoint(c)
         try restarted("loaded from the checkpoint")
         #expect(server.log().contains("DB loaded from disk: 1 streams, 2 entries"))
