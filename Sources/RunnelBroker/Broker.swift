@@ -505,7 +505,11 @@ public final class Broker {
     /// Runs one command for `session`, writing its reply into the session's output.
     /// Returns false when the command must wait (CLIENT PAUSE); the caller retries later.
     func execute(_ session: ClientSession, _ args: CommandArgs) -> Bool {
+        // One command (EXEC: its whole transaction) is one unit of the log: never split
+        // between frames, so a crash keeps all of it or none.
+        persistence?.encoder.beginUnit()
         let done = executeCommand(session, args)
+        persistence?.encoder.endUnit()
         // CLIENT CACHING applies to the next command only (to a whole transaction when given
         // before MULTI), as Redis clears it once any command other than CLIENT is processed.
         if session.tracking.caching && done && !session.inMulti && !args[0].equalsIgnoringCase("client") {

@@ -60,9 +60,20 @@ public final class LogEncoder {
         nextRestart = true
     }
 
+    /// A unit (one command, or one transaction) is bracketed by `beginUnit`/`endUnit`. While
+    /// one is open no region is cut, so no frame ends inside it: a torn tail, which loses whole
+    /// frames, loses whole commands, and a restart never replays half of one (half a RENAME, or
+    /// the first XADDs of an EXEC). A unit past `unitLimit` is cut all the same, which bounds a
+    /// frame (FORMAT.md §4); outside units every record may start a region, as before.
+    private var unitOpen = false
+    public var unitLimit = 256 << 20
+
+    public func beginUnit() { unitOpen = true }
+    public func endUnit() { unitOpen = false }
+
     @inline(__always)
     private func beforeRecord() {
-        if regionBytes >= regionLimit {
+        if regionBytes >= regionLimit && (!unitOpen || regionBytes >= unitLimit) {
             closeChunk()
             region.reset()
             regionBytes = 0

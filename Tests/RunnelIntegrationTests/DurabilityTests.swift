@@ -566,4 +566,38 @@ struct DurabilityTests {
         #expect(server.log().contains("DB loaded from disk: 1 streams, 2 entries"))
         server.stop()
     }
+
+    /// A transaction is one unit of the log: its records never straddle a restart point, so no
+    /// frame ends inside it and a torn tail (which drops whole frames) drops all of it or none.
+    /// Before, regions were cut every ~64 KiB wherever that fell, and a crash in the middle of
+    /// writing a large EXEC could come back with its first XADDs only. The index shows it:
+    /// all 300 entries of the EXEC (~300 KB, past several 64 KiB regions, started when the
+    /// current region was nearly full) are in one region.
+    @Test("an EXEC is never split between regions of the log: a crash keeps all of it or none")
+    func transactionsStayWhole() throws {
+        let dir = ServerProcess.makeTempDir("runnel-tx")
+        var server = try ServerProcess.runnel(dataDir: dir)
+        var c = try TestConnection(port: server.port)
+        let filler = String(repeating: "p", count: 1000)
+        for i in 1...60 { _ = try c.command("XADD", "pre", "\(i)-1", "f", filler + "\(i)") }
+        _ = try c.command("MULTI")
+        for i in 1...300 { c.send(["XADD", "tx", "\(i)-1", "f", "\(i)-" + filler]) }
+        _ = try c.read(300, timeoutMs: 10_000)
+        guard case .array(let results?) = try c.command("EXEC") else {
+            Issue.record("EXEC")
+            return
+        }
+        #expect(results.count == 300)
+        server.stop()
+        // The next start seals segment 1 and writes its index.
+        server = try ServerProcess.runnel(dataDir: dir)
+        c = try TestConnection(port: server.port)
+        #expect(try c.command("XLEN", "tx") == .integer(300))
+        server.stop()
+        let (status, out) = try runCommand(try ServerProcess.dumpBinary(), ["index", dir + "/data", "-q", "1"], timeoutMs: 60_000)
+        #expect(status == 0, "\(out)")
+        let regions = out.split(separator: "\n").filter { $0.contains("0:tx ") }
+        #expect(regions.count == 1 && regions.first?.contains("0:tx 1-1..300-1 (300)") == true, "\(regions)")
+        #expect(out.split(separator: "\n").filter { $0.contains("0:pre ") }.count >= 1)
+    }
 }

@@ -168,6 +168,38 @@ struct CodecTests {
         #expect(o == b.offset)
     }
 
+    /// Regions (and so frames) are cut only between units: a command's or a transaction's
+    /// records stay in one region, however far past `regionLimit`, unless the unit passes
+    /// `unitLimit`. Outside units a region is cut at the first record past the limit.
+    @Test("a unit's records are never split between regions, up to unitLimit")
+    func unitsKeepRegionsWhole() {
+        func append(_ e: LogEncoder, _ n: Int) {
+            for i in 0..<n {
+                e.encodeAppend(handle: 1, id: StreamID(ms: UInt64(i + 1), seq: 0), fields: FieldList([Array("f".utf8), Array(repeating: 120, count: 30)]), newNode: i == 0)
+            }
+        }
+        let e = LogEncoder()
+        e.regionLimit = 100
+        e.encode(.streamNew(handle: 1, db: 0, key: Array("s".utf8)))
+        e.beginUnit()
+        append(e, 20)  // ~700 bytes: seven regions' worth, one unit
+        e.endUnit()
+        append(e, 10)  // outside a unit: a region at each limit
+        let chunks = e.take()
+        #expect(chunks.map(\.records).first == 21, "\(chunks.map(\.records))")
+        #expect(chunks.count > 2 && chunks.dropFirst().allSatisfy { $0.restart && $0.records <= 3 }, "\(chunks.map(\.records))")
+        // Past unitLimit a unit is cut after all, so frames stay bounded.
+        let big = LogEncoder()
+        big.regionLimit = 100
+        big.unitLimit = 300
+        big.encode(.streamNew(handle: 1, db: 0, key: Array("s".utf8)))
+        big.beginUnit()
+        append(big, 20)
+        big.endUnit()
+        let cut = big.take()
+        #expect(cut.count > 1 && cut.allSatisfy { $0.records <= 10 }, "\(cut.map(\.records))")
+    }
+
     /// A frame holds at least one whole record, and one XADD may carry up to 1 GiB of fields
     /// (a checkpoint node as much): the reader's bounds must admit every frame a writer makes.
     /// 300 MB that do not compress, as stored deflate blocks (level 0, quick), give a payload
