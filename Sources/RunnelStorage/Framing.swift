@@ -22,8 +22,9 @@ public enum Framing {
     public static let formatVersion: UInt32 = 1
     public static let headerSize = 28
     /// Upper bounds a reader accepts before trusting a length field. They are above the
-    /// largest frame a writer makes: a frame holds one region (~64 KiB of records) or a
-    /// checkpoint frame's ~256 KiB, plus at most one record that is larger, and a record is
+    /// largest frame a writer makes: a frame holds one region (~64 KiB of records, or one
+    /// command's up to 256 MiB) or a checkpoint frame's ~256 KiB, plus at most one record
+    /// that is larger, and a record is
     /// never larger than the command that made it (a connection holds at most 3 GiB of
     /// input) or, in a checkpoint, a node (under 1 GiB of entries, or one entry of at most
     /// 1 GiB). Both stay below 4 GiB, so zlib's 32-bit counts can describe a whole frame.
