@@ -382,6 +382,10 @@ extension Broker {
 
     /// Serves clients blocked on keys that received entries, in FIFO order per key.
     func serveReadyKeys() {
+        // What serving writes (consumers created, deliveries) is one unit of the log, whether
+        // the command that woke the readers or a timer runs this.
+        persistence?.encoder.beginUnit()
+        defer { persistence?.encoder.endUnit() }
         while !readyKeys.isEmpty {
             let (db, key) = readyKeys.removeFirst()
             guard let waiters = blockedReaders[db]?[key] else { continue }

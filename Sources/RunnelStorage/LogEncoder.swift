@@ -64,16 +64,17 @@ public final class LogEncoder {
     /// one is open no region is cut, so no frame ends inside it: a torn tail, which loses whole
     /// frames, loses whole commands, and a restart never replays half of one (half a RENAME, or
     /// the first XADDs of an EXEC). A unit past `unitLimit` is cut all the same, which bounds a
-    /// frame (FORMAT.md §4); outside units every record may start a region, as before.
-    private var unitOpen = false
+    /// frame (FORMAT.md §4); outside units every record may start a region, as before. Units
+    /// nest (serving blocked readers is one, inside the command that woke them or on its own).
+    private var unitDepth = 0
     public var unitLimit = 256 << 20
 
-    public func beginUnit() { unitOpen = true }
-    public func endUnit() { unitOpen = false }
+    public func beginUnit() { unitDepth += 1 }
+    public func endUnit() { unitDepth = max(0, unitDepth - 1) }
 
     @inline(__always)
     private func beforeRecord() {
-        if regionBytes >= regionLimit && (!unitOpen || regionBytes >= unitLimit) {
+        if regionBytes >= regionLimit && (unitDepth == 0 || regionBytes >= unitLimit) {
             closeChunk()
             region.reset()
             regionBytes = 0

@@ -182,7 +182,11 @@ struct CodecTests {
         e.regionLimit = 100
         e.encode(.streamNew(handle: 1, db: 0, key: Array("s".utf8)))
         e.beginUnit()
-        append(e, 20)  // ~700 bytes: seven regions' worth, one unit
+        append(e, 10)  // ~700 bytes in all: seven regions' worth, one unit
+        e.beginUnit()  // a nested unit (blocked readers served by the command) ends inside it
+        append(e, 2)
+        e.endUnit()
+        append(e, 8)
         e.endUnit()
         append(e, 10)  // outside a unit: a region at each limit
         let chunks = e.take()
