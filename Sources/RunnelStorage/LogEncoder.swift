@@ -74,12 +74,7 @@ public final class LogEncoder {
 
     @inline(__always)
     private func beforeRecord() {
-        if regionBytes >= regionLimit && (unitDepth == 0 || regionBytes >= unitLimit) {
-            closeChunk()
-            region.reset()
-            regionBytes = 0
-            nextRestart = true
-        }
+        if regionBytes >= regionLimit && (unitDepth == 0 || regionBytes >= unitLimit) { restartRegion() }
     }
 
     @inline(__always)
