@@ -509,7 +509,10 @@ public final class Broker {
         // between frames, so a crash keeps all of it or none.
         persistence?.encoder.beginUnit()
         let done = executeCommand(session, args)
-        persistence?.encoder.endUnit()
+        if let persistence {
+            persistence.encoder.endUnit()
+            persistence.unitEnded()
+        }
         // CLIENT CACHING applies to the next command only (to a whole transaction when given
         // before MULTI), as Redis clears it once any command other than CLIENT is processed.
         if session.tracking.caching && done && !session.inMulti && !args[0].equalsIgnoringCase("client") {

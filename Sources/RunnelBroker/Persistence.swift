@@ -232,7 +232,8 @@ final class Persistence: KeyspaceLog {
 
     /// Hands everything encoded to the writer.
     func submit() {
-        guard encoder.hasPending else { return }
+        // Never half a unit: what a running command encoded goes with the rest of it.
+        guard encoder.hasPending, !encoder.inUnit else { return }
         // Segments roll on the writer thread, at the first restart point past the limit.
         writer.submit(encoder.take(), waiters: arrivals, expected: lastReleased)
     }
@@ -293,6 +294,44 @@ final class Persistence: KeyspaceLog {
         guard !checkpointRunning else { return false }
         checkpointRunning = true
         lastCheckpointStartMs = now
+        checkpointDeferred = encoder.inUnit
+        afterUnit { $0.startCheckpoint(now: now) }
+        return true
+    }
+
+    // MARK: - Work that must not split a unit
+
+    /// A checkpoint or snapshot asked for inside a unit — BGREWRITEAOF or BGSAVE queued in a
+    /// MULTI — starts when the unit ends. Both hand the records encoded so far to the writer
+    /// and cut the log there (a checkpoint rolls the segment; a snapshot copies the log as
+    /// written), so starting one mid-EXEC would put the first half of the transaction on disk
+    /// ahead of the rest, and a crash before the rest was written would bring back half a
+    /// transaction. Deferred, the checkpoint or snapshot holds the whole EXEC — as Redis, which
+    /// never forks inside EXEC and answers "… scheduled" there, starting the child afterwards.
+    /// It is marked running at once, so one request in a transaction starts one.
+    private var deferredToUnitEnd: [(Persistence) -> Void] = []
+    /// A checkpoint / snapshot was asked for in the open unit and waits for its end.
+    private(set) var checkpointDeferred = false
+    private(set) var snapshotDeferred = false
+
+    private func afterUnit(_ work: @escaping (Persistence) -> Void) {
+        if encoder.inUnit {
+            deferredToUnitEnd.append(work)
+        } else {
+            work(self)
+        }
+    }
+
+    /// The broker ended a unit: run what waited for it once no unit is open.
+    func unitEnded() {
+        guard !deferredToUnitEnd.isEmpty, !encoder.inUnit else { return }
+        let work = deferredToUnitEnd
+        deferredToUnitEnd.removeAll()
+        for w in work { w(self) }
+    }
+
+    private func startCheckpoint(now: Int64) {
+        checkpointDeferred = false
         let config = broker.config
         encoder.restartRegion()
         writer.submit(encoder.take())
@@ -303,7 +342,6 @@ final class Persistence: KeyspaceLog {
         let streams = broker.loggedStreams { $0.stream.stampNodes(&self.nodeVersions) }
         writer.checkpointLevel = Int32(config.checkpointCompressionLevel)
         writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: nextHandle, createdMs: now, streams: streams))
-        return true
     }
 
     private func checkpointFinished(_ o: CheckpointOutcome) {
@@ -331,6 +369,13 @@ final class Persistence: KeyspaceLog {
     func snapshot(now: Int64) -> Bool {
         guard !snapshotRunning else { return false }
         snapshotRunning = true
+        snapshotDeferred = encoder.inUnit
+        afterUnit { $0.startSnapshot(now: now) }
+        return true
+    }
+
+    private func startSnapshot(now: Int64) {
+        snapshotDeferred = false
         submit()
         let t = broker.streamTotals()
         broker.dirtyAtSave = broker.dirty
@@ -339,7 +384,6 @@ final class Persistence: KeyspaceLog {
             SnapshotRequest(
                 name: name, createdMs: now, summary: "streams=\(t.streams) entries=\(t.entries) groups=\(t.groups) pending=\(t.pending)",
                 retain: broker.config.snapshotRetain))
-        return true
     }
 
     private func snapshotFinished(_ o: SnapshotOutcome) {

@@ -60,29 +60,34 @@ extension Broker {
                 b.replyError(s, Broker.nothingToSaveTo)
                 return
             }
-            if p.snapshotRunning {
-                if a.count == 2 {
-                    s.out.simpleString("Background saving scheduled" as StaticString)
-                    b.snapshotWaiters.append { [weak b] _ in b?.persistence?.snapshot(now: Clock.nowMs()) }
-                } else {
-                    b.replyError(s, "ERR Background save already in progress")
-                }
+            // As Redis 7.0: a save in progress is an error (SCHEDULE or not); inside EXEC the
+            // save is "scheduled" and starts when the transaction has run (Persistence).
+            if p.snapshotRunning && !p.snapshotDeferred {
+                b.replyError(s, "ERR Background save already in progress")
                 return
             }
-            p.snapshot(now: Clock.nowMs())
-            s.out.simpleString("Background saving started" as StaticString)
+            if !p.snapshotDeferred { p.snapshot(now: Clock.nowMs()) }
+            if s.inExec {
+                s.out.simpleString("Background saving scheduled" as StaticString)
+            } else {
+                s.out.simpleString("Background saving started" as StaticString)
+            }
         }
         r.add("bgrewriteaof", 1, ["admin", "noscript", "no_async_loading"], ["@admin", "@slow", "@dangerous"], "server", "Asynchronously rewrite the append-only file") { b, s, _ in
             guard let p = b.persistence else {
                 b.replyError(s, Broker.nothingToSaveTo)
                 return
             }
-            if p.isCheckpointRunning {
+            if p.isCheckpointRunning && !p.checkpointDeferred {
                 b.replyError(s, "ERR Background append only file rewriting already in progress")
                 return
             }
-            p.checkpoint(now: Clock.nowMs())
-            s.out.simpleString("Background append only file rewriting started" as StaticString)
+            if !p.checkpointDeferred { p.checkpoint(now: Clock.nowMs()) }
+            if s.inExec {
+                s.out.simpleString("Background append only file rewriting scheduled" as StaticString)
+            } else {
+                s.out.simpleString("Background append only file rewriting started" as StaticString)
+            }
         }
         r.add("shutdown", -1, ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"], ["@admin", "@slow", "@dangerous"], "server", "Synchronously save the dataset to disk and then shut down the server") { b, s, a in
             // As Redis: any of NOSAVE, SAVE, NOW, FORCE, ABORT (repeats allowed); ABORT with

@@ -385,7 +385,10 @@ extension Broker {
         // What serving writes (consumers created, deliveries) is one unit of the log, whether
         // the command that woke the readers or a timer runs this.
         persistence?.encoder.beginUnit()
-        defer { persistence?.encoder.endUnit() }
+        defer {
+            persistence?.encoder.endUnit()
+            persistence?.unitEnded()
+        }
         while !readyKeys.isEmpty {
             let (db, key) = readyKeys.removeFirst()
             guard let waiters = blockedReaders[db]?[key] else { continue }

@@ -71,6 +71,8 @@ public final class LogEncoder {
 
     public func beginUnit() { unitDepth += 1 }
     public func endUnit() { unitDepth = max(0, unitDepth - 1) }
+    /// Whether a unit is open (its records so far must not be handed on alone).
+    public var inUnit: Bool { unitDepth > 0 }
 
     @inline(__always)
     private func beforeRecord() {

@@ -107,6 +107,7 @@ let serverCoreCases: [DiffCase] = [
     DiffCase("dbsize per db", ["XADD a 1-1 f v", "DBSIZE", "SELECT 2", "DBSIZE", "XADD a 1-1 f v", "XADD b 1-1 f v",
                                "DBSIZE", "DBSIZE x"]),
     DiffCase("save commands", ["SAVE", "SAVE x", "BGSAVE a b", "BGSAVE foo", "MULTI", "SAVE", "EXEC"]),
+    DiffCase("background saves queued in a transaction are scheduled", ["MULTI", "BGSAVE", "BGREWRITEAOF", "BGSAVE", "BGREWRITEAOF", "EXEC"]),
     // Transactions
     DiffCase("multi exec", ["MULTI", "PING", "XADD s 1-1 a b", "XLEN s", "EXEC", "EXEC", "DISCARD"]),
     DiffCase("multi nested", ["MULTI", "MULTI", "WATCH x", "PING", "EXEC"]),

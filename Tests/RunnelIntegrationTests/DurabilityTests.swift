@@ -600,4 +600,56 @@ struct DurabilityTests {
         #expect(regions.count == 1 && regions.first?.contains("0:tx 1-1..300-1 (300)") == true, "\(regions)")
         #expect(out.split(separator: "\n").filter { $0.contains("0:pre ") }.count >= 1)
     }
+
+    /// BGREWRITEAOF and BGSAVE hand the records encoded so far to the writer and cut the log
+    /// there (a checkpoint rolls the segment; a snapshot copies the log as written). Queued in a
+    /// MULTI they used to run in the middle of the EXEC: the transaction's first half went to
+    /// disk ahead of the rest — into the old segment and into the snapshot — and a crash before
+    /// the rest was written brought back half a transaction (found by a kill -9 prefix fuzzer).
+    /// They now start when the EXEC ends, so both halves land on the same side of the cut, and
+    /// answer "… scheduled" there as Redis 7.0 does (it never forks inside EXEC).
+    @Test("BGREWRITEAOF and BGSAVE queued in a MULTI start after the EXEC: its records are never split by them")
+    func checkpointInsideTransaction() throws {
+        let dir = ServerProcess.makeTempDir("runnel-tx-ckpt")
+        let server = try ServerProcess.runnel(dataDir: dir)
+        let c = try TestConnection(port: server.port)
+        _ = try c.command("XADD", "s", "1-1", "f", "v")
+        let rewrites = try Self.persistenceField(c, "aof_rewrites")
+        for cmd in [["MULTI"], ["XADD", "s", "2-1", "f", "v"], ["BGREWRITEAOF"], ["BGREWRITEAOF"], ["XADD", "s", "3-1", "f", "v"]] {
+            _ = try c.command(cmd)
+        }
+        let exec = try c.command("EXEC")
+        #expect(
+            exec == .array([
+                .bulk(Array("2-1".utf8)), .simple("Background append only file rewriting scheduled"),
+                .simple("Background append only file rewriting scheduled"), .bulk(Array("3-1".utf8)),
+            ]), "\(exec)")
+        for _ in 0..<500 where try Self.persistenceField(c, "aof_rewrites") <= rewrites { usleep(10_000) }
+        #expect(try Self.persistenceField(c, "aof_rewrites") == rewrites + 1, "checkpoint finished")
+        // Both appends of the transaction went into the segment the checkpoint sealed (and,
+        // the checkpoint holding them, deleted): neither is in the segment after the cut.
+        let dump = try ServerProcess.dumpBinary()
+        let (status, records) = try runCommand(dump, ["cat", dir + "/data", "--records", "-q"])
+        #expect(status == 0, "\(records)")
+        #expect(!records.contains(" append 0:s id=2-1 ") && !records.contains(" append 0:s id=3-1 "), "\(records)")
+        let (s1, all) = try runCommand(dump, ["cat", dir + "/data", "--stream", "s", "-q"])
+        #expect(s1 == 0 && all.contains("2-1") && all.contains("3-1"), "\(all)")
+
+        // A BGSAVE in a transaction snapshots the state after the whole EXEC.
+        let saves = try Self.persistenceField(c, "rdb_saves")
+        for cmd in [["MULTI"], ["XADD", "s", "4-1", "f", "v"], ["BGSAVE"], ["XADD", "s", "5-1", "f", "v"]] {
+            _ = try c.command(cmd)
+        }
+        #expect(try c.command("EXEC").elements?[1] == .simple("Background saving scheduled"))
+        for _ in 0..<500 where try Self.persistenceField(c, "rdb_saves") <= saves { usleep(10_000) }
+        #expect(try Self.persistenceField(c, "rdb_saves") == saves + 1, "snapshot finished")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir + "/data/snapshots").filter { !$0.hasPrefix(".") }
+        #expect(names.count == 1, "\(names)")
+        let (s2, entries) = try runCommand(dump, ["cat", dir + "/data/snapshots/" + (names.first ?? ""), "--stream", "s", "-q"])
+        #expect(s2 == 0, "\(entries)")
+        for id in ["1-1", "2-1", "3-1", "4-1", "5-1"] {
+            #expect(entries.contains(id), "snapshot holds \(id): \(entries)")
+        }
+        server.stop()
+    }
 }
