@@ -373,12 +373,29 @@ struct Repair: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print RESP commands that rebuild the streams, groups and PELs in a redis-server (`redis-cli --pipe`).")
+        abstract: "Print RESP commands that rebuild the streams, groups and PELs in a redis-server (`redis-cli --pipe`).",
+        discussion: """
+            By default each stream is one RESTORE of the payload redis-server 7.0's DUMP would \
+            give (with its expiry, ABSTTL): exact — every entry, the stream's metadata, groups, \
+            consumers with their seen times, pending entries with owners, delivery times and \
+            counts (also those whose entry was deleted), and the node layout. A stream whose \
+            payload is over 512 MiB (redis-server's proto-max-bulk-len) is written as commands.
+            --commands writes XADD, XSETID, XGROUP and XCLAIM instead, for servers that do not \
+            take Redis 7.0 payloads. It loses what those commands cannot set: pending entries \
+            whose entry was deleted (XCLAIM ignores them, as in redis-server's own AOF rewrite; \
+            their number is printed), consumers' seen times, and the node layout.
+            """)
 
     @OptionGroup var common: Common
 
     @Flag(help: "RESP output (the only format, and the default).")
     var resp = false
+
+    @Flag(help: "Portable commands instead of RESTORE payloads (lossy; see above).")
+    var commands = false
+
+    /// redis-server's default `proto-max-bulk-len`: a larger RESTORE payload is refused.
+    static let maxPayload = 512 << 20
 
     func run() throws {
         let state = try load(common)
@@ -398,45 +415,77 @@ struct Export: ParsableCommand {
         }
         func s(_ text: String) -> [UInt8] { Array(text.utf8) }
         var currentDB = -1
+        var dropped = 0
+        var asCommands = 0
         for cs in state.streams {
             if cs.db != currentDB {
                 command([s("SELECT"), s(String(cs.db))])
                 currentDB = cs.db
             }
-            let key = cs.key
-            let stream = cs.stream
-            if stream.length == 0 {
-                // An empty stream: create it through an entry that is deleted again.
-                command([s("XADD"), key, s("1-0"), s("x"), s("x")])
-                command([s("XDEL"), key, s("1-0")])
-            } else {
-                _ = stream.visit(from: .zero, to: .max) { id, entry in
-                    var fields: [[UInt8]] = []
-                    entry.forEach { fields.append(Array($0)) }
-                    command([s("XADD"), key, s(id.description)] + fields)
+            if !commands {
+                let payload = cs.stream.redisDumpPayload()
+                if payload.count <= Self.maxPayload {
+                    var restore = [s("RESTORE"), cs.key, s(String(cs.expireAt)), payload, s("REPLACE")]
+                    if cs.expireAt > 0 { restore.append(s("ABSTTL")) }
+                    command(restore)
+                    continue
                 }
+                asCommands += 1
             }
-            command([
-                s("XSETID"), key, s(stream.lastID.description), s("ENTRIESADDED"), s(String(stream.entriesAdded)),
-                s("MAXDELETEDID"), s(stream.maxDeletedID.description),
-            ])
-            for (name, g) in stream.groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-                var create = [s("XGROUP"), s("CREATE"), key, name, s(g.lastID.description)]
-                if let read = g.entriesRead { create += [s("ENTRIESREAD"), s(String(read))] }
-                command(create)
-                for c in g.sortedConsumers { command([s("XGROUP"), s("CREATECONSUMER"), key, name, c.name]) }
-                for id in g.pendingOrder.all {
-                    guard let p = g.pending[id] else { continue }
-                    command([
-                        s("XCLAIM"), key, name, p.consumer, s("0"), s(id.description), s("TIME"), s(String(p.deliveryTime)),
-                        s("RETRYCOUNT"), s(String(p.deliveryCount)), s("FORCE"), s("JUSTID"),
-                    ])
-                }
-            }
-            if cs.expireAt > 0 { command([s("PEXPIREAT"), key, s(String(cs.expireAt))]) }
+            dropped += Self.writeCommands(cs, command)
         }
         if currentDB != 0 && currentDB != -1 { command([s("SELECT"), s("0")]) }
         flush()
+        if asCommands > 0 {
+            printErr("runnel-dump: \(asCommands) stream(s) with a payload over 512 MiB written as commands (XADD …)")
+        }
+        if dropped > 0 {
+            printErr("runnel-dump: \(dropped) pending entries whose entry was deleted are not exported: XCLAIM cannot recreate them (the default RESTORE form keeps them)")
+        }
+    }
+
+    /// One stream as XADD, XSETID, XGROUP and XCLAIM commands; returns the pending entries
+    /// left out because their entry is gone.
+    static func writeCommands(_ cs: CheckpointStream, _ command: ([[UInt8]]) -> Void) -> Int {
+        func s(_ text: String) -> [UInt8] { Array(text.utf8) }
+        let key = cs.key
+        let stream = cs.stream
+        if stream.length == 0 {
+            // An empty stream: made by a group created with MKSTREAM and destroyed again,
+            // which leaves no entry, deletion or counter behind (XSETID sets them next).
+            command([s("XGROUP"), s("CREATE"), key, s("runnel-export"), s("0"), s("MKSTREAM")])
+            command([s("XGROUP"), s("DESTROY"), key, s("runnel-export")])
+        } else {
+            _ = stream.visit(from: .zero, to: .max) { id, entry in
+                var fields: [[UInt8]] = []
+                entry.forEach { fields.append(Array($0)) }
+                command([s("XADD"), key, s(id.description)] + fields)
+            }
+        }
+        command([
+            s("XSETID"), key, s(stream.lastID.description), s("ENTRIESADDED"), s(String(stream.entriesAdded)),
+            s("MAXDELETEDID"), s(stream.maxDeletedID.description),
+        ])
+        var dropped = 0
+        for (name, g) in stream.groups.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            var create = [s("XGROUP"), s("CREATE"), key, name, s(g.lastID.description)]
+            if let read = g.entriesRead { create += [s("ENTRIESREAD"), s(String(read))] }
+            command(create)
+            for c in g.sortedConsumers { command([s("XGROUP"), s("CREATECONSUMER"), key, name, c.name]) }
+            for id in g.pendingOrder.all {
+                guard let p = g.pending[id] else { continue }
+                guard stream.entry(id) != nil else {
+                    dropped += 1
+                    continue
+                }
+                command([
+                    s("XCLAIM"), key, name, p.consumer, s("0"), s(id.description), s("TIME"), s(String(p.deliveryTime)),
+                    s("RETRYCOUNT"), s(String(p.deliveryCount)), s("FORCE"), s("JUSTID"),
+                ])
+            }
+        }
+        if cs.expireAt > 0 { command([s("PEXPIREAT"), key, s(String(cs.expireAt))]) }
+        return dropped
     }
 }
 
