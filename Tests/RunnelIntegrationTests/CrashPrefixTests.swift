@@ -106,7 +106,7 @@ struct CrashPrefixTests {
             // acknowledged, then one more command at a time until its state matches.
             var k = 0
             // Inside a transaction the reference cannot be observed (what it is sent is
-            // queued); its state is the one before MULTI until EXEC, observed then.
+            // queued); until EXEC its state is the one observed just before MULTI.
             var beforeMulti: [RESPValue] = []
             func step() throws {
                 if batch[k][0] == "MULTI" && !refInMulti { beforeMulti = try Self.observe(ref) }
