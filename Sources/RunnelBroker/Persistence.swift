@@ -294,8 +294,11 @@ final class Persistence: KeyspaceLog {
         guard !checkpointRunning else { return false }
         checkpointRunning = true
         lastCheckpointStartMs = now
-        checkpointDeferred = encoder.inUnit
-        afterUnit { $0.startCheckpoint(now: now) }
+        if encoder.inUnit {
+            checkpointAskedAt = now
+        } else {
+            startCheckpoint(now: now)
+        }
         return true
     }
 
@@ -309,29 +312,27 @@ final class Persistence: KeyspaceLog {
     /// transaction. Deferred, the checkpoint or snapshot holds the whole EXEC — as Redis, which
     /// never forks inside EXEC and answers "… scheduled" there, starting the child afterwards.
     /// It is marked running at once, so one request in a transaction starts one.
-    private var deferredToUnitEnd: [(Persistence) -> Void] = []
-    /// A checkpoint / snapshot was asked for in the open unit and waits for its end.
-    private(set) var checkpointDeferred = false
-    private(set) var snapshotDeferred = false
+    ///
+    /// When the checkpoint / snapshot asked for in the open unit was asked (nil: none waits).
+    private var checkpointAskedAt: Int64?
+    private var snapshotAskedAt: Int64?
+    var checkpointDeferred: Bool { checkpointAskedAt != nil }
+    var snapshotDeferred: Bool { snapshotAskedAt != nil }
 
-    private func afterUnit(_ work: @escaping (Persistence) -> Void) {
-        if encoder.inUnit {
-            deferredToUnitEnd.append(work)
-        } else {
-            work(self)
+    /// The broker ended a unit: start what waited for it once no unit is open.
+    func unitEnded() {
+        guard checkpointAskedAt != nil || snapshotAskedAt != nil, !encoder.inUnit else { return }
+        if let now = checkpointAskedAt {
+            checkpointAskedAt = nil
+            startCheckpoint(now: now)
+        }
+        if let now = snapshotAskedAt {
+            snapshotAskedAt = nil
+            startSnapshot(now: now)
         }
     }
 
-    /// The broker ended a unit: run what waited for it once no unit is open.
-    func unitEnded() {
-        guard !deferredToUnitEnd.isEmpty, !encoder.inUnit else { return }
-        let work = deferredToUnitEnd
-        deferredToUnitEnd.removeAll()
-        for w in work { w(self) }
-    }
-
     private func startCheckpoint(now: Int64) {
-        checkpointDeferred = false
         let config = broker.config
         encoder.restartRegion()
         writer.submit(encoder.take())
@@ -369,13 +370,15 @@ final class Persistence: KeyspaceLog {
     func snapshot(now: Int64) -> Bool {
         guard !snapshotRunning else { return false }
         snapshotRunning = true
-        snapshotDeferred = encoder.inUnit
-        afterUnit { $0.startSnapshot(now: now) }
+        if encoder.inUnit {
+            snapshotAskedAt = now
+        } else {
+            startSnapshot(now: now)
+        }
         return true
     }
 
     private func startSnapshot(now: Int64) {
-        snapshotDeferred = false
         submit()
         let t = broker.streamTotals()
         broker.dirtyAtSave = broker.dirty

@@ -394,6 +394,8 @@ struct Export: ParsableCommand {
     @Flag(help: "Portable commands instead of RESTORE payloads (lossy; see above).")
     var commands = false
 
+    static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
     /// redis-server's default `proto-max-bulk-len`: a larger RESTORE payload is refused.
     static let maxPayload = 512 << 20
 
@@ -413,7 +415,7 @@ struct Export: ParsableCommand {
             writeOut(out)
             out.removeAll(keepingCapacity: true)
         }
-        func s(_ text: String) -> [UInt8] { Array(text.utf8) }
+        let s = Self.bytes
         var currentDB = -1
         var dropped = 0
         var asCommands = 0
@@ -447,7 +449,7 @@ struct Export: ParsableCommand {
     /// One stream as XADD, XSETID, XGROUP and XCLAIM commands; returns the pending entries
     /// left out because their entry is gone.
     static func writeCommands(_ cs: CheckpointStream, _ command: ([[UInt8]]) -> Void) -> Int {
-        func s(_ text: String) -> [UInt8] { Array(text.utf8) }
+        let s = bytes
         let key = cs.key
         let stream = cs.stream
         if stream.length == 0 {
