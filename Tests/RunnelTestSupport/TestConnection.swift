@@ -4,7 +4,7 @@ import Glibc
 
 /// A blocking TCP client for tests: send bytes, read replies with time bounds.
 public final class TestConnection {
-    public let fd: Int32
+    public private(set) var fd: Int32
     public private(set) var buffer: [UInt8] = []
     public private(set) var closedByPeer = false
 
@@ -33,13 +33,17 @@ public final class TestConnection {
         if rc != 0 {
             let e = errno
             Glibc.close(fd)
+            // A class whose init throws after setting every property still runs its deinit:
+            // closing the number again there could close another thread's new descriptor
+            // (seen as "stat …: Bad file descriptor" in a parallel storage test).
+            fd = -1
             throw Failure.connect(Int32(port), e)
         }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    deinit { Glibc.close(fd) }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
 
     public func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 
