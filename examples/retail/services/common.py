@@ -11,6 +11,8 @@ import sys
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 # Errors that mean "the broker is not reachable right now": retry after a pause.
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError, ConnectionError, OSError)
@@ -29,8 +31,11 @@ def base_args(description):
 
 
 def connect(args, protocol=2):
+    # No retries inside the client: each service decides what an unreachable broker means
+    # (redis-py 6 and later retry three times by default, which would hide the outage the
+    # scenario audits; 5.x did not retry).
     return redis.Redis(host=args.host, port=args.port, protocol=protocol, decode_responses=True,
-                       socket_timeout=5, socket_connect_timeout=1)
+                       socket_timeout=5, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
 
 
 class EventLog:
