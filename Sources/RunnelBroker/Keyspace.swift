@@ -195,15 +195,17 @@ public struct Database {
         return old
     }
 
-    /// Room for `count` more keys (startup, before restoring them).
-    mutating func reserve(_ count: Int) {
-        values.reserveCapacity(values.count + count)
+    /// A database's contents as plain tables: built from recovered state away from the loop.
+    struct Tables {
+        var values: [Key: StoredValue] = [:]
+        var expires: [Key: Int64] = [:]
     }
 
-    /// Loads a recovered value without logging it.
-    mutating func restore(_ key: Key, _ value: StoredValue, expireAt: Int64) {
-        values[key] = value
-        if expireAt > 0 { expires[key] = expireAt }
+    /// Takes recovered contents as they are, without logging them (startup, when empty).
+    mutating func adopt(_ tables: Tables) {
+        precondition(values.isEmpty && expires.isEmpty, "adopt into a database that holds keys")
+        values = tables.values
+        expires = tables.expires
     }
 
     /// RENAME: moves a value (and its expiry) to a key that does not exist; one log record.

@@ -394,7 +394,7 @@ extension Broker {
         let box = newStreamBox(stream)
         dbs[s.db].set(key, .stream(box))
         // The log gets the same records after the stream's creation record.
-        if let journal = box.stream.journal { for r in records { journal.record(r) } }
+        if let journal = box.stream.journal { for r in records { journal.record(r, tag: box.stream.journalTag) } }
         if journalStreams && box.stream.journal == nil { box.stream.journal = RecordingJournal(records: records) }
         if ttl > 0 { dbs[s.db].setExpire(key, at: ttl) }
         box.restore(freq: freq, idleSeconds: idle, nowMs: turnTimeMs, lfu: config.lfuPolicy)

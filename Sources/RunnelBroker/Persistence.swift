@@ -9,22 +9,30 @@ import Glibc
 import Darwin
 #endif
 
-/// Sends a stream's records to the log encoder under the stream's handle.
+/// Sends streams' records to the log encoder, each under its stream's handle (the stream's
+/// `journalTag`). One for all streams: a journal object per stream cost an allocation each
+/// (a million of them at the start of a server holding a million small streams).
 final class StoreJournal: StreamJournal, @unchecked Sendable {
-    let handle: UInt64
-    unowned let encoder: LogEncoder
+    let encoder: LogEncoder
 
-    init(handle: UInt64, encoder: LogEncoder) {
-        self.handle = handle
+    init(encoder: LogEncoder) {
         self.encoder = encoder
     }
 
-    func record(_ record: StreamRecord) {
+    func record(_ record: StreamRecord, tag handle: UInt64) {
         encoder.encode(.stream(handle: handle, record))
     }
 
-    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool, tag handle: UInt64) {
         encoder.encodeAppend(handle: handle, id: id, fields: fields, newNode: newNode)
+    }
+}
+
+extension Stream {
+    /// Connects the stream to a journal under `handle` (nil: disconnects it).
+    mutating func attach(_ journal: StoreJournal?, handle: UInt64) {
+        self.journal = journal
+        journalTag = journal == nil ? 0 : handle
     }
 }
 
@@ -34,7 +42,9 @@ final class StoreJournal: StreamJournal, @unchecked Sendable {
 final class Persistence: KeyspaceLog {
     let directory: DataDirectory
     private let lock: DirectoryLock
-    let encoder = LogEncoder()
+    let encoder: LogEncoder
+    /// The journal of every logged stream (records go to `encoder`).
+    let journal: StoreJournal
     private(set) var writer: LogWriter!
     private var nextHandle: UInt64 = 1
     /// Log offset up to which replies may be sent (written or synced, by policy).
@@ -58,33 +68,96 @@ final class Persistence: KeyspaceLog {
     let recovery: Recovery.Report
     unowned let broker: Broker
 
-    /// The locked data directory and the state recovered from it.
-    /// The recovered state on its way from the starting thread to the loop. A class, so that
-    /// the loop can move the streams out of it instead of copying each.
+    /// The locked data directory and the keyspace rebuilt from it, on their way from the
+    /// starting thread to the loop.
     final class Opened: @unchecked Sendable {
         let directory: DataDirectory
         let lock: DirectoryLock
-        var result: Recovery.Result
+        let report: Recovery.Report
+        /// The journal of the rebuilt streams, and its encoder (the Persistence's own).
+        let journal: StoreJournal
+        /// Each database's keys, values and expiries, ready to be adopted as they are.
+        var databases: [Database.Tables]
 
-        init(directory: DataDirectory, lock: DirectoryLock, result: Recovery.Result) {
+        init(directory: DataDirectory, lock: DirectoryLock, report: Recovery.Report, journal: StoreJournal, databases: [Database.Tables]) {
             self.directory = directory
             self.lock = lock
-            self.result = result
+            self.report = report
+            self.journal = journal
+            self.databases = databases
         }
     }
 
-    /// Opens (or creates) the data directory, locks it and recovers its state. Runs on the
-    /// thread that starts the server, before the event loop has work: the rebuilt streams are
-    /// then allocated from glibc's main arena, which grows with sbrk in 128 KiB steps, rather
-    /// than from a thread arena, which grows page by page with an mprotect each (about a tenth
-    /// of a 2M-entry restart went there).
+    /// Opens (or creates) the data directory, locks it, recovers its state and builds the
+    /// keyspace from it. Runs on the thread that starts the server, before the event loop has
+    /// work: the rebuilt streams are then allocated from glibc's main arena, which grows with
+    /// sbrk in 128 KiB steps and reuses what recovery freed, rather than from a thread arena,
+    /// which grows page by page with an mprotect each (about a tenth of a 2M-entry restart
+    /// went there, and first-touch page faults were half of installing a million streams).
     static func open(_ config: ServerConfig, logger: Logger) throws(StorageError) -> Opened {
         let directory = DataDirectory(config.dir)
         try directory.refuseIfSnapshot()
         try directory.create()
         let lock = try DirectoryLock(directory)
-        let result = try Recovery.recover(directory, repair: config.repair, logger: logger)
-        return Opened(directory: directory, lock: lock, result: result)
+        var result = try Recovery.recover(directory, repair: config.repair, ordered: false, logger: logger)
+        // As redis-server refuses a data file made with more databases than it has: dropping the
+        // streams would lose them for good at the next checkpoint.
+        if let highest = result.streams.lazy.map(\.db).max(), highest >= config.databases {
+            throw .mismatch(path: directory.path, reason: "it holds streams in database \(highest), "
+                + "but the server is configured with \(config.databases) databases; start it with "
+                + "databases \(highest + 1) or more (--databases \(highest + 1))")
+        }
+        let journal = StoreJournal(encoder: LogEncoder())
+        let databases = buildKeyspace(&result.streams, databases: config.databases, journal: journal, lfu: config.lfuPolicy)
+        return Opened(directory: directory, lock: lock, report: result.report, journal: journal, databases: databases)
+    }
+
+    /// Moves recovered streams into keyspace tables (emptying `streams`). The keys are slices
+    /// of shared buffers of up to 1 MiB that hold their bytes one after another — one
+    /// allocation per thousands of keys instead of two per key; a key written later gets its
+    /// own buffer (`Database.set` detaches it), and a shared one is freed with the last loaded
+    /// key that uses it.
+    static func buildKeyspace(
+        _ streams: inout [CheckpointStream], databases: Int, journal: StoreJournal, lfu: Bool
+    ) -> [Database.Tables] {
+        var perDB = [Int](repeating: 0, count: databases)
+        for i in streams.indices { perDB[streams[i].db] += 1 }  // by index: `for s in` copies each
+        var tables = perDB.map { n in
+            var t = Database.Tables()
+            t.values.reserveCapacity(n)
+            return t
+        }
+        let allocator = ByteBufferAllocator()
+        let lru = StreamBox.fresh(nowMs: Clock.nowMs(), lfu: lfu)
+        var start = 0
+        while start < streams.count {
+            // The keys of a batch of streams go into one buffer, written before it is sliced
+            // (a write after a slice shares it would copy the whole buffer).
+            var end = start
+            var bytes = 0
+            while end < streams.count && (end == start || bytes + streams[end].key.count <= 1 << 20) {
+                bytes += streams[end].key.count
+                end += 1
+            }
+            var keys = allocator.buffer(capacity: max(bytes, 1))
+            for i in start..<end { keys.writeBytes(streams[i].key) }
+            var at = 0
+            for i in start..<end {
+                let box = StreamBox(lru: lru)
+                swap(&box.stream, &streams[i].stream)
+                let handle = streams[i].handle
+                box.handle = handle
+                box.stream.attach(journal, handle: handle)
+                let n = streams[i].key.count
+                let key = keys.getSlice(at: at, length: n)!
+                at += n
+                tables[streams[i].db].values[key] = .stream(box)
+                if streams[i].expireAt > 0 { tables[streams[i].db].expires[key] = streams[i].expireAt }
+            }
+            start = end
+        }
+        streams = []
+        return tables
     }
 
     /// What a data directory holds from an earlier run ("N segments and a checkpoint, B
@@ -103,40 +176,18 @@ final class Persistence: KeyspaceLog {
         self.broker = broker
         directory = opened.directory
         lock = opened.lock
+        journal = opened.journal
+        encoder = opened.journal.encoder
         let config = broker.config
         policy = FsyncPolicy(rawValue: config.appendfsync) ?? .everysec
-        // Taken, not copied: the streams move from here into the keyspace one by one.
-        var result = opened.result
-        opened.result.streams = []
-        recovery = result.report
-        nextHandle = result.report.nextHandle
-        // As redis-server refuses a data file made with more databases than it has: dropping the
-        // streams would lose them for good at the next checkpoint.
-        if let highest = result.streams.lazy.map(\.db).max(), highest >= broker.dbs.count {
-            throw .mismatch(path: opened.directory.path, reason: "it holds streams in database \(highest), "
-                + "but the server is configured with \(broker.dbs.count) databases; start it with "
-                + "databases \(highest + 1) or more (--databases \(highest + 1))")
+        recovery = opened.report
+        nextHandle = opened.report.nextHandle
+        // Taken, not copied: each database's tables are adopted as they are.
+        for i in opened.databases.indices {
+            broker.dbs[i].adopt(opened.databases[i])
+            opened.databases[i] = Database.Tables()
         }
-        var perDB = [Int](repeating: 0, count: broker.dbs.count)
-        for cs in result.streams { perDB[cs.db] += 1 }
-        for (db, n) in perDB.enumerated() where n > 0 { broker.dbs[db].reserve(n) }
-        // A strong local (each use of the unowned property is a retain and a release) and one
-        // `lru` for all: a million streams go through this loop at startup.
-        let b = broker
-        let lru = StreamBox.fresh(nowMs: b.turnTimeMs, lfu: b.config.lfuPolicy)
-        let allocator = ByteBufferAllocator()
-        for i in result.streams.indices {
-            var cs = CheckpointStream.take(&result.streams[i])
-            var stream = Stream()
-            swap(&stream, &cs.stream)
-            let box = StreamBox(stream, lru: lru)
-            box.handle = cs.handle
-            box.stream.journal = StoreJournal(handle: cs.handle, encoder: encoder)
-            var key = allocator.buffer(capacity: cs.key.count)
-            key.writeBytes(cs.key)
-            b.dbs[cs.db].restore(key, .stream(box), expireAt: cs.expireAt)
-        }
-        lastCheckpointBytes = result.report.checkpointBytes
+        lastCheckpointBytes = opened.report.checkpointBytes
         for i in broker.dbs.indices {
             broker.dbs[i].log = self
             broker.dbs[i].index = i
@@ -144,7 +195,7 @@ final class Persistence: KeyspaceLog {
         let loop = broker.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         writer = try LogWriter(
-            directory: directory, segment: result.report.nextSegment, startOffset: 0, policy: policy,
+            directory: directory, segment: opened.report.nextSegment, startOffset: 0, policy: policy,
             segmentLimit: config.segmentMaxBytes, compressionLevel: Int32(config.logCompressionLevel),
             faultFile: getenv("RUNNEL_FAULT_FILE").map { String(cString: $0) }, logger: broker.logger,
             onProgress: { p in loop.execute { bound.value.writerProgressed(p) } },
@@ -162,7 +213,7 @@ final class Persistence: KeyspaceLog {
             box.handle = nextHandle
             nextHandle += 1
             encoder.encode(.streamNew(handle: box.handle, db: db, key: bytes))
-            box.stream.journal = StoreJournal(handle: box.handle, encoder: encoder)
+            box.stream.attach(journal, handle: box.handle)
         } else {
             encoder.encode(.keyRename(handle: box.handle, db: db, key: bytes))
         }
@@ -171,7 +222,7 @@ final class Persistence: KeyspaceLog {
     func removed(_ box: StreamBox) {
         guard box.handle != 0 else { return }
         encoder.encode(.keyDelete(handle: box.handle))
-        box.stream.journal = nil
+        box.stream.attach(nil, handle: 0)
         box.handle = 0
     }
 
@@ -185,7 +236,7 @@ final class Persistence: KeyspaceLog {
         box.handle = nextHandle
         nextHandle += 1
         encoder.encode(.keyCopy(from: source.handle, handle: box.handle, db: db, key: Array(key.readableBytesView)))
-        box.stream.journal = StoreJournal(handle: box.handle, encoder: encoder)
+        box.stream.attach(journal, handle: box.handle)
     }
 
     func swapped(_ a: Int, _ b: Int) {
@@ -196,7 +247,7 @@ final class Persistence: KeyspaceLog {
         guard !boxes.isEmpty else { return }
         encoder.encode(.flush(db: db))
         for box in boxes {
-            box.stream.journal = nil
+            box.stream.attach(nil, handle: 0)
             box.handle = 0
         }
     }

@@ -157,6 +157,13 @@ struct ByteSource {
         return Array(bytes[position..<position + n])
     }
 
+    /// Reads a string into `list` without making an array of it.
+    mutating func appendString(to list: inout FieldList) throws(Truncated) {
+        let n = try length()
+        defer { position += n }
+        bytes.withUnsafeBytes { list.append(raw: UnsafeRawBufferPointer(rebasing: $0[position..<position + n])) }
+    }
+
     mutating func u32() throws(Truncated) -> UInt32 {
         guard remaining >= 4 else { throw Truncated() }
         var v: UInt32 = 0

@@ -32,6 +32,9 @@ public struct CheckpointState: Sendable {
     public var nextHandle: UInt64
     public var createdMs: Int64
     public var streams: [CheckpointStream]
+    /// Where each handle is in `streams`, when the state was decoded from a file (recovery
+    /// starts from it instead of indexing the streams again).
+    var positions: [UInt64: Int] = [:]
 
     public init(baseSegment: UInt64, nextHandle: UInt64, createdMs: Int64, streams: [CheckpointStream]) {
         self.baseSegment = baseSegment
@@ -55,11 +58,12 @@ public struct CheckpointState: Sendable {
 
     public var totals: Totals {
         var t = Totals()
-        for s in streams {
+        for i in streams.indices {  // by index: `for s in streams` copies each stream
             t.streams += 1
-            t.entries += s.stream.length
-            t.groups += s.stream.groups.count
-            for g in s.stream.groups.values { t.pending += g.pending.count }
+            t.entries += streams[i].stream.length
+            guard !streams[i].stream.groups.isEmpty else { continue }
+            t.groups += streams[i].stream.groups.count
+            for g in streams[i].stream.groups.values { t.pending += g.pending.count }
         }
         return t
     }
@@ -312,19 +316,31 @@ public enum CheckpointFile {
         var state = CheckpointState(baseSegment: base, nextHandle: 1, createdMs: 0, streams: [])
         var byHandle: [UInt64: Int] = [:]
         var pendingNodes: [StreamNode] = []
-        var pendingHeader: (index: Int, header: Stream.Header, nodes: Int)?
+        /// The stream being decoded: appended to `state.streams` (at `byHandle[handle]`) once
+        /// its nodes are complete, so that it is stored once, whole.
+        var pending: CheckpointStream?
+        var pendingHeader = Stream.Header(lastID: .zero, maxDeletedID: .zero, entriesAdded: 0)
+        var pendingCount = 0
         var sawEnd = false
         var sawMeta = false
         var region = RegionState()
+        var scratch = FieldList()
+        var names = FieldList()
 
         func finishStream() throws(StorageError) {
-            guard let p = pendingHeader else { return }
-            guard pendingNodes.count == p.nodes, let s = Stream(header: p.header, nodes: pendingNodes) else {
-                throw .malformed(file: file, offset: 0, reason: "stream nodes of handle \(state.streams[p.index].handle) are inconsistent")
+            var p: CheckpointStream? = nil
+            swap(&p, &pending)  // moved out, not copied
+            guard p != nil else { return }
+            guard pendingNodes.count == pendingCount else {
+                throw .malformed(file: file, offset: 0, reason: "stream nodes of handle \(p!.handle) are inconsistent")
             }
-            state.streams[p.index].stream = s
-            pendingNodes = []
-            pendingHeader = nil
+            var nodes: [StreamNode] = []
+            swap(&nodes, &pendingNodes)
+            guard let s = Stream(header: pendingHeader, nodes: nodes) else {
+                throw .malformed(file: file, offset: 0, reason: "stream nodes of handle \(p!.handle) are inconsistent")
+            }
+            p!.stream = s
+            state.streams.append(CheckpointStream.take(&p!))
         }
 
         // A second thread checks and inflates frames while this one parses them.
@@ -389,18 +405,23 @@ public enum CheckpointFile {
                             throw StorageError.malformed(file: file, offset: frame.offset, reason: "handle \(h) appears twice")
                         }
                         byHandle[h] = state.streams.count
-                        state.streams.append(CheckpointStream(handle: h, db: db, key: key, expireAt: exp, stream: Stream()))
-                        pendingHeader = (state.streams.count - 1, header, nodes)
+                        pending = CheckpointStream(handle: h, db: db, key: key, expireAt: exp, stream: Stream())
+                        pendingHeader = header
+                        pendingCount = nodes
                         pendingNodes.reserveCapacity(nodes)
                     case CheckpointRecord.node:
                         let h = try body.varint()
-                        guard let p = pendingHeader, state.streams[p.index].handle == h else {
+                        guard pending?.handle == h else {
                             throw StorageError.malformed(file: file, offset: frame.offset, reason: "node of handle \(h) outside its stream")
                         }
                         let master = try body.id()
                         let fc = try body.count(limit: body.remaining)
-                        var fields = FieldList()
-                        for _ in 0..<fc { fields.append(try body.string()) }
+                        scratch.removeAll(reserving: 0, count: fc)
+                        for _ in 0..<fc { try body.appendString(to: &scratch) }
+                        // Nodes with the same master names share one list (a million small
+                        // streams of one schema keep one copy of it).
+                        if scratch != names { names = scratch }
+                        let fields = names
                         let total = try body.count()
                         let live = try body.count()
                         let last = try body.id()
@@ -448,6 +469,7 @@ public enum CheckpointFile {
         guard sawMeta && sawEnd else {
             throw .corrupt(file: file, offset: bytes.count, reason: "checkpoint has no end record (incomplete file)")
         }
+        state.positions = byHandle
         return state
     }
 }

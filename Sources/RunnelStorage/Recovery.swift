@@ -48,11 +48,6 @@ public enum Recovery {
         public var report: Report
     }
 
-    final class Slot {
-        var value: CheckpointStream
-        init(_ value: CheckpointStream) { self.value = value }
-    }
-
     /// A key's bytes as a dictionary key, hashed in one call (an array of bytes hashes
     /// byte by byte, which for a million keys was a noticeable part of a restart).
     struct KeyBytes: Hashable {
@@ -61,33 +56,89 @@ public enum Recovery {
         func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
     }
 
-    /// Live state while replaying.
+    /// Live state while replaying: the streams in one array (the checkpoint's, as decoded,
+    /// then those the log creates), found by handle through `positions`. A removed stream
+    /// leaves a hole (handle 0, storage freed) until holes are half the array.
     struct Replay {
-        var slots: [UInt64: Slot] = [:]
+        var streams: [CheckpointStream] = []
+        var positions: [UInt64: Int] = [:]
+        var holes = 0
+        /// Which stream holds each key, for the records that bind, free or move keys. Built
+        /// on first need: a restart whose tail only appends (or that has no tail) never
+        /// hashes the checkpoint's keys.
         var keys: [Int: [KeyBytes: UInt64]] = [:]
+        var keysIndexed = true
         var nextHandle: UInt64 = 1
         /// Only keys and handles are tracked; stream contents are not rebuilt (verify).
         var shallow = false
 
+        /// Takes a decoded checkpoint's streams as the starting state.
+        mutating func start(with state: inout CheckpointState) {
+            swap(&streams, &state.streams)
+            swap(&positions, &state.positions)
+            if positions.count != streams.count {
+                positions = [:]
+                positions.reserveCapacity(streams.count)
+                for i in streams.indices { positions[streams[i].handle] = i }  // by index: no copies
+            }
+            keysIndexed = streams.isEmpty
+        }
+
+        /// Indexes the keys of every stream, once, before the first record that needs them.
+        mutating func indexKeys() {
+            guard !keysIndexed else { return }
+            keysIndexed = true
+            var perDB: [Int: Int] = [:]
+            for i in streams.indices where streams[i].handle != 0 { perDB[streams[i].db, default: 0] += 1 }
+            for (db, n) in perDB { keys[db, default: [:]].reserveCapacity(n) }
+            for i in streams.indices where streams[i].handle != 0 {
+                keys[streams[i].db, default: [:]][KeyBytes(streams[i].key)] = streams[i].handle
+            }
+        }
+
+        mutating func add(_ stream: CheckpointStream) {
+            positions[stream.handle] = streams.count
+            streams.append(stream)
+        }
+
         mutating func remove(_ h: UInt64) {
-            guard let slot = slots.removeValue(forKey: h) else { return }
-            keys[slot.value.db]?[KeyBytes(slot.value.key)] = nil
+            guard let i = positions.removeValue(forKey: h) else { return }
+            indexKeys()
+            keys[streams[i].db]?[KeyBytes(streams[i].key)] = nil
+            _ = CheckpointStream.take(&streams[i])  // leaves a hole, frees the stream
+            holes += 1
+            if holes > 1024 && holes > streams.count / 2 { compact() }
+        }
+
+        /// Drops the holes (amortized: only once they are half the array).
+        mutating func compact() {
+            var kept: [CheckpointStream] = []
+            kept.reserveCapacity(streams.count - holes)
+            for i in streams.indices where streams[i].handle != 0 {
+                positions[streams[i].handle] = kept.count
+                kept.append(CheckpointStream.take(&streams[i]))
+            }
+            streams = kept
+            holes = 0
         }
 
         mutating func bind(_ h: UInt64, db: Int, key: [UInt8]) {
+            indexKeys()
             if let other = keys[db]?[KeyBytes(key)], other != h { remove(other) }
             keys[db, default: [:]][KeyBytes(key)] = h
         }
 
         /// One list reused for every append replayed from an arena.
         var scratch = FieldList()
+        /// The master field names of the last node replayed, shared by the next when equal.
+        var names = FieldList()
 
         /// Applies an append decoded into `arena`; false when its stream does not exist.
         mutating func applyAppend(_ ref: AppendRef, _ arena: AppendArena) -> Bool {
-            guard let slot = slots[ref.handle] else { return false }
+            guard let i = positions[ref.handle] else { return false }
             if !shallow {
                 arena.fill(ref, into: &scratch)
-                slot.value.stream.replayAppend(ref.id, scratch, newNode: ref.newNode)
+                streams[i].stream.replayAppend(ref.id, scratch, newNode: ref.newNode, sharing: &names)
             }
             return true
         }
@@ -98,50 +149,83 @@ public enum Recovery {
             case .streamNew(let h, let db, let key):
                 remove(h)
                 bind(h, db: db, key: key)
-                slots[h] = Slot(CheckpointStream(handle: h, db: db, key: key, expireAt: 0, stream: Stream()))
+                add(CheckpointStream(handle: h, db: db, key: key, expireAt: 0, stream: Stream()))
                 nextHandle = max(nextHandle, h + 1)
             case .keyDelete(let h):
-                guard slots[h] != nil else { return false }
+                guard positions[h] != nil else { return false }
                 remove(h)
             case .keyRename(let h, let db, let key):
-                guard let slot = slots[h] else { return false }
-                keys[slot.value.db]?[KeyBytes(slot.value.key)] = nil
+                guard let i = positions[h] else { return false }
+                indexKeys()
+                keys[streams[i].db]?[KeyBytes(streams[i].key)] = nil
                 bind(h, db: db, key: key)
-                slot.value.db = db
-                slot.value.key = key
+                // `bind` may have removed another stream, and compacted: look this one up again.
+                let j = positions[h]!
+                streams[j].db = db
+                streams[j].key = key
             case .keyExpire(let h, let at):
-                guard let slot = slots[h] else { return false }
-                slot.value.expireAt = at
+                guard let i = positions[h] else { return false }
+                streams[i].expireAt = at
             case .flush(let db):
-                for (h, slot) in slots where db == nil || slot.value.db == db { remove(h) }
+                var gone: [UInt64] = []
+                for i in streams.indices where streams[i].handle != 0 && (db == nil || streams[i].db == db) {
+                    gone.append(streams[i].handle)
+                }
+                for h in gone { remove(h) }
             case .keyCopy(let from, let h, let db, let key):
-                guard let source = slots[from], from != h else { return false }
+                guard let source = positions[from], from != h else { return false }
+                // A value copy, taken first (binding may remove the source): the two streams
+                // share node storage until either changes it.
+                var copy = streams[source]
                 remove(h)
                 bind(h, db: db, key: key)
-                // A value copy: the two streams share node storage until either changes it.
-                var copy = source.value
                 copy.handle = h
                 copy.db = db
                 copy.key = key
                 copy.expireAt = 0
-                slots[h] = Slot(copy)
+                add(copy)
                 nextHandle = max(nextHandle, h + 1)
             case .swapDB(let a, let b):
                 guard a != b else { return true }
-                for slot in slots.values {
-                    if slot.value.db == a { slot.value.db = b } else if slot.value.db == b { slot.value.db = a }
+                indexKeys()
+                for i in streams.indices where streams[i].handle != 0 {
+                    if streams[i].db == a { streams[i].db = b } else if streams[i].db == b { streams[i].db = a }
                 }
                 let keysA = keys[a]
                 keys[a] = keys[b]
                 keys[b] = keysA
             case .append(let h, let id, let fields, let newNode):
-                guard let slot = slots[h] else { return false }
-                if !shallow { slot.value.stream.replayAppend(id, fields, newNode: newNode) }
+                guard let i = positions[h] else { return false }
+                if !shallow { streams[i].stream.replayAppend(id, fields, newNode: newNode, sharing: &names) }
             case .stream(let h, let r):
-                guard let slot = slots[h] else { return false }
-                if !shallow { slot.value.stream.apply(r) }
+                guard let i = positions[h] else { return false }
+                if !shallow { streams[i].stream.apply(r) }
             }
             return true
+        }
+
+        /// The live streams, emptying the replay: ordered by (db, handle) when asked (tools
+        /// list them that way), otherwise as they are (the server files them by key).
+        mutating func finish(ordered: Bool) -> [CheckpointStream] {
+            if holes > 0 { compact() }
+            positions = [:]
+            keys = [:]
+            var out: [CheckpointStream] = []
+            swap(&out, &streams)
+            guard ordered else { return out }
+            var sorted = true
+            for i in out.indices.dropFirst() where (out[i - 1].db, out[i - 1].handle) > (out[i].db, out[i].handle) {
+                sorted = false
+                break
+            }
+            if sorted { return out }
+            // Sorted as small (db, handle, index) triples, then each stream moved to its place.
+            var order = out.indices.map { (db: out[$0].db, handle: out[$0].handle, index: $0) }
+            order.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
+            var result: [CheckpointStream] = []
+            result.reserveCapacity(out.count)
+            for o in order { result.append(CheckpointStream.take(&out[o.index])) }
+            return result
         }
     }
 
@@ -164,14 +248,16 @@ public enum Recovery {
         public var key: [UInt8]?
     }
 
-    public static func recover(_ dir: DataDirectory, repair: Bool, logger: Logger) throws(StorageError) -> Result {
-        try recover(dir, repair: repair, readOnly: false, logger: logger, visit: nil)
+    /// `ordered`: the streams in (db, handle) order; the server, which files them by key,
+    /// passes false and gets them in no particular order.
+    public static func recover(_ dir: DataDirectory, repair: Bool, ordered: Bool = true, logger: Logger) throws(StorageError) -> Result {
+        try recover(dir, repair: repair, readOnly: false, ordered: ordered, logger: logger, visit: nil)
     }
 
     /// `readOnly` changes nothing on disk (the dump tool, possibly beside a running server):
     /// a torn tail is only skipped, indexes are not rewritten, no MANIFEST is created.
     public static func recover(
-        _ dir: DataDirectory, repair: Bool, readOnly: Bool, shallow: Bool = false, logger: Logger,
+        _ dir: DataDirectory, repair: Bool, readOnly: Bool, shallow: Bool = false, ordered: Bool = true, logger: Logger,
         visit: ((VisitedRecord) -> Void)?, progress: ((Int, Int) -> Void)? = nil
     ) throws(StorageError) -> Result {
         let start = Files.monotonicNs()
@@ -239,18 +325,8 @@ public enum Recovery {
                         + (replayable ? ", or remove MANIFEST to replay the segments alone (segment 1 is still here)" : ""))
             }
             var state = try CheckpointFile.decode(bytes, file: path)
-            replay.slots.reserveCapacity(state.streams.count)
-            var perDB: [Int: Int] = [:]
-            for cs in state.streams { perDB[cs.db, default: 0] += 1 }
-            for (db, n) in perDB { replay.keys[db, default: [:]].reserveCapacity(n) }
-            // Each stream is moved into its slot, not copied: with a million small streams the
-            // copies' retains and releases were a large part of a restart.
-            for i in state.streams.indices {
-                let slot = Slot(CheckpointStream.take(&state.streams[i]))
-                replay.keys[slot.value.db, default: [:]][KeyBytes(slot.value.key)] = slot.value.handle
-                replay.slots[slot.value.handle] = slot
-            }
-            state.streams = []
+            // The decoded array becomes the replay's: each stream stays where it was decoded.
+            replay.start(with: &state)
             replay.nextHandle = state.nextHandle
             report.checkpointBytes = bytes.count
             report.checkpointLoadMs = Int((Files.monotonicNs() - start) / 1_000_000)
@@ -381,13 +457,7 @@ public enum Recovery {
                 throw .malformed(file: path, offset: 0, reason: "\(error)")
             }
         }
-        // Sorted as small (db, handle, slot) triples, then each stream moved out of its slot.
-        var order = replay.slots.values.map { (db: $0.value.db, handle: $0.value.handle, slot: $0) }
-        order.sort { ($0.db, $0.handle) < ($1.db, $1.handle) }
-        replay.slots = [:]
-        replay.keys = [:]
-        let streams = order.map { CheckpointStream.take(&$0.slot.value) }
-        order = []
+        let streams = replay.finish(ordered: ordered)
         report.streams = streams.count
         for i in streams.indices {  // by index: `for s in streams` copies each stream
             report.entries += streams[i].stream.length
@@ -508,9 +578,9 @@ public enum Recovery {
                     if let visit {
                         let record = decoded.record(item)
                         var v = VisitedRecord(segment: id, frameOffset: decoded.frame.offset, rawOffset: item.offset, record: record)
-                        if let h = record.handle, let slot = replay.slots[h] {
-                            v.db = slot.value.db
-                            v.key = slot.value.key
+                        if let h = record.handle, let i = replay.positions[h] {
+                            v.db = replay.streams[i].db
+                            v.key = replay.streams[i].key
                         }
                         visit(v)
                     }

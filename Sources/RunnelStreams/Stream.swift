@@ -20,6 +20,8 @@ public struct Stream: Sendable {
     public internal(set) var groups: [[UInt8]: ConsumerGroup] = [:]
     /// When non-nil, receives the record that replays every mutation.
     public var journal: (any StreamJournal)?
+    /// Passed to the journal with every record (the storage engine's handle of the stream).
+    public var journalTag: UInt64 = 0
 
     public init() {}
 
@@ -115,7 +117,7 @@ public struct Stream: Sendable {
             }
         }
         appendReplayed(id, fv, newNode: newNode)
-        journal?.recordAppend(id: id, fields: fv, newNode: newNode)
+        journal?.recordAppend(id: id, fields: fv, newNode: newNode, tag: journalTag)
     }
 
     /// Stamps every node changed since the last call with a fresh version from `counter`
@@ -129,11 +131,31 @@ public struct Stream: Sendable {
     /// Appends with the node decision already made (replay).
     mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool) {
         if newNode || nodes.isEmpty {
-            if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
-            nodes.append(StreamNode(first: id, fields: fv))
+            startNode(StreamNode(first: id, fields: fv))
         } else {
             nodes[nodes.count - 1].append(id, fv)
         }
+        countAppended(id)
+    }
+
+    /// `names`: a master field list new nodes share when their names are the same.
+    mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool, sharing names: inout FieldList) {
+        if newNode || nodes.isEmpty {
+            startNode(StreamNode(first: id, fields: fv, sharing: &names))
+        } else {
+            nodes[nodes.count - 1].append(id, fv)
+        }
+        countAppended(id)
+    }
+
+    @inline(__always)
+    private mutating func startNode(_ node: StreamNode) {
+        if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
+        nodes.append(node)
+    }
+
+    @inline(__always)
+    private mutating func countAppended(_ id: StreamID) {
         length += 1
         entriesAdded &+= 1
         lastID = id
@@ -467,16 +489,18 @@ extension Stream {
     /// Rebuilds a stream's entries and metadata from a checkpoint (groups are restored
     /// afterwards through the group API). Nil when the nodes are out of order or exceed
     /// `lastID`.
-    public init?(header: Header, nodes restored: [StreamNode]) {
+    public init?(header: Header, nodes restored: consuming [StreamNode]) {
         var previous: StreamID?
-        for node in restored {
-            if let previous, node.masterID <= previous { return nil }
-            guard node.lastID >= node.masterID else { return nil }
-            previous = node.lastID
+        var live = 0
+        for i in restored.indices {  // by index: `for node in` copies each node (retains)
+            if let previous, restored[i].masterID <= previous { return nil }
+            guard restored[i].lastID >= restored[i].masterID else { return nil }
+            previous = restored[i].lastID
+            live += restored[i].live
         }
         if let previous, previous > header.lastID { return nil }
         nodes = restored
-        length = restored.reduce(0) { $0 + $1.live }
+        length = live
         lastID = header.lastID
         maxDeletedID = header.maxDeletedID
         entriesAdded = header.entriesAdded

@@ -3,7 +3,7 @@
 extension Stream {
     @inline(__always)
     mutating func log(_ record: @autoclosure () -> StreamRecord) {
-        if let journal { journal.record(record()) }
+        if let journal { journal.record(record(), tag: journalTag) }
     }
 
     /// Creates a group; false if one with that name exists.

@@ -164,9 +164,22 @@ public struct StreamNode: Sendable {
     public var storageBytes: Int { data.capacity + masterFields.totalLength + 32 * masterFields.count + 96 }
 
     init(first id: StreamID, fields fv: FieldList) {
+        self.init(first: id, names: fv.names, fields: fv)
+    }
+
+    /// A node whose master field list is `shared` when the entry's names are the same (its
+    /// storage then serves both nodes: replaying a million small streams with one schema
+    /// keeps one copy of the names instead of a million); otherwise `shared` becomes this
+    /// entry's names.
+    init(first id: StreamID, fields fv: FieldList, sharing shared: inout FieldList) {
+        if shared.count == 0 || !fv.hasNames(shared) { shared = fv.names }
+        self.init(first: id, names: shared, fields: fv)
+    }
+
+    private init(first id: StreamID, names: FieldList, fields fv: FieldList) {
         masterID = id
         lastID = id
-        masterFields = fv.names
+        masterFields = names
         lpFixedBytes = ListpackSize.empty + ListpackSize.integer(Int64(masterFields.count)) + ListpackSize.integer(0)
         for j in 0..<masterFields.count { lpFixedBytes += ListpackSize.string(masterFields[j]) }
         append(id, fv)
@@ -207,7 +220,7 @@ public struct StreamNode: Sendable {
 
     /// Rebuilds a node from its image; nil when the image is inconsistent (its entries do
     /// not decode to `total` entries, `live` of them live, the last being `lastID`).
-    public init?(image: Image) {
+    public init?(image: consuming Image) {
         masterID = image.masterID
         masterFields = image.masterFields
         data = image.data

@@ -41,10 +41,13 @@ public enum StreamRecord: Sendable, Equatable {
 /// Receives a stream's records as it mutates. A journal is confined to the thread that
 /// mutates its stream (the broker's event loop); copies of a stream made for other threads
 /// (checkpoints) drop it.
+///
+/// Each record comes with the stream's `journalTag`, so that one journal can serve many
+/// streams (the storage engine's tag is the stream's handle): no journal object per stream.
 public protocol StreamJournal: AnyObject, Sendable {
-    func record(_ record: StreamRecord)
+    func record(_ record: StreamRecord, tag: UInt64)
     /// An append, without building a `StreamRecord` (the hot path).
-    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool)
+    func recordAppend(id: StreamID, fields: FieldList, newNode: Bool, tag: UInt64)
 }
 
 /// A journal that keeps the records in memory (tests, tools).
@@ -52,8 +55,8 @@ public final class RecordingJournal: StreamJournal, @unchecked Sendable {
     public private(set) var records: [StreamRecord] = []
     /// `records`: what built the stream so far (a copy of another stream starts with its records).
     public init(records: [StreamRecord] = []) { self.records = records }
-    public func record(_ record: StreamRecord) { records.append(record) }
-    public func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+    public func record(_ record: StreamRecord, tag: UInt64 = 0) { records.append(record) }
+    public func recordAppend(id: StreamID, fields: FieldList, newNode: Bool, tag: UInt64 = 0) {
         records.append(.append(id: id, fields: fields.arrays, newNode: newNode))
     }
 }
@@ -62,6 +65,13 @@ extension Stream {
     /// Replays an append without building a `StreamRecord` (recovery's hot path).
     public mutating func replayAppend(_ id: StreamID, _ fields: FieldList, newNode: Bool) {
         appendReplayed(id, fields, newNode: newNode)
+    }
+
+    /// Replays an append; a node it starts shares `names` as its master field list when the
+    /// names are the same, and otherwise sets `names` to its own (recovery passes one list
+    /// for every stream it rebuilds).
+    public mutating func replayAppend(_ id: StreamID, _ fields: FieldList, newNode: Bool, sharing names: inout FieldList) {
+        appendReplayed(id, fields, newNode: newNode, sharing: &names)
     }
 
     /// Applies one record (replay). The journal, if on, is not fed by replay.

@@ -82,8 +82,8 @@ struct RecoveryTests {
             self.handle = handle
             self.encoder = encoder
         }
-        func record(_ record: StreamRecord) { encoder.encode(.stream(handle: handle, record)) }
-        func recordAppend(id: StreamID, fields: FieldList, newNode: Bool) {
+        func record(_ record: StreamRecord, tag: UInt64) { encoder.encode(.stream(handle: handle, record)) }
+        func recordAppend(id: StreamID, fields: FieldList, newNode: Bool, tag: UInt64) {
             encoder.encodeAppend(handle: handle, id: id, fields: fields, newNode: newNode)
         }
     }
@@ -516,4 +516,136 @@ struct RecoveryTests {
         #expect(throws: StorageError.locked(path: dir.path)) { try DirectoryLock(dir) }
         _ = first
     }
+
+    /// Keyspace churn: thousands of streams created and deleted (the replay's holes are
+    /// compacted several times), renames and copies over existing keys, binds over a key
+    /// another stream still holds (replay drops that one), flushes and SWAPDB, around a
+    /// checkpoint. Recovery must match the model exactly, ordered or not.
+    @Test("keyspace churn (creates, deletes, renames, copies, flushes, swaps) around a checkpoint recovers exactly")
+    func keyspaceChurn() throws {
+        let path = tempDir("runnel-churn")
+        struct Live { var db: Int; var key: [UInt8]; var stream: Stream }
+        var live: [UInt64: Live] = [:]
+        var byKey: [Int: [[UInt8]: UInt64]] = [:]
+        var next: UInt64 = 1
+        var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func rand(_ n: Int) -> Int {
+            rng = rng &* 6364136223846793005 &+ 1442695040888963407
+            return Int((rng >> 33) % UInt64(n))
+        }
+        let h = try LogHarness(path, segmentLimit: 256 * 1024)
+        func drop(_ handle: UInt64) {
+            guard let l = live.removeValue(forKey: handle) else { return }
+            byKey[l.db]?[l.key] = nil
+        }
+        func bind(_ handle: UInt64, db: Int, key: [UInt8]) {
+            if let other = byKey[db]?[key], other != handle { drop(other) }
+            byKey[db, default: [:]][key] = handle
+        }
+        func journaled(_ s: Stream, _ handle: UInt64) -> Stream {
+            var s = s
+            s.journal = Forwarder(handle: handle, encoder: h.encoder)
+            return s
+        }
+        var compactions = 0
+        // Live handles in a list, so that picks are the same in every run (a dictionary's
+        // order is not).
+        var handles: [UInt64] = []
+        func pick() -> UInt64? {
+            handles.removeAll { live[$0] == nil }
+            return handles.isEmpty ? nil : handles[rand(handles.count)]
+        }
+        for step in 0..<24_000 {
+            let db = rand(3)
+            let key = Array("k\(rand(4000))".utf8)
+            switch rand(100) {
+            case 0..<40:
+                // A new stream; over an existing key, half the time with the deletion logged
+                // first (as the server does) and half the time without (replay must drop it).
+                if let other = byKey[db]?[key], rand(2) == 0 {
+                    h.encoder.encode(.keyDelete(handle: other))
+                    drop(other)
+                }
+                let handle = next
+                next += 1
+                h.encoder.encode(.streamNew(handle: handle, db: db, key: key))
+                bind(handle, db: db, key: key)
+                var s = journaled(Stream(), handle)
+                _ = try s.append(.auto, fieldsAndValues: [Array("f".utf8), Array("\(step)".utf8)], nowMs: UInt64(step + 1))
+                live[handle] = Live(db: db, key: key, stream: s)
+                handles.append(handle)
+            case 40..<75:
+                guard let handle = pick() else { continue }
+                h.encoder.encode(.keyDelete(handle: handle))
+                drop(handle)
+                compactions += 1
+            case 75..<85:
+                guard let handle = pick() else { continue }
+                var l = live[handle]!
+                _ = try l.stream.append(.auto, fieldsAndValues: [Array("g".utf8), Array("\(step)".utf8)], nowMs: UInt64(step + 1))
+                live[handle] = l
+            case 85..<92:
+                guard let handle = pick(), byKey[db]?[key] != handle else { continue }
+                h.encoder.encode(.keyRename(handle: handle, db: db, key: key))
+                let old = live[handle]!
+                byKey[old.db]?[old.key] = nil
+                bind(handle, db: db, key: key)
+                live[handle]!.db = db
+                live[handle]!.key = key
+            case 92..<98:
+                guard let from = pick(), byKey[db]?[key] != from else { continue }
+                let handle = next
+                next += 1
+                h.encoder.encode(.keyCopy(from: from, handle: handle, db: db, key: key))
+                if let other = byKey[db]?[key] { drop(other) }
+                bind(handle, db: db, key: key)
+                live[handle] = Live(db: db, key: key, stream: journaled(live[from]!.stream, handle))
+                handles.append(handle)
+            case 98:
+                let other = rand(3)
+                h.encoder.encode(.swapDB(db, other))
+                guard db != other else { continue }
+                for (k, var l) in live where l.db == db || l.db == other {
+                    l.db = l.db == db ? other : db
+                    live[k] = l
+                }
+                let a = byKey[db]
+                byKey[db] = byKey[other]
+                byKey[other] = a
+            default:
+                guard rand(4) == 0 else { continue }
+                h.encoder.encode(.flush(db: db))
+                for (k, l) in live where l.db == db { drop(k) }
+            }
+            if step % 200 == 0 { h.submit() }
+            if step == 12_000 {
+                h.encoder.restartRegion()
+                h.submit()
+                let streams = live.map { k, l in
+                    var copy = l.stream
+                    copy.journal = nil
+                    return CheckpointStream(handle: k, db: l.db, key: l.key, expireAt: 0, stream: copy)
+                }
+                h.writer.submitCheckpoint(CheckpointState(baseSegment: 0, nextHandle: next, createdMs: 1, streams: streams))
+                h.waitCheckpoints(1)
+                #expect(h.checkpoints.first?.error == nil)
+            }
+        }
+        h.submit()
+        h.writer.stop()
+        #expect(compactions > 3000, "enough deletions to compact the replay's holes")
+        #expect(!live.isEmpty)
+        let want = live.map { k, l in "\(l.db) \(k) \(String(decoding: l.key, as: UTF8.self)) \(l.stream.canonicalDescription)" }
+        let ordered = try Recovery.recover(DataDirectory(path), repair: false, logger: logger)
+        #expect(ordered.report.checkpointBytes > 0, "the checkpoint was used")
+        let got = ordered.streams.map { "\($0.db) \($0.handle) \(String(decoding: $0.key, as: UTF8.self)) \($0.stream.canonicalDescription)" }
+        #expect(got.count == want.count)
+        #expect(Set(got) == Set(want))
+        #expect(ordered.streams.map { [$0.db, Int($0.handle)] } == ordered.streams.map { [$0.db, Int($0.handle)] }.sorted { $0.lexicographicallyPrecedes($1) }, "(db, handle) order")
+        let unordered = try Recovery.recover(DataDirectory(path), repair: false, ordered: false, logger: logger)
+        #expect(Set(unordered.streams.map { "\($0.db) \($0.handle) \(String(decoding: $0.key, as: UTF8.self)) \($0.stream.canonicalDescription)" }) == Set(want))
+        #expect(unordered.report.nextHandle == next)
+    }
+
 }
+
