@@ -157,6 +157,9 @@ public final class Broker {
     var metrics: BrokerMetrics?
     /// XADD's field list, reused from command to command (see `xadd`).
     var xaddScratch = FieldList()
+    /// The master field names of the last node XADD started: the next new node with the same
+    /// names shares this list (one copy for a million small streams of one schema).
+    var masterNames = FieldList()
     /// CLIENT PAUSE state: end time (ms) and whether only writes are paused.
     var pauseEndMs: Int64 = 0
     var pauseWritesOnly = false

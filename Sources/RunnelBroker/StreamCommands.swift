@@ -341,7 +341,8 @@ extension Broker {
             copy: { i, destination in a.withUnsafeBytes(first + i) { destination.copyMemory(from: $0) } })
         let id: StreamID
         do {
-            id = try target.stream.append(t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits)
+            id = try target.stream.append(
+                t.idRequest, fields: values, nowMs: UInt64(max(0, turnTimeMs)), limits: nodeLimits, sharing: &masterNames)
             swap(&values, &xaddScratch)
         } catch {
             switch error {

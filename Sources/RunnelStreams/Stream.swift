@@ -103,19 +103,33 @@ public struct Stream: Sendable {
         return id
     }
 
+    /// XADD: as `append`, and a node it starts shares `names` as its master field list when
+    /// the entry's names are the same, otherwise sets `names` to its own (the broker passes
+    /// one list for all streams: a million small streams of one schema keep one copy of it).
+    @discardableResult
+    public mutating func append(
+        _ request: IDRequest, fields: FieldList, nowMs: UInt64, limits: NodeLimits, sharing names: inout FieldList
+    ) throws(AppendError) -> StreamID {
+        let id = try nextID(for: request, nowMs: nowMs)
+        guard fields.totalLength <= Self.maxEntryBytes else { throw .tooLarge }
+        let newNode = startsNode(fields, limits: limits)
+        appendReplayed(id, fields, newNode: newNode, sharing: &names)
+        journal?.recordAppend(id: id, fields: fields, newNode: newNode, tag: journalTag)
+        return id
+    }
+
+    /// Whether an entry of `fv` goes into a new node (Redis's rules).
+    private func startsNode(_ fv: FieldList, limits: NodeLimits) -> Bool {
+        guard !nodes.isEmpty else { return true }
+        let tail = nodes[nodes.count - 1]
+        let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > Self.maxEntryBytes) ? Self.maxEntryBytes : limits.maxBytes
+        if tail.listpackBytes + fv.totalLength >= maxBytes { return true }
+        return limits.maxEntries > 0 && tail.total >= limits.maxEntries
+    }
+
     /// Appends with an ID known to be greater than `lastID` (replay, restore).
     public mutating func appendUnchecked(_ id: StreamID, _ fv: FieldList, limits: NodeLimits) {
-        var newNode = nodes.isEmpty
-        if !newNode {
-            let tail = nodes[nodes.count - 1]
-            let maxBytes = (limits.maxBytes == 0 || limits.maxBytes > Self.maxEntryBytes) ? Self.maxEntryBytes : limits.maxBytes
-            let elementBytes = fv.totalLength
-            if tail.listpackBytes + elementBytes >= maxBytes {
-                newNode = true
-            } else if limits.maxEntries > 0 && tail.total >= limits.maxEntries {
-                newNode = true
-            }
-        }
+        let newNode = startsNode(fv, limits: limits)
         appendReplayed(id, fv, newNode: newNode)
         journal?.recordAppend(id: id, fields: fv, newNode: newNode, tag: journalTag)
     }

@@ -189,4 +189,36 @@ struct StreamModelTests {
         #expect(g.pending.isEmpty && g.pendingOrder.isEmpty)
         #expect(g.sortedConsumers.map(\.name) == [Array("a".utf8)])
     }
+
+    @Test("new nodes share one master field list when the names are the same, across streams, and read back exactly")
+    func sharedMasterNames() throws {
+        var names = FieldList()
+        var a = Stream()
+        var b = Stream()
+        let small = Stream.NodeLimits(maxEntries: 2, maxBytes: 4096)
+        for i in 1...5 {
+            try a.append(.explicit(id(UInt64(i))), fields: FieldList(fv([("user", "a\(i)"), ("event", "login")])), nowMs: 0, limits: small, sharing: &names)
+            try b.append(.explicit(id(UInt64(i))), fields: FieldList(fv([("user", "b\(i)"), ("event", "x")])), nowMs: 0, limits: small, sharing: &names)
+        }
+        func base(_ f: FieldList) -> UnsafeRawPointer? { f.storage.withUnsafeBytes { $0.baseAddress } }
+        #expect(a.nodes.count == 3 && b.nodes.count == 3)
+        let shared = base(a.nodes[0].masterFields)
+        #expect(shared != nil)
+        #expect((a.nodes + b.nodes).allSatisfy { base($0.masterFields) == shared }, "one list for every node of both streams")
+        // Different names get their own list, which the next node with those names shares.
+        var c = Stream()
+        try c.append(.explicit(id(1)), fields: FieldList(fv([("other", "1")])), nowMs: 0, limits: small, sharing: &names)
+        try c.append(.explicit(id(2)), fields: FieldList(fv([("other", "2")])), nowMs: 0, limits: small, sharing: &names)
+        try c.append(.explicit(id(3)), fields: FieldList(fv([("other", "3")])), nowMs: 0, limits: small, sharing: &names)
+        #expect(base(c.nodes[0].masterFields) != shared && base(c.nodes[1].masterFields) == base(c.nodes[0].masterFields))
+        // The same entries as without sharing.
+        var plain = Stream()
+        for i in 1...5 {
+            try plain.append(.explicit(id(UInt64(i))), fieldsAndValues: fv([("user", "a\(i)"), ("event", "login")]), nowMs: 0, limits: small)
+        }
+        #expect(a.range(from: .zero, to: .max) == plain.range(from: .zero, to: .max))
+        #expect(a.canonicalDescription == plain.canonicalDescription)
+        #expect(b.range(from: .zero, to: .max).map(\.fieldsAndValues).last == fv([("user", "b5"), ("event", "x")]))
+    }
+
 }
