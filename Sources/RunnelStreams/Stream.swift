@@ -96,11 +96,8 @@ public struct Stream: Sendable {
     public mutating func append(
         _ request: IDRequest, fields: FieldList, nowMs: UInt64, limits: NodeLimits = NodeLimits()
     ) throws(AppendError) -> StreamID {
-        let id = try nextID(for: request, nowMs: nowMs)
-        // After the ID checks, as Redis's streamAppendItem.
-        guard fields.totalLength <= Self.maxEntryBytes else { throw .tooLarge }
-        appendUnchecked(id, fields, limits: limits)
-        return id
+        var names = FieldList()
+        return try append(request, fields: fields, nowMs: nowMs, limits: limits, sharing: &names)
     }
 
     /// XADD: as `append`, and a node it starts shares `names` as its master field list when
@@ -111,6 +108,7 @@ public struct Stream: Sendable {
         _ request: IDRequest, fields: FieldList, nowMs: UInt64, limits: NodeLimits, sharing names: inout FieldList
     ) throws(AppendError) -> StreamID {
         let id = try nextID(for: request, nowMs: nowMs)
+        // After the ID checks, as Redis's streamAppendItem.
         guard fields.totalLength <= Self.maxEntryBytes else { throw .tooLarge }
         let newNode = startsNode(fields, limits: limits)
         appendReplayed(id, fields, newNode: newNode, sharing: &names)
@@ -144,32 +142,18 @@ public struct Stream: Sendable {
 
     /// Appends with the node decision already made (replay).
     mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool) {
-        if newNode || nodes.isEmpty {
-            startNode(StreamNode(first: id, fields: fv))
-        } else {
-            nodes[nodes.count - 1].append(id, fv)
-        }
-        countAppended(id)
+        var names = FieldList()
+        appendReplayed(id, fv, newNode: newNode, sharing: &names)
     }
 
     /// `names`: a master field list new nodes share when their names are the same.
     mutating func appendReplayed(_ id: StreamID, _ fv: FieldList, newNode: Bool, sharing names: inout FieldList) {
         if newNode || nodes.isEmpty {
-            startNode(StreamNode(first: id, fields: fv, sharing: &names))
+            if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
+            nodes.append(StreamNode(first: id, fields: fv, sharing: &names))
         } else {
             nodes[nodes.count - 1].append(id, fv)
         }
-        countAppended(id)
-    }
-
-    @inline(__always)
-    private mutating func startNode(_ node: StreamNode) {
-        if !nodes.isEmpty { nodes[nodes.count - 1].shrinkToFit() }
-        nodes.append(node)
-    }
-
-    @inline(__always)
-    private mutating func countAppended(_ id: StreamID) {
         length += 1
         entriesAdded &+= 1
         lastID = id

@@ -163,10 +163,6 @@ public struct StreamNode: Sendable {
     /// Bytes of memory this node's storage uses (for INFO/benchmarks).
     public var storageBytes: Int { data.capacity + masterFields.totalLength + 32 * masterFields.count + 96 }
 
-    init(first id: StreamID, fields fv: FieldList) {
-        self.init(first: id, names: fv.names, fields: fv)
-    }
-
     /// A node whose master field list is `shared` when the entry's names are the same (its
     /// storage then serves both nodes: replaying a million small streams with one schema
     /// keeps one copy of the names instead of a million); otherwise `shared` becomes this
