@@ -125,11 +125,13 @@ struct DurabilityTests {
     }
 
     /// BGREWRITEAOF (a checkpoint), waiting until it is on disk.
-    static func checkpoint(_ c: TestConnection) throws {
+    /// `timeoutMs`: how long the checkpoint may take (a 600 MB entry's takes seconds on a busy
+    /// 2-core machine: 5 s was once too short in CI).
+    static func checkpoint(_ c: TestConnection, timeoutMs: Int = 5000) throws {
         func rewrites() throws -> Int { try persistenceField(c, "aof_rewrites") }
         let before = try rewrites()
         #expect(try c.command("BGREWRITEAOF") == .simple("Background append only file rewriting started"))
-        for _ in 0..<500 where try rewrites() <= before { usleep(10_000) }
+        for _ in 0..<(timeoutMs / 10) where try rewrites() <= before { usleep(10_000) }
         #expect(try rewrites() == before + 1, "checkpoint finished")
     }
 
@@ -632,7 +634,7 @@ struct DurabilityTests {
         }
         try restarted("replayed from the log")
         #expect(server.log().contains("(checkpoint 0, log"), "no checkpoint before the first restart")
-        try Self.checkpoint(c)
+        try Self.checkpoint(c, timeoutMs: 60_000)
         try restarted("loaded from the checkpoint")
         #expect(server.log().contains("DB loaded from disk: 1 streams, 2 entries"))
         server.stop()
