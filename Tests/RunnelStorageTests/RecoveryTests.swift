@@ -547,7 +547,7 @@ struct RecoveryTests {
             s.journal = Forwarder(handle: handle, encoder: h.encoder)
             return s
         }
-        var compactions = 0
+        var deletions = 0
         // Live handles in a list, so that picks are the same in every run (a dictionary's
         // order is not).
         var handles: [UInt64] = []
@@ -578,7 +578,7 @@ struct RecoveryTests {
                 guard let handle = pick() else { continue }
                 h.encoder.encode(.keyDelete(handle: handle))
                 drop(handle)
-                compactions += 1
+                deletions += 1
             case 75..<85:
                 guard let handle = pick() else { continue }
                 var l = live[handle]!
@@ -633,7 +633,7 @@ struct RecoveryTests {
         }
         h.submit()
         h.writer.stop()
-        #expect(compactions > 3000, "enough deletions to compact the replay's holes")
+        #expect(deletions > 3000, "enough deletions to compact the replay's holes")
         #expect(!live.isEmpty)
         let want = live.map { k, l in "\(l.db) \(k) \(String(decoding: l.key, as: UTF8.self)) \(l.stream.canonicalDescription)" }
         let ordered = try Recovery.recover(DataDirectory(path), repair: false, logger: logger)
