@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RunnelStorageTests",
-            dependencies: ["RunnelStorage", "RunnelStreams", "CZlib"],
+            dependencies: ["RunnelStorage", "RunnelStreams", "CZlib", "CRunnelSystem"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -138,11 +138,20 @@ public enum CheckpointFile {
         let previous = reuse?.openPrevious()
         defer { previous?.close() }
         reuse?.beginEncode()
+        // Every checkpoint frame is a restart frame, so nothing is lost by making each a whole
+        // frame when libdeflate is there to do it faster.
+        let whole = level > 0 ? WholeDeflater(level: level) : nil
+        let wholeDeflater = whole?.usesLibdeflate == true ? whole : nil
+        func compressed(_ bytes: [UInt8]) -> [UInt8] {
+            if let w = wholeDeflater {
+                return Framing.frame(payload: w.compress(bytes), rawLength: bytes.count, restart: true, whole: true)
+            }
+            deflater.reset()
+            return Framing.frame(payload: deflater.compress(bytes), rawLength: bytes.count, restart: true)
+        }
         func flushFrame() {
             guard raw.count > 0 else { return }
-            deflater.reset()
-            let payload = deflater.compress(raw.bytes)
-            append(frame: Framing.frame(payload: payload, rawLength: raw.count, restart: true))
+            append(frame: compressed(raw.bytes))
             raw = ByteSink(capacity: frameRaw + 4096)
             region.reset()
         }
@@ -156,8 +165,7 @@ public enum CheckpointFile {
         var groupFirst = StreamID.zero
         func emitGroup(handle: UInt64) {
             flushFrame()
-            deflater.reset()
-            let frame = Framing.frame(payload: deflater.compress(group.bytes), rawLength: group.count, restart: true)
+            let frame = compressed(group.bytes)
             let offset = append(frame: frame)
             reuse?.note(
                 CheckpointReuse.Key(handle: handle, first: groupFirst),
@@ -278,7 +286,7 @@ public enum CheckpointFile {
             inflater.reset()
             let raw: [UInt8]
             do {
-                raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+                raw = try inflater.inflate(frame, in: bytes)
             } catch {
                 throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error \(error)")
             }

@@ -5,7 +5,8 @@
 /// `crc` is the masked CRC-32 of every byte after it in the frame. `payload` is raw deflate
 /// output whose sync-flush marker (00 00 FF FF) was dropped; inflating it gives `rawLen`
 /// bytes of records. Flag bit 0 (`restart`) means the deflate stream and the record delta
-/// state start afresh at this frame.
+/// state start afresh at this frame. Flag bit 1 (`whole`, version 2) means the payload is a
+/// complete deflate stream of its own, outside the file's shared stream.
 public enum FileKind: Sendable {
     case segment, checkpoint, index
 
@@ -19,7 +20,10 @@ public enum FileKind: Sendable {
 }
 
 public enum Framing {
-    public static let formatVersion: UInt32 = 1
+    /// The version this build writes. Version 2 added the `whole` frame flag; a version-2
+    /// reader reads version 1 unchanged.
+    public static let formatVersion: UInt32 = 2
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
     public static let headerSize = 28
     /// Upper bounds a reader accepts before trusting a length field. They are above the
     /// largest frame a writer makes: a frame holds one region (~64 KiB of records, or one
@@ -33,6 +37,7 @@ public enum Framing {
     /// does not compress; 1/64 is far more than that.
     public static let maxPayload = maxRaw + maxRaw >> 6
     static let restartFlag: UInt8 = 1
+    static let wholeFlag: UInt8 = 2
 
     /// `magic[8] version:u32 flags:u32 id:u64 crc:u32` (crc masked, over the first 24 bytes).
     static func header(_ kind: FileKind, id: UInt64) -> [UInt8] {
@@ -61,18 +66,20 @@ public enum Framing {
         guard Checksum.mask(Checksum.crc32(Array(bytes[0..<24]))) == crc else {
             throw .corrupt(file: file, offset: 0, reason: "header CRC mismatch")
         }
-        guard version == formatVersion else {
-            throw .unsupported(file: file, reason: "format version \(version), this build reads \(formatVersion)")
+        guard readableVersions.contains(version) else {
+            throw .unsupported(
+                file: file,
+                reason: "format version \(version), this build reads \(readableVersions.lowerBound) to \(readableVersions.upperBound)")
         }
         return id
     }
 
     /// One frame around an already compressed payload.
-    static func frame(payload: [UInt8], rawLength: Int, restart: Bool) -> [UInt8] {
+    static func frame(payload: [UInt8], rawLength: Int, restart: Bool, whole: Bool = false) -> [UInt8] {
         var body = ByteSink(capacity: payload.count + 16)
         body.varint(payload.count)
         body.varint(rawLength)
-        body.byte(restart ? restartFlag : 0)
+        body.byte((restart ? restartFlag : 0) | (whole ? wholeFlag : 0))
         body.bytes.append(contentsOf: payload)
         var out = ByteSink(capacity: body.count + 4)
         out.u32(Checksum.mask(Checksum.crc32(body.bytes)))
@@ -88,6 +95,8 @@ public struct FrameInfo: Sendable, Equatable {
     public var payloadLength: Int
     public var rawLength: Int
     public var restart: Bool
+    /// The payload is a complete deflate stream, inflated on its own (`Inflater.inflateWhole`).
+    public var whole: Bool = false
     public var end: Int { payloadStart + payloadLength }
 }
 
@@ -149,12 +158,12 @@ struct FrameScanner {
         guard Checksum.mask(actual) == crc else {
             return .failure(.corrupt(offset: start, reason: "CRC mismatch"))
         }
-        guard flags & ~Framing.restartFlag == 0 else {
+        guard flags & ~(Framing.restartFlag | Framing.wholeFlag) == 0 else {
             return .failure(.corrupt(offset: start, reason: "unknown frame flags \(flags)"))
         }
         position = end
         return .success(
             FrameInfo(offset: start, payloadStart: payloadStart, payloadLength: Int(len), rawLength: Int(raw),
-                      restart: flags & Framing.restartFlag != 0))
+                      restart: flags & Framing.restartFlag != 0, whole: flags & Framing.wholeFlag != 0))
     }
 }

@@ -140,6 +140,13 @@ public final class LogWriter: @unchecked Sendable {
     /// CRC-32 of the active segment's bytes so far (kept in its index when sealed).
     private var segmentCRC: UInt32 = 0
     private var deflater: Deflater
+    /// Compresses frames of at least `wholeFrameMin` raw bytes as whole frames, when libdeflate
+    /// is present; nil without it (or with `wholeFrameMin` nil).
+    private let wholeDeflater: WholeDeflater?
+    private let wholeFrameMin: Int
+    /// Below this many raw bytes a frame stays in the shared deflate stream, whose window of
+    /// earlier frames compresses small commits far better (DESIGN.md "Whole frames").
+    public static let defaultWholeFrameMin = 16 << 10
     private var indexPoints: [IndexPoint] = []
     private var written: UInt64
     private var lastSyncNs: UInt64 = Files.monotonicNs()
@@ -187,7 +194,8 @@ public final class LogWriter: @unchecked Sendable {
 
     public init(
         directory: DataDirectory, segment: UInt64, startOffset: UInt64, policy: FsyncPolicy, segmentLimit: Int,
-        compressionLevel: Int32 = 1, preallocate: Int = 1 << 20, faultFile: String?, logger: Logger,
+        compressionLevel: Int32 = 1, preallocate: Int = 1 << 20, wholeFrameMin: Int? = LogWriter.defaultWholeFrameMin,
+        faultFile: String?, logger: Logger,
         onProgress: @escaping @Sendable (WriterProgress) -> Void,
         onCheckpoint: @escaping @Sendable (CheckpointOutcome) -> Void,
         onSnapshot: @escaping @Sendable (SnapshotOutcome) -> Void = { _ in }
@@ -202,6 +210,9 @@ public final class LogWriter: @unchecked Sendable {
         self.compressionLevel = compressionLevel
         self.preallocate = preallocate > 0 ? max(preallocate, 2 * Self.zeroPiece) : 0
         self.deflater = Deflater(level: compressionLevel)
+        let whole = compressionLevel > 0 ? WholeDeflater(level: compressionLevel, libdeflate: wholeFrameMin != nil) : nil
+        self.wholeDeflater = whole?.usesLibdeflate == true ? whole : nil
+        self.wholeFrameMin = wholeFrameMin ?? .max
         self.faultFile = faultFile
         self.logger = logger
         self.onProgress = onProgress
@@ -581,8 +592,16 @@ public final class LogWriter: @unchecked Sendable {
     private func emitFrame() {
         guard pendingRaw.count > 0 else { return }
         if pendingRestart { deflater.reset() }
-        let payload = deflater.compress(pendingRaw.bytes)
-        let frame = Framing.frame(payload: payload, rawLength: pendingRaw.count, restart: pendingRestart)
+        let frame: [UInt8]
+        if let whole = wholeDeflater, pendingRaw.count >= wholeFrameMin {
+            // A large batch (a busy group commit) as a whole frame: libdeflate is faster than
+            // zlib's streaming deflate, and at this size the shared window gains little.
+            frame = Framing.frame(
+                payload: whole.compress(pendingRaw.bytes), rawLength: pendingRaw.count, restart: pendingRestart, whole: true)
+        } else {
+            let payload = deflater.compress(pendingRaw.bytes)
+            frame = Framing.frame(payload: payload, rawLength: pendingRaw.count, restart: pendingRestart)
+        }
         out.append(contentsOf: frame)
         signal.withLock {
             _stats.rawBytes += UInt64(pendingRaw.count)
@@ -940,7 +959,7 @@ public struct SegmentIndex: Sendable, Equatable {
         }
         let raw: [UInt8]
         do {
-            raw = try Inflater().inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+            raw = try Inflater().inflate(frame, in: bytes)
         } catch {
             throw .corrupt(file: file, offset: frame.offset, reason: "deflate data error")
         }

@@ -720,7 +720,7 @@ enum SegmentDecoder {
                 }
                 let raw: [UInt8]
                 do {
-                    raw = try inflater.inflate(bytes, from: frame.payloadStart, to: frame.end, rawLength: frame.rawLength)
+                    raw = try inflater.inflate(frame, in: bytes)
                 } catch {
                     throw Stop(segment: id, offset: frame.offset, reason: "deflate data error \(error.code)", tornTail: false)
                 }

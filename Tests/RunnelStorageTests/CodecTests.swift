@@ -1,4 +1,5 @@
 import Foundation
+import CRunnelSystem
 import CZlib
 import RunnelStreams
 import Testing
@@ -139,6 +140,84 @@ struct CodecTests {
         // A wrong declared length is an error, not a crash.
         let inf2 = Inflater()
         #expect(throws: Inflater.Failure.self) { try inf2.inflate(frames[0], from: 0, to: frames[0].count, rawLength: texts[0].count - 1) }
+    }
+
+    @Test("whole frames: libdeflate and zlib write and read the same format; damage is an error")
+    func wholeFrames() throws {
+        var text: [UInt8] = []
+        for i in 0..<2000 { text += Array("{\"order\":\(i),\"sku\":\"ABC-\(i % 7)\",\"qty\":\(i % 3)}".utf8) }
+        let viaZlib = WholeDeflater(level: 1, libdeflate: false)
+        #expect(!viaZlib.usesLibdeflate)
+        let viaLib = WholeDeflater(level: 1)
+        #expect(viaLib.usesLibdeflate == (runnel_libdeflate_available() == 1))
+        for payload in [viaZlib.compress(text), viaLib.compress(text), viaZlib.compress([7]), viaLib.compress(text)] {
+            let raw = payload.count < 10 ? [7] : text
+            for lib in [false, true] {
+                let inf = Inflater()
+                #expect(try inf.inflateWhole(payload, from: 0, to: payload.count, rawLength: raw.count, libdeflate: lib) == raw)
+                // A wrong length, trailing bytes, a cut payload: errors, never a crash.
+                #expect(throws: Inflater.Failure.self) {
+                    try inf.inflateWhole(payload, from: 0, to: payload.count, rawLength: raw.count + 1, libdeflate: lib)
+                }
+                #expect(throws: Inflater.Failure.self) {
+                    try inf.inflateWhole(payload + [0], from: 0, to: payload.count + 1, rawLength: raw.count, libdeflate: lib)
+                }
+                #expect(throws: Inflater.Failure.self) {
+                    try inf.inflateWhole(payload, from: 0, to: payload.count - 1, rawLength: raw.count, libdeflate: lib)
+                }
+            }
+        }
+        #expect(viaZlib.compress(text).count < text.count / 3)
+        // A whole frame between shared-stream frames leaves that stream alone.
+        let d = Deflater(level: 1)
+        let a = Array("first frame, shared stream ".utf8), b = Array("second frame, shared stream".utf8)
+        var file = Framing.header(.segment, id: 1)
+        file += Framing.frame(payload: d.compress(a), rawLength: a.count, restart: true)
+        file += Framing.frame(payload: viaLib.compress(text), rawLength: text.count, restart: false, whole: true)
+        file += Framing.frame(payload: d.compress(b), rawLength: b.count, restart: false)
+        var scanner = FrameScanner(file)
+        let inf = Inflater()
+        var out: [[UInt8]] = []
+        var flags: [Bool] = []
+        while let n = scanner.next(), case .success(let f) = n {
+            out.append(try inf.inflate(f, in: file))
+            flags.append(f.whole)
+        }
+        #expect(out == [a, text, b] && flags == [false, true, false])
+        // Bits other than restart and whole are still refused.
+        var odd = Framing.frame(payload: Array("x".utf8), rawLength: 1, restart: true)
+        let flagAt = 4 + 2
+        odd[flagAt] |= 4
+        let body = Array(odd[4...])
+        let crc = Checksum.mask(Checksum.crc32(body))
+        odd = withUnsafeBytes(of: crc.littleEndian) { Array($0) } + body
+        var oddScanner = FrameScanner(Framing.header(.segment, id: 1) + odd)
+        guard case .failure(.corrupt(_, let reason))? = oddScanner.next() else {
+            Issue.record("unknown flags must be refused")
+            return
+        }
+        #expect(reason.contains("unknown frame flags"))
+    }
+
+    @Test("files of format versions 1 and 2 are read; other versions are refused by name")
+    func formatVersions() throws {
+        for version: UInt32 in [1, 2, 3, 0] {
+            var header = Framing.header(.segment, id: 9)
+            header.replaceSubrange(8..<12, with: withUnsafeBytes(of: version.littleEndian) { Array($0) })
+            let crc = Checksum.mask(Checksum.crc32(Array(header[0..<24])))
+            header.replaceSubrange(24..<28, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+            if version == 1 || version == 2 {
+                #expect(try Framing.parseHeader(header, kind: .segment, file: "f") == 9)
+            } else {
+                #expect(throws: StorageError.self) { try Framing.parseHeader(header, kind: .segment, file: "f") }
+                do {
+                    _ = try Framing.parseHeader(header, kind: .segment, file: "f")
+                } catch {
+                    #expect("\(error)".contains("format version \(version), this build reads 1 to 2"), "\(error)")
+                }
+            }
+        }
+        #expect(Array(Framing.header(.segment, id: 1)[8..<12]) == [2, 0, 0, 0])
     }
 
     @Test("frame scanner reports truncation and CRC damage with offsets")
