@@ -529,7 +529,7 @@ public final class Broker {
         session.lastInteractionMs = turnTimeMs
         // CLIENT LIST's `cmd=` names the command looked up, whether it then runs, is refused or
         // is queued (NULL when none is found), as Redis's processCommand sets it.
-        guard var spec = commands.lookup(args[0]) else {
+        guard var spec = commands.lookup(args, 0) else {
             session.lastCommand = nil
             rejectUnknown(session, args)
             return true

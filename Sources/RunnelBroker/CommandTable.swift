@@ -137,6 +137,14 @@ struct CommandTable {
         return spec
     }
 
+    /// The command named by argument `i`: a repeat of the last name found is matched in
+    /// place, without making a slice of the argument.
+    @inline(__always)
+    mutating func lookup(_ args: CommandArgs, _ i: Int) -> CommandSpec? {
+        if let lastSpec, args.bytesEqual(i, lastName) { return lastSpec }
+        return lookup(args[i])
+    }
+
     func lookup(_ name: String) -> CommandSpec? { byName[name.lowercased()] }
 
     var all: [CommandSpec] { byName.values.sorted { $0.fullName < $1.fullName } }

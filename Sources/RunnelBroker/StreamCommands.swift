@@ -210,11 +210,11 @@ extension Broker {
         var limitGiven = false
         var i = 2
         while i < a.count {
+            // XADD's usual `*` ends the options before any slice (retain) is made.
+            if xadd && a.isOnly(i, UInt8(ascii: "*")) { break }
             let more = a.count - 1 - i
             let opt = a[i]
-            if xadd && opt.isOnly(UInt8(ascii: "*")) {
-                break
-            } else if opt.equalsIgnoringCase("maxlen") && more > 0 || opt.equalsIgnoringCase("minid") && more > 0 {
+            if opt.equalsIgnoringCase("maxlen") && more > 0 || opt.equalsIgnoringCase("minid") && more > 0 {
                 let isMaxlen = opt.equalsIgnoringCase("maxlen")
                 if t.strategy != nil {
                     replyError(s, "ERR syntax error, MAXLEN and MINID options at the same time are not compatible")

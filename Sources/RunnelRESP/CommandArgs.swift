@@ -103,6 +103,15 @@ public struct CommandArgs: RandomAccessCollection, Sendable {
         return s.length == 1 && base.getInteger(at: base.readerIndex + s.offset, as: UInt8.self) == c
     }
 
+    /// Whether argument `i` has exactly the bytes of `other` (no retain of the base buffer).
+    @inlinable
+    public func bytesEqual(_ i: Int, _ other: ByteBuffer) -> Bool {
+        let n = span(i).length
+        guard n == other.readableBytes else { return false }
+        guard n > 0 else { return true }
+        return withUnsafeBytes(i) { mine in other.withUnsafeReadableBytes { mine.elementsEqual($0) } }
+    }
+
     /// A copy holding only its own arguments' bytes, for a command kept after its input
     /// buffer moves on (MULTI's queue, a command postponed by CLIENT PAUSE).
     public var detached: CommandArgs { CommandArgs(self) }
