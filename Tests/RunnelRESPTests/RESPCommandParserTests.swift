@@ -112,6 +112,9 @@ struct RESPCommandParserTests {
         #expect((0..<4).map { first.length($0) } == [4, 1, 1, 0])
         #expect(first.withUnsafeBytes(0) { Array($0) } == Array("XADD".utf8))
         #expect(first.isOnly(2, UInt8(ascii: "*")) && !first.isOnly(1, UInt8(ascii: "*")) && !first.isOnly(3, UInt8(ascii: "*")))
+        #expect(first.bytesEqual(0, ByteBuffer(string: "XADD")) && first.bytesEqual(3, ByteBuffer()))
+        #expect(!first.bytesEqual(0, ByteBuffer(string: "xadd")) && !first.bytesEqual(0, ByteBuffer(string: "XAD")))
+        #expect(!first.bytesEqual(1, ByteBuffer(string: "t")) && !first.bytesEqual(3, ByteBuffer(string: "s")))
         let kept = first.detached
         #expect(kept == first)
         #expect(kept == CommandArgs(strings: ["XADD", "s", "*", ""]))
