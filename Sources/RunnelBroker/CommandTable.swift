@@ -129,12 +129,7 @@ struct CommandTable {
 
     mutating func lookup(_ name: ByteBuffer) -> CommandSpec? {
         if let lastSpec, name == lastName { return lastSpec }
-        let spec = byBytes[name] ?? byName[name.lowercasedString]
-        if let spec {
-            lastName = name.detached
-            lastSpec = spec
-        }
-        return spec
+        return find(name)
     }
 
     /// The command named by argument `i`: a repeat of the last name found is matched in
@@ -142,7 +137,17 @@ struct CommandTable {
     @inline(__always)
     mutating func lookup(_ args: CommandArgs, _ i: Int) -> CommandSpec? {
         if let lastSpec, args.bytesEqual(i, lastName) { return lastSpec }
-        return lookup(args[i])
+        return find(args[i])
+    }
+
+    /// Looks `name` up in the tables (not the last name) and remembers what it finds.
+    private mutating func find(_ name: ByteBuffer) -> CommandSpec? {
+        let spec = byBytes[name] ?? byName[name.lowercasedString]
+        if let spec {
+            lastName = name.detached
+            lastSpec = spec
+        }
+        return spec
     }
 
     func lookup(_ name: String) -> CommandSpec? { byName[name.lowercased()] }
