@@ -7,9 +7,32 @@
 #include <string.h>
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+
+int runnel_set_current_thread_nice(int nice) {
+#if defined(__linux__)
+    // On Linux a nice value belongs to a thread (its tid), not to the whole process.
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) == 0 ? 0 : errno;
+#else
+    (void)nice;
+    return ENOSYS;
+#endif
+}
+
+int runnel_current_thread_nice(void) {
+#if defined(__linux__)
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    return errno == 0 ? n : 0;
+#else
+    return getpriority(PRIO_PROCESS, 0);
+#endif
+}
 
 int runnel_release_free_memory(void) {
 #if defined(__GLIBC__)

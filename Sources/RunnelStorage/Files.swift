@@ -192,9 +192,22 @@ final class Signal: @unchecked Sendable {
     }
 }
 
+/// How the scheduler should weigh a thread against the event loops and the log writer.
+enum ThreadPriority: Sendable {
+    /// The process's own priority: the writer and syncer, whose work a client waits for.
+    case normal
+    /// Work no reply waits for (checkpoints, snapshots): on a saturated machine it
+    /// yields the CPU to the event loops and the writer (Linux nice `backgroundNice`).
+    case background
+
+    /// The nice value background threads take: low enough that a busy event loop wins almost
+    /// every contested time slice, not so low (19) that a checkpoint starves on a loaded box.
+    static let backgroundNice: Int32 = 10
+}
+
 /// Starts a detached thread named `name` (as top and perf show it) running `body`.
-func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    if let tid = spawnThread(name: name, body) { pthread_detach(tid) }
+func startThread(name: String, priority: ThreadPriority = .normal, _ body: @escaping @Sendable () -> Void) {
+    if let tid = spawnThread(name: name, priority: priority, body) { pthread_detach(tid) }
 }
 
 /// A thread whose end can be waited for (so that nothing it owns outlives its caller).
@@ -208,25 +221,34 @@ struct JoinableThread {
 }
 
 /// Starts a thread running `body`; `join()` the result.
-func startJoinableThread(name: String, _ body: @escaping @Sendable () -> Void) -> JoinableThread {
-    JoinableThread(tid: spawnThread(name: name, body))
+func startJoinableThread(
+    name: String, priority: ThreadPriority = .normal, _ body: @escaping @Sendable () -> Void
+) -> JoinableThread {
+    JoinableThread(tid: spawnThread(name: name, priority: priority, body))
 }
 
 /// Runs `body` on a new thread; if no thread can be made, runs it inline and returns nil.
-private func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
+private func spawnThread(
+    name: String, priority: ThreadPriority, _ body: @escaping @Sendable () -> Void
+) -> pthread_t? {
     final class Box: @unchecked Sendable {
         let name: String
+        let nice: Int32?
         let body: @Sendable () -> Void
-        init(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        init(_ name: String, _ nice: Int32?, _ body: @escaping @Sendable () -> Void) {
             self.name = name
+            self.nice = nice
             self.body = body
         }
     }
-    let box = Unmanaged.passRetained(Box(name, body))
+    let nice: Int32? = priority == .background ? ThreadPriority.backgroundNice : nil
+    let box = Unmanaged.passRetained(Box(name, nice, body))
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
         _ = runnel_name_current_thread(b.name)
+        // Best effort: where the system refuses (not Linux), the thread runs at normal priority.
+        if let nice = b.nice { _ = runnel_set_current_thread_nice(nice) }
         b.body()
         return nil
     }, box.toOpaque())

@@ -580,7 +580,7 @@ public final class LogWriter: @unchecked Sendable {
                 let dir = directory
                 let level = checkpointLevel
                 let job = state
-                startThread(name: "runnel-ckpt") { [self] in writeCheckpoint(job, dir: dir, level: level) }
+                startThread(name: "runnel-ckpt", priority: .background) { [self] in writeCheckpoint(job, dir: dir, level: level) }
             case .snapshot(let request):
                 takeSnapshot(request)
             }
@@ -824,7 +824,7 @@ public final class LogWriter: @unchecked Sendable {
         let dir = directory
         let done = onSnapshot
         let log = logger
-        startThread(name: "runnel-snap") {
+        startThread(name: "runnel-snap", priority: .background) {
             var outcome = SnapshotOutcome(name: request.name, info: nil, durationMs: 0, error: nil)
             do throws(StorageError) {
                 outcome.info = try Snapshot.finish(

@@ -7,6 +7,13 @@
 /// 0 on success.
 int runnel_name_current_thread(const char *name);
 
+/// Sets the calling thread's nice value (Linux: per thread; 19 is the lowest priority); 0 on
+/// success, an errno otherwise.
+int runnel_set_current_thread_nice(int nice);
+
+/// The calling thread's nice value (0 when it cannot be read).
+int runnel_current_thread_nice(void);
+
 /// Asks the allocator to return free memory to the system (glibc's malloc_trim); 1 when some
 /// was released, 0 when none was or the allocator cannot.
 int runnel_release_free_memory(void);
