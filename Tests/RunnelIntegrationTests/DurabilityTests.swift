@@ -135,7 +135,7 @@ struct DurabilityTests {
         #expect(try rewrites() == before + 1, "checkpoint finished")
     }
 
-    @Test("kill -9 at random moments under appendfsync always: nothing acknowledged is lost (50 rounds)")
+    @Test("kill -9 at random moments under appendfsync always: nothing acknowledged is lost (50 rounds, or RUNNEL_KILL_ROUNDS)")
     func killLoop() throws {
         let dir = ServerProcess.makeTempDir("runnel-kill")
         var state = Acknowledged()
