@@ -247,7 +247,8 @@ private func spawnThread(
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<AnyObject>.fromOpaque(arg!).takeRetainedValue() as! Box
         _ = runnel_name_current_thread(b.name)
-        // Best effort: where the system refuses (not Linux), the thread runs at normal priority.
+        // Best effort: where the system refuses (not Linux, or a process already nicer than
+        // this), the thread runs at the process's priority.
         if let nice = b.nice { _ = runnel_set_current_thread_nice(nice) }
         b.body()
         return nil
