@@ -12,7 +12,10 @@ public struct StreamEntry: Sendable, Equatable {
 /// Alternating field and value byte strings of one entry, in one flat buffer (two allocations
 /// instead of one per string).
 public struct FieldList: Sendable, Equatable {
-    public private(set) var storage: [UInt8] = []
+    /// The strings' bytes, one after another.
+    @inlinable public var storage: [UInt8] { _storage }
+    @usableFromInline var _storage: [UInt8] = []
+    /// Where each string ends in `storage`.
     @usableFromInline var ends: [Int] = []
 
     public init() {}
@@ -23,21 +26,21 @@ public struct FieldList: Sendable, Equatable {
     }
 
     public init(capacity: Int, count: Int) {
-        storage.reserveCapacity(capacity)
+        _storage.reserveCapacity(capacity)
         ends.reserveCapacity(count)
     }
 
     /// Empties the list, keeping its storage for reuse (a scratch list per server).
     public mutating func removeAll(reserving capacity: Int, count: Int) {
-        storage.removeAll(keepingCapacity: true)
+        _storage.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
-        storage.reserveCapacity(capacity)
+        _storage.reserveCapacity(capacity)
         ends.reserveCapacity(count)
     }
 
     public mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        storage.append(contentsOf: bytes)
-        ends.append(storage.count)
+        _storage.append(contentsOf: bytes)
+        ends.append(_storage.count)
     }
 
     /// Concrete overloads: the generic one is not specialized across modules.
@@ -51,18 +54,19 @@ public struct FieldList: Sendable, Equatable {
 
     /// Replaces the contents with `count` strings, string `i` being `length(i)` bytes that
     /// `copy(i, destination)` writes: the storage grows once, with no append per string.
+    @inlinable
     public mutating func assign(
         count: Int, length: (Int) -> Int, copy: (Int, UnsafeMutableRawBufferPointer) -> Void
     ) {
-        storage.removeAll(keepingCapacity: true)
+        _storage.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         var total = 0
         for i in 0..<count {
             total += length(i)
             ends.append(total)
         }
-        RawBytes.grow(&storage, by: total)
-        storage.withUnsafeMutableBytes { dst in
+        RawBytes.grow(&_storage, by: total)
+        _storage.withUnsafeMutableBytes { dst in
             var start = 0
             for i in 0..<count {
                 let end = ends[i]
@@ -73,17 +77,17 @@ public struct FieldList: Sendable, Equatable {
     }
 
     public mutating func append(raw bytes: UnsafeRawBufferPointer) {
-        storage.append(contentsOf: bytes)
-        ends.append(storage.count)
+        _storage.append(contentsOf: bytes)
+        ends.append(_storage.count)
     }
 
     public var count: Int { ends.count }
     /// Sum of the lengths of all strings.
-    public var totalLength: Int { storage.count }
+    public var totalLength: Int { _storage.count }
 
     public subscript(i: Int) -> ArraySlice<UInt8> {
         let start = i == 0 ? 0 : ends[i - 1]
-        return storage[start..<ends[i]]
+        return _storage[start..<ends[i]]
     }
 
     /// Whether the field names (the strings at even positions) are exactly the strings of
@@ -91,16 +95,29 @@ public struct FieldList: Sendable, Equatable {
     /// name is copied out (retained) on the way.
     @inlinable
     public func hasNames(_ names: FieldList) -> Bool {
-        guard names.count == count / 2 else { return false }
-        return storage.withUnsafeBytes { src in
-            names.storage.withUnsafeBytes { nb in
-                for j in 0..<names.count
-                where !RawBytes.equal(
-                    UnsafeRawBufferPointer(rebasing: src[range(2 * j)]), UnsafeRawBufferPointer(rebasing: nb[names.range(j)]))
-                {
-                    return false
+        let n = names.count
+        guard n == count / 2 else { return false }
+        // Through raw pointers: the ends arrays' bounds checks and slices cost more than the
+        // compare of a few short names itself.
+        return _storage.withUnsafeBytes { src in
+            names._storage.withUnsafeBytes { nb in
+                ends.withUnsafeBufferPointer { e in
+                    names.ends.withUnsafeBufferPointer { ne in
+                        var nameStart = 0
+                        for j in 0..<n {
+                            let start = j == 0 ? 0 : e[2 * j - 1]
+                            let end = e[2 * j]
+                            let nameEnd = ne[j]
+                            guard end - start == nameEnd - nameStart,
+                                RawBytes.equal(
+                                    UnsafeRawBufferPointer(start: src.baseAddress! + start, count: end - start),
+                                    UnsafeRawBufferPointer(start: nb.baseAddress! + nameStart, count: nameEnd - nameStart))
+                            else { return false }
+                            nameStart = nameEnd
+                        }
+                        return true
+                    }
                 }
-                return true
             }
         }
     }
@@ -110,7 +127,7 @@ public struct FieldList: Sendable, Equatable {
         var bytes = 0
         for j in 0..<count / 2 { bytes += range(2 * j).count }
         var out = FieldList(capacity: bytes, count: count / 2)
-        storage.withUnsafeBytes { src in
+        _storage.withUnsafeBytes { src in
             for j in 0..<count / 2 { out.append(raw: UnsafeRawBufferPointer(rebasing: src[range(2 * j)])) }
         }
         return out

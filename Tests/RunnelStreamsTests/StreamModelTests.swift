@@ -65,6 +65,27 @@ struct StreamModelTests {
         #expect(!list.hasNames(FieldList([Array("sk".utf8), Array(long.utf8)])))
         #expect(!list.hasNames(FieldList([Array("sku".utf8)])))
         #expect(FieldList([[], []]).hasNames(FieldList([[]])))
+        // Names compared in place in both flat buffers: the bytes past a name (values, later
+        // names) must not count, and a difference in any byte of the name must.
+        func fields(_ parts: [String]) -> FieldList { FieldList(parts.map { Array($0.utf8) }) }
+        let schema = ["a", "xxxxxxxxx", "qty", "yyyyyyyyy", "12345678", "zzzzzzzzz", "", "wwwwwwwww", "end", "v"]
+        let entry = fields(schema)
+        #expect(entry.hasNames(fields(["a", "qty", "12345678", "", "end"])))
+        #expect(entry.hasNames(entry.names))
+        for (i, name) in ["a", "qty", "12345678", "", "end"].enumerated() {
+            var names = ["a", "qty", "12345678", "", "end"]
+            for k in 0..<name.utf8.count {
+                var bytes = Array(name.utf8)
+                bytes[k] ^= 0x20
+                names[i] = String(decoding: bytes, as: UTF8.self)
+                #expect(!entry.hasNames(fields(names)), "name \(i) byte \(k)")
+            }
+            names[i] = name + "q"
+            #expect(!entry.hasNames(fields(names)), "name \(i) longer")
+        }
+        // The same names followed by other bytes in the names list (a longer name after it).
+        #expect(!fields(["ab", "1", "c", "2"]).hasNames(fields(["ab", "cd"])))
+        #expect(fields(["ab", "1", "cd", "2"]).hasNames(fields(["ab", "cd"])))
         // Entries whose names match the master entry's are stored without names and read back whole.
         var s = Stream()
         for i in 1...3 {
