@@ -104,16 +104,18 @@ public struct RESPCommandParser: Sendable {
                         return .failed(.expectedDollar(got: marker))
                     }
                     // Fast path: short decimal length followed by CRLF.
-                    var i = pos + 1
+                    // Wrapping arithmetic: at most 18 digits cannot overflow, and every offset
+                    // is within the buffer (the overflow traps cost a third of this loop).
+                    var i = pos &+ 1
                     var length = 0
                     var digits = 0
                     while i < count, case let d = raw[i] &- UInt8(ascii: "0"), d <= 9, digits < 18 {
-                        length = length * 10 + Int(d)
-                        digits += 1
-                        i += 1
+                        length = length &* 10 &+ Int(d)
+                        digits &+= 1
+                        i &+= 1
                     }
                     let lineEnd: Int
-                    if i + 1 < count && raw[i] == 0x0D && digits > 0 && !(digits > 1 && raw[pos + 1] == UInt8(ascii: "0")) {
+                    if i &+ 1 < count && raw[i] == 0x0D && digits > 0 && !(digits > 1 && raw[pos &+ 1] == UInt8(ascii: "0")) {
                         lineEnd = i
                     } else {
                         // General path: find the CR, then parse with string2ll rules.
@@ -128,12 +130,14 @@ public struct RESPCommandParser: Sendable {
                     }
                     guard length >= 0, length <= maxBulk else { return .failed(.invalidBulkLength) }
                     if limited && length > 16384 { return .failed(.unauthenticatedBulk) }
-                    let dataStart = lineEnd + 2
+                    let dataStart = lineEnd &+ 2
                     // Redis skips the two bytes after the payload without checking them.
-                    guard count - dataStart >= length + 2 else { return .needMore }
+                    // (Written so that nothing overflows even for a length near Int.max, which
+                    // proto-max-bulk-len allows; past this check every offset is in the buffer.)
+                    guard length <= count &- dataStart &- 2 else { return .needMore }
                     table[done] = CommandArgs.Span(offset: dataStart, length: length)
-                    done += 1
-                    pos = dataStart + length + 2
+                    done &+= 1
+                    pos = dataStart &+ length &+ 2
                 }
                 return .complete
             }

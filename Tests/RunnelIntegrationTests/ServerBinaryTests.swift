@@ -406,6 +406,16 @@ struct ServerBinaryTests {
         let rss = Self.rssKiB(pid: server.pid)
         #expect(rss > 0 && rss < 200 * 1024, "RSS \(rss) KiB")
         #expect(try other.command("PING") == .simple("PONG"))
+        // proto-max-bulk-len goes up to LLONG_MAX, as in Redis: a bulk header at the very top
+        // of that range waits for its data like any other (no overflow, no allocation).
+        #expect(try other.command("CONFIG", "SET", "proto-max-bulk-len", "9223372036854775807") == .simple("OK"))
+        for length in ["9223372036854775807", "9223372036854775806", "9223372036854775805"] {
+            let c = try TestConnection(port: server.port)
+            c.send(Array("*2\r\n$4\r\nECHO\r\n$\(length)\r\nabcdef".utf8))
+            _ = c.readUntilQuiet(firstMs: 50, quietMs: 10)
+            c.close()
+            #expect(try other.command("PING") == .simple("PONG"), "\(length)")
+        }
     }
 
     @Test("10,000 connections opened and dropped (some mid-command): the server keeps serving, stays bounded, loses nothing")

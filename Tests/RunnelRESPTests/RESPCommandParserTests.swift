@@ -91,6 +91,20 @@ struct RESPCommandParserTests {
         #expect(buffer.capacity < 1024 * 1024)
     }
 
+    @Test("bulk lengths near Int.max (proto-max-bulk-len allows them) wait, never overflow")
+    func bulkLengthNearIntMax() throws {
+        for header in ["$9223372036854775807", "$9223372036854775806", "$9223372036854775805", "$999999999999999999"] {
+            var parser = RESPCommandParser(maxBulkLength: Int.max)
+            var buffer = ByteBuffer(string: "*2\r\n$4\r\nECHO\r\n\(header)\r\nabcdef")
+            #expect(try parser.next(&buffer) == nil, "\(header)")
+            #expect(parser.isMidCommand)
+            // More bytes change nothing: still waiting, the first argument still parsed.
+            buffer.writeString("ghijkl")
+            #expect(try parser.next(&buffer) == nil, "\(header)")
+            #expect(parser.parsedArgumentBytes > 0)
+        }
+    }
+
     @Test("unauthenticated limits")
     func unauthenticated() {
         var parser = RESPCommandParser()
