@@ -8,6 +8,9 @@ public struct ServerConfig: Sendable {
     enum Kind: Sendable {
         case integer(min: Int, max: Int)
         case memory(min: Int, max: Int)
+        /// A memory value kept as an `unsigned long long` (`maxmemory`): 0 … 2^64−1, digits
+        /// past that saturate (strtoull) and unit products wrap, as in Redis.
+        case unsignedMemory
         case bool
         case choice([String])
         case string
@@ -81,7 +84,7 @@ public struct ServerConfig: Sendable {
         Directive(name: "acllog-max-len", kind: .integer(min: 0, max: Int.max), mutable: true, defaultValue: "128"),
         Directive(name: "acl-pubsub-default", kind: .choice(["allchannels", "resetchannels"]), mutable: true,
                   defaultValue: "resetchannels"),
-        Directive(name: "maxmemory", kind: .memory(min: 0, max: Int.max), mutable: true, defaultValue: "0"),
+        Directive(name: "maxmemory", kind: .unsignedMemory, mutable: true, defaultValue: "0"),
         Directive(name: "maxmemory-policy",
                   kind: .choice(["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                  "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]),
@@ -386,6 +389,9 @@ public struct ServerConfig: Sendable {
             guard let v = Self.parseMemory(text) else { throw Invalid(reason: "argument must be a memory value") }
             guard v >= min && v <= max else { throw Invalid(reason: "argument must be between \(min) and \(max) inclusive") }
             canonical = String(v)
+        case .unsignedMemory:
+            guard let v = Self.memtoull(text) else { throw Invalid(reason: "argument must be a memory value") }
+            canonical = String(v)
         case .memoryOrPercent(let minPercent, let max):
             if let v = Self.parseMemory(text) {
                 guard v <= max else { throw Invalid(reason: "argument must be between \(-minPercent) and \(max) inclusive") }
@@ -519,7 +525,7 @@ public struct ServerConfig: Sendable {
         case "aclfile": aclfile = canonical
         case "acllog-max-len": acllogMaxLen = Int(canonical)!
         case "acl-pubsub-default": aclPubsubDefault = canonical
-        case "maxmemory": maxmemory = Int(canonical)!
+        case "maxmemory": maxmemory = Int(clamping: UInt64(canonical)!)  // past 2^63−1: no limit either way
         case "maxmemory-policy": lfuPolicy = canonical.hasSuffix("-lfu")
         case "lfu-log-factor": lfuLogFactor = Int(canonical)!
         case "lfu-decay-time": lfuDecayTime = Int(canonical)!

@@ -77,6 +77,7 @@ extension Broker {
             ]
         case "memory":
             let rss = Self.residentBytes()
+            let maxmemory = UInt64(config.value(of: "maxmemory") ?? "0") ?? 0
             let clientBuffers = clientBufferBytes
             let aofBuffer = persistence?.encoder.pendingBytes ?? 0
             // Redis's overhead: startup memory, client buffers, the AOF buffer; the rest is data.
@@ -114,8 +115,9 @@ extension Broker {
                 "used_memory_functions:0",
                 "used_memory_scripts:0",
                 "used_memory_scripts_human:0B",
-                "maxmemory:\(config.value(of: "maxmemory") ?? "0")",
-                "maxmemory_human:\(Self.human(Int(config.value(of: "maxmemory") ?? "0") ?? 0))",
+                // Redis prints the unsigned value with %lld: 2^63 and more read negative.
+                "maxmemory:\(Int64(bitPattern: maxmemory))",
+                "maxmemory_human:\(Self.human(maxmemory))",
                 "maxmemory_policy:\(config.value(of: "maxmemory-policy") ?? "noeviction")",
                 "allocator_frag_ratio:1.00",
                 "allocator_frag_bytes:0",
@@ -285,15 +287,21 @@ extension Broker {
         return "\(scaled / unit)." + String(repeating: "0", count: digits - frac.count) + frac
     }
 
-    static func human(_ bytes: Int) -> String {
-        let units = ["B", "K", "M", "G", "T"]
-        var v = Double(bytes)
-        var u = 0
-        while v >= 1024 && u < units.count - 1 {
-            v /= 1024
-            u += 1
+    /// Redis's `bytesToHuman`: B below 1 KiB, then K, M, G, T, P with two decimals, and
+    /// plain bytes again from 1024 PiB up.
+    static func human(_ bytes: Int) -> String { human(UInt64(max(0, bytes))) }
+
+    static func human(_ bytes: UInt64) -> String {
+        let units = ["K", "M", "G", "T", "P"]
+        guard bytes >= 1024 else { return "\(bytes)B" }
+        var limit: UInt64 = 1024
+        for unit in units {
+            if bytes / 1024 < limit {  // bytes < 1024 × limit, without overflow
+                return fixed2(Double(bytes) / Double(limit)) + unit
+            }
+            limit *= 1024
         }
-        return u == 0 ? "\(bytes)B" : fixed2(v) + units[u]
+        return "\(bytes)B"
     }
 
     static func osName() -> String {

@@ -243,7 +243,10 @@ extension Broker {
             replyError(s, "ERR timeout is negative")
             return
         }
-        if wanted <= 0 || s.inExec {
+        // Redis 7.0 keeps the count it waits for in an `int`: a count whose low 32 bits are 0 or
+        // negative as an int (2147483648, 4294967296, LLONG_MAX…) is met by zero replicas
+        // on the next event-loop pass, so it answers 0 at once as well.
+        if wanted <= 0 || Int32(truncatingIfNeeded: wanted) <= 0 || s.inExec {
             s.out.integer(0)
             return
         }

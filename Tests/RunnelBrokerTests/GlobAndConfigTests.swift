@@ -137,6 +137,26 @@ struct ConfigTests {
         #expect(ServerConfig.parseMemory("-1") == nil)
     }
 
+    @Test("maxmemory is an unsigned long long: up to 2^64-1, saturating digits, wrapping units; INFO prints it as Redis")
+    func unsignedMaxmemory() throws {
+        var c = ServerConfig()
+        for (text, stored) in [("18446744073709551615", "18446744073709551615"), ("18446744073709551616", "18446744073709551615"),
+                               ("9223372036854775808", "9223372036854775808"), ("16777216gb", "18014398509481984"),
+                               ("17179869184gb", "0"), ("1gb", "1073741824")] {
+            try c.set("maxmemory", text)
+            #expect(c.value(of: "maxmemory") == stored, "\(text)")
+        }
+        #expect(throws: (any Error).self) { try c.set("maxmemory", "-1") }
+        try c.set("maxmemory", "9223372036854775808")
+        #expect(c.maxmemory == Int.max)
+        // Redis's bytesToHuman: K … P with two decimals, raw bytes below 1 KiB and from 1024 PiB.
+        for (bytes, text) in [(UInt64(0), "0B"), (1023, "1023B"), (1024, "1.00K"), (1_048_575, "1024.00K"), (1 << 20, "1.00M"),
+                              (1 << 50, "1.00P"), ((1 << 60) - 1, "1024.00P"), (1 << 60, "1152921504606846976B"),
+                              (UInt64.max, "18446744073709551615B")] {
+            #expect(Broker.human(bytes) == text, "\(bytes)")
+        }
+    }
+
     @Test("config file syntax: comments, quotes, errors with line numbers")
     func file() throws {
         var c = ServerConfig()
