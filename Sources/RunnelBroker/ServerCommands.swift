@@ -418,7 +418,7 @@ extension Broker {
             return [("\(name) \(value)", changed)]
         case (.string, _):
             return [("\(name) \(Self.quotedRepr(value))", changed)]
-        case (.memory, _):
+        case (.memory, _), (.unsignedMemory, _):
             return [("\(name) \(Self.memoryText(value))", changed)]
         case (.memoryOrPercent, _):
             return [("\(name) \(value.hasSuffix("%") ? value : Self.memoryText(value))", changed)]
@@ -429,8 +429,8 @@ extension Broker {
 
     /// A byte count as Redis writes it in a config file: in gb, mb or kb when it divides.
     static func memoryText(_ value: String) -> String {
-        guard let n = Int(value), n != 0 else { return value }
-        for (unit, size) in [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10)] where n % size == 0 {
+        guard let n = UInt64(value), n != 0 else { return value }
+        for (unit, size) in [("gb", UInt64(1) << 30), ("mb", 1 << 20), ("kb", 1 << 10)] where n % size == 0 {
             return "\(n / size)\(unit)"
         }
         return value
