@@ -108,11 +108,15 @@ public struct FieldList: Sendable, Equatable {
                             let start = j == 0 ? 0 : e[2 * j - 1]
                             let end = e[2 * j]
                             let nameEnd = ne[j]
-                            guard end - start == nameEnd - nameStart,
-                                RawBytes.equal(
+                            guard end - start == nameEnd - nameStart else { return false }
+                            // An empty name needs no compare (and an empty buffer may have no address).
+                            if end > start,
+                                !RawBytes.equal(
                                     UnsafeRawBufferPointer(start: src.baseAddress! + start, count: end - start),
                                     UnsafeRawBufferPointer(start: nb.baseAddress! + nameStart, count: nameEnd - nameStart))
-                            else { return false }
+                            {
+                                return false
+                            }
                             nameStart = nameEnd
                         }
                         return true
