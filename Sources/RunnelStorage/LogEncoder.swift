@@ -70,7 +70,14 @@ public final class LogEncoder {
     public var unitLimit = 256 << 20
 
     public func beginUnit() { unitDepth += 1 }
-    public func endUnit() { unitDepth = max(0, unitDepth - 1) }
+
+    /// Ends a unit; the end of the outermost one is where a full region is cut. (Every record
+    /// the broker writes is inside a unit, so without this cut regions — and with them restart
+    /// points, index points and segment rolls — would come only every `unitLimit` bytes.)
+    public func endUnit() {
+        unitDepth = max(0, unitDepth - 1)
+        if unitDepth == 0 && regionBytes >= regionLimit { restartRegion() }
+    }
     /// Whether a unit is open (its records so far must not be handed on alone).
     public var inUnit: Bool { unitDepth > 0 }
 

@@ -281,6 +281,20 @@ struct CodecTests {
         big.endUnit()
         let cut = big.take()
         #expect(cut.count > 1 && cut.allSatisfy { $0.records <= 10 }, "\(cut.map(\.records))")
+        // What the broker writes: every command a unit of its own. A region is cut at the end
+        // of the first unit past the limit, so regions (restart points, index points, segment
+        // rolls) come every ~regionLimit bytes. Before this was so, the broker's records all
+        // landed in one region until unitLimit, and segments never rolled by size.
+        let commands = LogEncoder()
+        commands.regionLimit = 100
+        commands.encode(.streamNew(handle: 1, db: 0, key: Array("s".utf8)))
+        for _ in 0..<20 {
+            commands.beginUnit()
+            append(commands, 1)
+            commands.endUnit()
+        }
+        let regions = commands.take()
+        #expect(regions.count >= 5 && regions.allSatisfy { $0.restart && $0.records <= 4 }, "\(regions.map(\.records))")
     }
 
     /// A frame holds at least one whole record, and one XADD may carry up to 1 GiB of fields
