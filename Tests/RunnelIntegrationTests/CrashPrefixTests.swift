@@ -69,19 +69,9 @@ struct CrashPrefixTests {
         var cutInside = 0
         var acknowledgedTotal = 0
         for round in 0..<rounds {
-            var batch: [[String]] = []
-            var inMulti = false
             let size = 300 + Int(rng.next() % 1200)
-            while batch.count < size || inMulti {
-                var line = gen.command()
-                while line.hasPrefix("%") || line.hasPrefix("~") { line.removeFirst() }
-                let args = line.split(separator: " ").map(String.init)
-                if args[0] == "EXEC" || args[0] == "DISCARD" { inMulti = false }
-                batch.append(args)
-                // Checkpoints now and then, often inside a transaction.
-                if rng.next() % (inMulti ? 3 : 150) == 0 { batch.append(["BGREWRITEAOF"]) }
-                if args[0] == "MULTI" { inMulti = true }
-            }
+            // Checkpoints now and then, often inside a transaction.
+            let batch = gen.batch(atLeast: size) { inMulti in rng.next() % (inMulti ? 3 : 150) == 0 }
             // Kill once a random number of replies (up to half the batch) has arrived.
             let killAfter = Int(rng.next() % UInt64(batch.count / 2))
             let c = try TestConnection(port: server.port)

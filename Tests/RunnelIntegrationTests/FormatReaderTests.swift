@@ -111,17 +111,7 @@ struct FormatReaderTests {
 
     /// Sends a generated batch and waits for every reply.
     static func run(_ gen: inout StreamScriptGenerator, _ rng: inout SplitMix64, count: Int, checkpoints: Bool, port: Int) throws -> Int {
-        var batch: [[String]] = []
-        var inMulti = false
-        while batch.count < count || inMulti {
-            var line = gen.command()
-            while line.hasPrefix("%") || line.hasPrefix("~") { line.removeFirst() }
-            let args = line.split(separator: " ").map(String.init)
-            if args[0] == "EXEC" || args[0] == "DISCARD" { inMulti = false }
-            batch.append(args)
-            if checkpoints && rng.next() % (inMulti ? 5 : 120) == 0 { batch.append(["BGREWRITEAOF"]) }
-            if args[0] == "MULTI" { inMulti = true }
-        }
+        let batch = gen.batch(atLeast: count) { inMulti in checkpoints && rng.next() % (inMulti ? 5 : 120) == 0 }
         let c = try TestConnection(port: port)
         defer { c.close() }
         c.send(batch.flatMap { encodeCommand($0) })

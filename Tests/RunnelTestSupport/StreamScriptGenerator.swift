@@ -38,6 +38,24 @@ public struct StreamScriptGenerator: Sendable {
     /// Whether the open MULTI queued a command whose reply carries times (compared with times masked).
     var multiMasked = false
 
+    /// Argument lists of generated commands until there are at least `count` and no MULTI is
+    /// left open, with the reply-masking marks removed. After each command `checkpoint(inMulti)`
+    /// says whether to queue a BGREWRITEAOF behind it.
+    public mutating func batch(atLeast count: Int, checkpoint: (_ inMulti: Bool) -> Bool) -> [[String]] {
+        var batch: [[String]] = []
+        var inMulti = false
+        while batch.count < count || inMulti {
+            var line = command()
+            while line.hasPrefix("%") || line.hasPrefix("~") { line.removeFirst() }
+            let args = line.split(separator: " ").map(String.init)
+            if args[0] == "EXEC" || args[0] == "DISCARD" { inMulti = false }
+            batch.append(args)
+            if checkpoint(inMulti) { batch.append(["BGREWRITEAOF"]) }
+            if args[0] == "MULTI" { inMulti = true }
+        }
+        return batch
+    }
+
     public mutating func command() -> String {
         if multiLeft > 0 {
             multiLeft -= 1
